@@ -1,0 +1,291 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+)
+
+// Verdict is the outcome of one check.
+type Verdict string
+
+// The verdicts. ERROR is a harness fault (the target could not be driven), distinct from FAIL.
+const (
+	PASS         Verdict = "PASS"
+	FAIL         Verdict = "FAIL"
+	WARN         Verdict = "WARN"
+	NOTSUPPORTED Verdict = "NOT_SUPPORTED"
+	INFOV        Verdict = "INFO"
+	ERROR        Verdict = "ERROR"
+)
+
+// Measurement is one observed value a check reports (a header, a time, a count).
+type Measurement struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Result is the verdict of one check with what was observed; one per check in
+// conformance-report.json.
+type Result struct {
+	ID           string        `json:"id"`
+	Level        Level         `json:"level"`
+	Transport    Transport     `json:"transport"`
+	Area         string        `json:"area"`
+	Requirement  string        `json:"requirement"`
+	Spec         string        `json:"spec"`
+	Verdict      Verdict       `json:"verdict"`
+	Message      string        `json:"message,omitempty"`
+	Expected     string        `json:"expected,omitempty"`
+	Observed     string        `json:"observed,omitempty"`
+	Measurements []Measurement `json:"measurements,omitempty"`
+	Missing      []Capability  `json:"missing_capabilities,omitempty"`
+	DurationMS   int64         `json:"duration_ms"`
+	History      string        `json:"history,omitempty"`
+}
+
+// entryName is the Ginkgo report entry that carries a Result from the spec to the suite report.
+const entryName = "rtconform"
+
+// T is what a check's Run receives: the target, a context bounded by the spec timeout, a topic
+// of its own, and the ways to report. Violation and Harness stop the check (like t.FailNow).
+type T struct {
+	Check Check
+	Run   *Run
+
+	ctx      context.Context
+	mu       sync.Mutex
+	measured []Measurement
+	cleanups []func()
+	g        gomega.Gomega
+	history  string
+}
+
+type violation struct{ expected, observed, msg string }
+type harnessFault struct{ msg string }
+type notSupported struct{ msg string }
+
+// Context is bounded by the check's timeout (and cancelled on interrupt).
+func (t *T) Context() context.Context { return t.ctx }
+
+// Target is the profile's description of the server under test.
+func (t *T) Target() *Target { return &t.Run.Profile.Target }
+
+// Topic is a topic name of this check's own, unique per run, so checks never see each other's events.
+func (t *T) Topic() string { return t.TopicN(0) }
+
+// TopicN returns the n-th private topic of this check (for checks that need several).
+func (t *T) TopicN(n int) string {
+	s := "rtc-" + strings.ToLower(t.Check.ID) + "-" + t.Run.ID[:8]
+	if n > 0 {
+		s += fmt.Sprintf("-%d", n)
+	}
+	return s
+}
+
+// URL renders a path template of the target for this check's topic into an absolute URL.
+func (t *T) URL(template string) string { return t.Run.BaseURL + Path(template, t.Topic()) }
+
+// Measure records an observed value; it appears in the report and in a failure message.
+func (t *T) Measure(name, format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.measured) < 64 {
+		t.measured = append(t.measured, Measurement{Name: name, Value: fmt.Sprintf(format, args...)})
+	}
+}
+
+// Violation reports that the target does not meet the requirement and ends the check. The
+// verdict is FAIL for a MUST check and WARN for a SHOULD check (FAIL under strict).
+func (t *T) Violation(expected, observed string) {
+	panic(violation{expected: expected, observed: observed})
+}
+
+// Violationf is Violation with a free-form explanation instead of expected/observed.
+func (t *T) Violationf(format string, args ...any) {
+	panic(violation{msg: fmt.Sprintf(format, args...)})
+}
+
+// NotSupported ends the check with verdict NOT_SUPPORTED: the profile does not declare what
+// the check needs (beyond the capabilities, which the framework checks itself).
+func (t *T) NotSupported(format string, args ...any) {
+	panic(notSupported{msg: fmt.Sprintf(format, args...)})
+}
+
+// Harness reports a harness fault (cannot reach the target, publish hook failed) and ends the
+// check with verdict ERROR: the check could not judge the target.
+func (t *T) Harness(format string, args ...any) {
+	panic(harnessFault{msg: fmt.Sprintf(format, args...)})
+}
+
+// Expect is Gomega's Expect; a failed assertion is a Violation.
+func (t *T) Expect(actual any, extra ...any) types.Assertion { return t.g.Expect(actual, extra...) }
+
+// Cleanup registers f to run when the check ends, last registered first.
+func (t *T) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
+
+// SetHistory records the path of a saved history file for the report and the failure message.
+func (t *T) SetHistory(path string) { t.history = path }
+
+// HTTP is the suite's HTTP client: no transparent decompression (checks see the wire), bounded
+// response headers, no overall timeout (streams are bounded by contexts instead).
+func (t *T) HTTP() *http.Client { return t.Run.HTTP }
+
+// Get sends a GET with the check's context; a transport error is a harness fault only when
+// the target cannot be reached at all, so it is returned for the check to judge.
+func (t *T) Get(ctx context.Context, url string, header http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Harness("bad request URL %q: %v", url, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return t.Run.HTTP.Do(req)
+}
+
+// Within returns a context that ends after d or with the check, whichever is first.
+func (t *T) Within(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.ctx, d)
+}
+
+// runSpec is the body of every check's Ginkgo spec.
+func runSpec(ctx ginkgo.SpecContext, c Check) {
+	run := Current()
+	if run == nil {
+		panic("rtconform: no target resolved; call framework.Setup before RunSpecs")
+	}
+	res := Result{ID: c.ID, Level: c.Level, Transport: c.Transport, Area: c.Area(),
+		Requirement: c.Requirement, Spec: c.Spec}
+	if missing := run.Profile.Target.Missing(c.Requires); len(missing) > 0 {
+		res.Verdict = NOTSUPPORTED
+		res.Missing = missing
+		res.Message = fmt.Sprintf("NOT_SUPPORTED: the target does not declare capability %s", joinCaps(missing))
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		ginkgo.Skip(res.Message)
+	}
+	t := &T{Check: c, Run: run, ctx: ctx}
+	t.g = gomega.NewGomega(func(message string, _ ...int) { panic(violation{msg: message}) })
+	start := time.Now()
+	outcome := t.execute()
+	res.DurationMS = time.Since(start).Milliseconds()
+	res.Measurements = t.measured
+	res.History = t.history
+
+	switch o := outcome.(type) {
+	case nil:
+		res.Verdict = PASS
+		if c.Level == INFO {
+			res.Verdict = INFOV
+		}
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+	case violation:
+		res.Expected, res.Observed = o.expected, o.observed
+		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			res.Observed += fmt.Sprintf(" (the check's %s timeout expired)", c.Timeout)
+		}
+		res.Message = failureText(c, o, t.measured, t.history)
+		switch {
+		case c.Level == MUST || (c.Level == SHOULD && run.Profile.Strict):
+			res.Verdict = FAIL
+			addEntry(res, ginkgo.ReportEntryVisibilityNever)
+			ginkgo.Fail(res.Message)
+		case c.Level == SHOULD:
+			res.Verdict = WARN
+			addEntry(res, ginkgo.ReportEntryVisibilityNever)
+			ginkgo.AddReportEntry("WARN (SHOULD not met; a failure under strict)", res.Message)
+		default:
+			res.Verdict = INFOV
+			addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		}
+	case notSupported:
+		res.Verdict = NOTSUPPORTED
+		res.Message = "NOT_SUPPORTED: " + o.msg
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		ginkgo.Skip(res.Message)
+	case harnessFault:
+		res.Verdict = ERROR
+		res.Message = fmt.Sprintf("[%s] harness error (the target could not be judged): %s", c.ID, o.msg)
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		// A panic makes Ginkgo record the spec as an error, not a failure (JUnit <error>).
+		panic(res.Message)
+	default:
+		res.Verdict = ERROR
+		res.Message = fmt.Sprintf("[%s] the check itself crashed: %v", c.ID, o)
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		panic(res.Message)
+	}
+}
+
+// execute runs the check and its cleanups and returns what stopped it (nil: completed).
+func (t *T) execute() (outcome any) {
+	defer func() {
+		for i := len(t.cleanups) - 1; i >= 0; i-- {
+			func() {
+				defer func() { _ = recover() }()
+				t.cleanups[i]()
+			}()
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			switch r.(type) {
+			case violation, harnessFault, notSupported:
+				outcome = r
+			default:
+				outcome = fmt.Sprintf("%v\n%s", r, debug.Stack())
+			}
+		}
+	}()
+	t.Check.Run(t)
+	return nil
+}
+
+func failureText(c Check, v violation, ms []Measurement, history string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %s: %s\n", c.ID, c.Level, c.Requirement)
+	fmt.Fprintf(&b, "  spec: %s", c.Spec)
+	if c.Quote != "" {
+		fmt.Fprintf(&b, " — %q", c.Quote)
+	}
+	b.WriteString("\n")
+	if v.expected != "" {
+		fmt.Fprintf(&b, "  expected: %s\n", v.expected)
+	}
+	if v.observed != "" {
+		fmt.Fprintf(&b, "  observed: %s\n", v.observed)
+	}
+	if v.msg != "" {
+		fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(strings.TrimSpace(v.msg), "\n", "\n  "))
+	}
+	for _, m := range ms {
+		fmt.Fprintf(&b, "  measured %s: %s\n", m.Name, m.Value)
+	}
+	if history != "" {
+		fmt.Fprintf(&b, "  history: %s (re-check offline)\n", history)
+	}
+	return b.String()
+}
+
+func addEntry(r Result, vis ginkgo.ReportEntryVisibility) {
+	b, _ := json.Marshal(r)
+	ginkgo.AddReportEntry(entryName, string(b), vis)
+}
+
+func joinCaps(cs []Capability) string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, fmt.Sprintf("%q", c))
+	}
+	return strings.Join(s, ", ")
+}

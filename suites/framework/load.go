@@ -1,0 +1,360 @@
+package framework
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rtconform/rtconform/suites/framework/jsonptr"
+)
+
+// Overrides are the command-line flags that take precedence over the profile file. A nil
+// field was not set on the command line and leaves the file's value alone.
+type Overrides struct {
+	Target    *string
+	Strict    *bool
+	ReportDir *string
+}
+
+// Load reads a profile: built-in defaults, then the file (if path is not empty), then the
+// overrides. Any mistake is a *ConfigError naming the file and the key.
+func Load(path string, o Overrides) (Profile, error) {
+	p := Defaults()
+	lines := map[string]int{}
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return p, &ConfigError{File: path, Msg: fmt.Sprintf("cannot read the profile: %v", err)}
+		}
+		if err := decode(path, raw, &p, lines); err != nil {
+			return p, err
+		}
+		p.Source = path
+	}
+	if o.Target != nil {
+		p.Target.URL = *o.Target
+		if p.Target.Name == "reference" {
+			p.Target.Name = *o.Target
+		}
+	}
+	if o.Strict != nil {
+		p.Strict = *o.Strict
+	}
+	if o.ReportDir != nil {
+		p.Report.Dir = *o.ReportDir
+	}
+	p.fillDefaults()
+	if err := p.validate(lines); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// decode checks the document for unknown keys (reporting the full key path and line) and then
+// decodes it over the defaults.
+func decode(file string, raw []byte, p *Profile, lines map[string]int) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return &ConfigError{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file: defaults
+	}
+	root := doc.Content[0]
+	if err := walkKeys(file, root, reflect.TypeFor[Profile](), "", lines); err != nil {
+		return err
+	}
+	// A target given by URL or start command describes some other server: the reference's
+	// capability list must not leak into it.
+	if hasKey(root, "target", "url") || hasKey(root, "target", "start") {
+		if !hasKey(root, "target", "capabilities") {
+			return &ConfigError{File: file, Line: lines["target"], Key: "target.capabilities",
+				Msg: "required when target.url or target.start is set: declare what the server supports (" + capList() + ")"}
+		}
+		p.Target = Target{}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(p); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return &ConfigError{File: file, Msg: strings.Join(te.Errors, "; ")}
+		}
+		return &ConfigError{File: file, Msg: err.Error()}
+	}
+	return nil
+}
+
+func hasKey(n *yaml.Node, path ...string) bool {
+	for _, k := range path {
+		if n.Kind != yaml.MappingNode {
+			return false
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return false
+		}
+		n = next
+	}
+	return true
+}
+
+// walkKeys compares every mapping key with the yaml tags of the Go type it decodes into.
+func walkKeys(file string, n *yaml.Node, t reflect.Type, prefix string, lines map[string]int) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+				return nil
+			}
+			return &ConfigError{File: file, Line: n.Line, Key: keyName(prefix), Msg: "must be a mapping"}
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = f.Type
+			names = append(names, tag)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := join(prefix, k.Value)
+			lines[key] = k.Line
+			ft, ok := fields[k.Value]
+			if !ok {
+				return &ConfigError{File: file, Line: k.Line, Key: key,
+					Msg: fmt.Sprintf("unknown key %q (known keys here: %s)", k.Value, strings.Join(names, ", "))}
+			}
+			if err := walkKeys(file, v, ft, key, lines); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if n.Kind == yaml.SequenceNode {
+			for i, c := range n.Content {
+				if err := walkKeys(file, c, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i), lines); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return &ConfigError{File: file, Line: n.Line, Key: keyName(prefix), Msg: "must be a mapping"}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			lines[join(prefix, n.Content[i].Value)] = n.Content[i].Line
+		}
+	default:
+		// A leaf: decode it alone so a bad value is reported with its key.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			msg := err.Error()
+			if te, ok := err.(*yaml.TypeError); ok {
+				msg = strings.Join(te.Errors, "; ")
+			}
+			return &ConfigError{File: file, Line: n.Line, Key: keyName(prefix), Msg: msg}
+		}
+	}
+	return nil
+}
+
+func join(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}
+
+func keyName(k string) string {
+	if k == "" {
+		return "(document)"
+	}
+	return k
+}
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (write e.g. 25s, 1m30s)", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+func capList() string {
+	var s []string
+	for _, c := range KnownCapabilities {
+		s = append(s, string(c))
+	}
+	return strings.Join(s, ", ")
+}
+
+// validate checks the meaning of the decoded profile.
+func (p *Profile) validate(lines map[string]int) error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{File: p.Source, Line: lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	t := &p.Target
+	if t.URL != "" {
+		u, err := url.Parse(strings.ReplaceAll(t.URL, "{port}", "1"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("target.url", "%q is not an absolute http:// or https:// URL", t.URL)
+		}
+		if u.Path != "" && u.Path != "/" {
+			return bad("target.url", "%q has a path: give the base URL (scheme://host:port) and put paths under target.sse/websocket/longpoll", t.URL)
+		}
+	} else if t.Start != nil {
+		return bad("target.start", "needs target.url too (the address the started server listens on; {port} picks a free one)")
+	}
+	if strings.Contains(t.URL, "{port}") && t.Start == nil {
+		return bad("target.url", "{port} only makes sense with target.start (the suite picks the port and passes it to the command)")
+	}
+	if t.Start != nil && strings.TrimSpace(t.Start.Command) == "" {
+		return bad("target.start.command", "is required")
+	}
+	for i, c := range t.Capabilities {
+		if !slices.Contains(KnownCapabilities, c) {
+			return bad(fmt.Sprintf("target.capabilities[%d]", i), "unknown capability %q (known: %s)", c, capList())
+		}
+	}
+	needPath := func(c Capability, key, path string) error {
+		if !t.Has(c) {
+			return nil
+		}
+		if path == "" {
+			return bad(key, "is required when capability %q is declared", c)
+		}
+		if !strings.HasPrefix(path, "/") {
+			return bad(key, "%q must start with /", path)
+		}
+		return nil
+	}
+	if t.Has(CapSSE) && t.SSE == nil {
+		return bad("target.sse", "is required when capability \"sse\" is declared")
+	}
+	if t.Has(CapWebSocket) && t.WebSocket == nil {
+		return bad("target.websocket", "is required when capability \"websocket\" is declared")
+	}
+	if t.Has(CapLongPoll) && t.LongPoll == nil {
+		return bad("target.longpoll", "is required when capability \"longpoll\" is declared")
+	}
+	if t.SSE != nil {
+		if err := needPath(CapSSE, "target.sse.path", t.SSE.Path); err != nil {
+			return err
+		}
+		if t.Has(CapHeartbeat) && t.SSE.Heartbeat <= 0 {
+			return bad("target.sse.heartbeat", "must be a positive duration when capability \"heartbeat\" is declared (the longest idle gap the server promises)")
+		}
+		if t.Has(CapRetry) && t.SSE.Retry <= 0 {
+			return bad("target.sse.retry", "must be a positive duration when capability \"retry\" is declared")
+		}
+	}
+	if t.WebSocket != nil {
+		if err := needPath(CapWebSocket, "target.websocket.path", t.WebSocket.Path); err != nil {
+			return err
+		}
+		if err := needPath(CapEcho, "target.websocket.echo", t.WebSocket.Echo); err != nil {
+			return err
+		}
+		r := t.WebSocket.Resume
+		if t.Has(CapWebSocket) && t.Has(CapResume) && r.Query == "" && r.Message == "" {
+			return bad("target.websocket.resume", "needs query or message when capabilities websocket and resume are declared")
+		}
+		if r.Query != "" && r.Message != "" {
+			return bad("target.websocket.resume", "give either query or message, not both")
+		}
+	}
+	if t.LongPoll != nil {
+		if err := needPath(CapLongPoll, "target.longpoll.path", t.LongPoll.Path); err != nil {
+			return err
+		}
+		if t.LongPoll.Timeout <= 0 {
+			return bad("target.longpoll.timeout", "must be a positive duration")
+		}
+		for k, v := range map[string]string{"target.longpoll.events": t.LongPoll.Events, "target.longpoll.next": t.LongPoll.Next} {
+			if err := checkPointer(v); err != nil {
+				return bad(k, "%v", err)
+			}
+		}
+	}
+	for k, v := range map[string]string{"target.envelope.id": t.Envelope.ID, "target.envelope.data": t.Envelope.Data} {
+		if err := checkPointer(v); err != nil {
+			return bad(k, "%v", err)
+		}
+	}
+	if t.Has(CapPublish) {
+		if t.Publish == nil {
+			return bad("target.publish", "is required when capability \"publish\" is declared")
+		}
+		if t.Publish.Path == "" {
+			return bad("target.publish.path", "is required")
+		}
+	}
+	if t.Publish != nil {
+		switch t.Publish.Body.Type {
+		case "raw":
+		case "form":
+			if t.Publish.Body.Field == "" {
+				return bad("target.publish.body.field", "is required for body type form")
+			}
+		case "json":
+			if err := checkPointer(t.Publish.Body.Pointer); err != nil || t.Publish.Body.Pointer == "" {
+				return bad("target.publish.body.pointer", "must be a JSON pointer such as /data for body type json")
+			}
+		default:
+			return bad("target.publish.body.type", "%q is not one of raw, form, json", t.Publish.Body.Type)
+		}
+	}
+	if t.Has(CapRestart) && t.URL != "" && (t.Restart == nil || (t.Restart.Command == "" && t.Restart.URL == "")) {
+		return bad("target.restart", "needs command or url when capability \"restart\" is declared for an external target")
+	}
+	switch p.Faults.Backend {
+	case "embedded", "container":
+	case "external":
+		if u, err := url.Parse(p.Faults.API); err != nil || u.Host == "" {
+			return bad("faults.api", "%q must be the Toxiproxy API URL (http://host:8474) for backend external", p.Faults.API)
+		}
+	default:
+		return bad("faults.backend", "%q is not one of embedded, container, external", p.Faults.Backend)
+	}
+	for i, px := range p.Proxies {
+		if !slices.Contains([]string{"nginx", "haproxy", "varnish", "caddy"}, px) {
+			return bad(fmt.Sprintf("proxies[%d]", i), "%q is not one of nginx, haproxy, varnish, caddy", px)
+		}
+	}
+	if strings.TrimSpace(p.Report.Dir) == "" {
+		return bad("report.dir", "must not be empty")
+	}
+	return nil
+}
+
+// checkPointer validates RFC 6901 JSON pointer syntax ("" is the whole document).
+func checkPointer(p string) error {
+	if !jsonptr.Valid(p) {
+		return fmt.Errorf("%q is not a JSON pointer (it must start with /)", p)
+	}
+	return nil
+}

@@ -1,0 +1,302 @@
+// Package framework is the small core every rtconform suite is built on: the target profile
+// (ginkgo.yaml), the check registry that turns typed checks into Ginkgo specs, the per-check
+// context handed to a check, and the conformance report written after the suite.
+//
+// A run goes: Load the profile (defaults < file < flags), Resolve the target (start the
+// in-process reference server when no url is given), then RunSpecs; the registry's specs read
+// the resolved target through Current.
+package framework
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Capability is something a target declares it supports. Checks that require an undeclared
+// capability are reported NOT_SUPPORTED, never passed or failed.
+type Capability string
+
+// The capabilities a profile may declare.
+const (
+	CapSSE       Capability = "sse"
+	CapWebSocket Capability = "websocket"
+	CapLongPoll  Capability = "longpoll"
+	CapResume    Capability = "resume"    // the target resumes a stream from an event id / cursor
+	CapHeartbeat Capability = "heartbeat" // the target sends keep-alives while idle
+	CapRetry     Capability = "retry"     // the SSE stream sends a retry: field
+	CapFallback  Capability = "fallback"  // one token resumes across transports
+	CapPublish   Capability = "publish"   // the suite can make the target emit events (publish hook)
+	CapCORS      Capability = "cors"
+	CapEcho      Capability = "echo"    // a WebSocket echo endpoint exists (websocket.echo)
+	CapRestart   Capability = "restart" // the suite can restart the target (restart hook)
+)
+
+// KnownCapabilities lists every capability a profile may declare.
+var KnownCapabilities = []Capability{CapSSE, CapWebSocket, CapLongPoll, CapResume, CapHeartbeat,
+	CapRetry, CapFallback, CapPublish, CapCORS, CapEcho, CapRestart}
+
+// Duration is a time.Duration written in YAML as a Go duration string ("25s", "1m30s").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Profile is the whole run configuration: ginkgo.yaml, or the file given with --config.
+type Profile struct {
+	Target  Target   `yaml:"target"`
+	Strict  bool     `yaml:"strict"`  // SHOULD violations fail the run
+	Faults  Faults   `yaml:"faults"`  // fault-injection backend (chaos suites)
+	Proxies []string `yaml:"proxies"` // real proxies the proxy suite puts in front of the target
+	Report  Report   `yaml:"report"`
+
+	// Source is the file the profile was read from ("" for built-in defaults).
+	Source string `yaml:"-"`
+}
+
+// Target describes the server under test.
+type Target struct {
+	Name string `yaml:"name"`
+	// URL is the base URL; empty means: start the bundled reference server in-process.
+	// "{port}" in it is replaced by a free loopback port (useful with Start).
+	URL   string     `yaml:"url"`
+	Start *StartHook `yaml:"start"`
+
+	SSE       *SSEConfig       `yaml:"sse"`
+	WebSocket *WebSocketConfig `yaml:"websocket"`
+	LongPoll  *LongPollConfig  `yaml:"longpoll"`
+	Envelope  Envelope         `yaml:"envelope"`
+	Publish   *PublishHook     `yaml:"publish"`
+	Restart   *RestartHook     `yaml:"restart"`
+	Origin    OriginPolicy     `yaml:"origin"`
+
+	Capabilities []Capability `yaml:"capabilities"`
+}
+
+// StartHook starts the target before the run and stops it after (like a CI "web server" step).
+type StartHook struct {
+	Command string   `yaml:"command"` // run with sh -c; "{port}" and "{url}" are substituted
+	Ready   string   `yaml:"ready"`   // path polled until it answers 2xx; default /healthz
+	Timeout Duration `yaml:"timeout"` // how long to wait for Ready; default 120s
+}
+
+// SSEConfig describes the target's Server-Sent Events endpoint.
+type SSEConfig struct {
+	Path string `yaml:"path"` // URL path template with {topic}
+	// Resume: the Last-Event-ID header is always the standard way; Query names an optional
+	// query-parameter form (e.g. lastEventId) that the target also accepts.
+	Resume    SSEResume `yaml:"resume"`
+	Heartbeat Duration  `yaml:"heartbeat"` // the longest idle gap the target promises between keep-alives
+	Retry     Duration  `yaml:"retry"`     // the retry: value the target promises to send
+}
+
+// SSEResume describes how an SSE stream is resumed.
+type SSEResume struct {
+	Query string `yaml:"query"`
+}
+
+// WebSocketConfig describes the target's WebSocket endpoint.
+type WebSocketConfig struct {
+	Path   string         `yaml:"path"`
+	Echo   string         `yaml:"echo"` // path of an echo endpoint, if any (capability echo)
+	Resume WebSocketToken `yaml:"resume"`
+}
+
+// WebSocketToken says how a resume token reaches the target: as a query parameter, or as a
+// first message rendered from a template where {{.ID}} is the token.
+type WebSocketToken struct {
+	Query   string `yaml:"query"`
+	Message string `yaml:"message"`
+}
+
+// LongPollConfig describes the target's long-poll endpoint.
+type LongPollConfig struct {
+	Path    string      `yaml:"path"`
+	Cursor  QueryParam  `yaml:"cursor"`
+	Timeout Duration    `yaml:"timeout"` // how long the target holds an empty poll
+	Events  string      `yaml:"events"`  // JSON pointer to the event array in a response; default /events
+	Next    string      `yaml:"next"`    // JSON pointer to the next cursor in a response; default /cursor
+	Reset   ResetSignal `yaml:"reset"`
+}
+
+// QueryParam names a query parameter.
+type QueryParam struct {
+	Query string `yaml:"query"`
+}
+
+// ResetSignal is how a target says "your cursor is too old": a JSON pointer that is present
+// in a long-poll response, an SSE event type, or a WebSocket message field.
+type ResetSignal struct {
+	Pointer string `yaml:"pointer"`
+}
+
+// Envelope gives JSON pointers to the id and the payload inside a WebSocket or long-poll message.
+type Envelope struct {
+	ID   string `yaml:"id"`
+	Data string `yaml:"data"`
+}
+
+// PublishHook is how the suite makes the target emit an event.
+type PublishHook struct {
+	Method  string            `yaml:"method"`
+	Path    string            `yaml:"path"` // template with {topic}; may be an absolute URL
+	Headers map[string]string `yaml:"headers"`
+	Body    PublishBody       `yaml:"body"`
+}
+
+// PublishBody says where the payload goes: raw (the whole body), form (a form field) or json
+// (the payload as a JSON string at Pointer inside Template, a JSON object).
+type PublishBody struct {
+	Type     string `yaml:"type"`     // raw | form | json
+	Field    string `yaml:"field"`    // form field name
+	Pointer  string `yaml:"pointer"`  // json: where the payload goes
+	Template string `yaml:"template"` // json: the object around it; {topic} substituted
+	// Extra form fields, e.g. the topic for a Mercure hub; {topic} substituted.
+	Form map[string]string `yaml:"form"`
+}
+
+// RestartHook restarts the target (checks of shutdown and restart behaviour need it).
+type RestartHook struct {
+	Command string `yaml:"command"`
+	URL     string `yaml:"url"`
+	Method  string `yaml:"method"`
+}
+
+// OriginPolicy is the target's declared WebSocket/CORS origin allow-list.
+type OriginPolicy struct {
+	Allowed []string `yaml:"allowed"`
+}
+
+// Faults selects the Toxiproxy backend used by the chaos suites.
+type Faults struct {
+	Backend string `yaml:"backend"` // embedded | container | external
+	API     string `yaml:"api"`     // external: the Toxiproxy API URL
+	Image   string `yaml:"image"`   // container: the image
+}
+
+// Report configures where reports are written.
+type Report struct {
+	Dir string `yaml:"dir"`
+}
+
+// Has reports whether the target declares c.
+func (t *Target) Has(c Capability) bool {
+	for _, x := range t.Capabilities {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Missing returns the capabilities in want that the target does not declare.
+func (t *Target) Missing(want []Capability) []Capability {
+	var out []Capability
+	for _, c := range want {
+		if !t.Has(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Defaults returns the built-in profile: the in-process reference server, every capability.
+func Defaults() Profile {
+	return Profile{
+		Target: Target{
+			Name:      "reference",
+			SSE:       &SSEConfig{Path: "/sse/{topic}", Resume: SSEResume{Query: "lastEventId"}, Heartbeat: Duration(10 * time.Second), Retry: Duration(3 * time.Second)},
+			WebSocket: &WebSocketConfig{Path: "/ws/{topic}", Echo: "/echo", Resume: WebSocketToken{Query: "since"}},
+			LongPoll:  &LongPollConfig{Path: "/poll/{topic}", Cursor: QueryParam{Query: "cursor"}, Timeout: Duration(25 * time.Second)},
+			Envelope:  Envelope{ID: "/id", Data: "/data"},
+			Publish:   &PublishHook{Method: "POST", Path: "/publish/{topic}"},
+			Capabilities: []Capability{CapSSE, CapWebSocket, CapLongPoll, CapResume, CapHeartbeat,
+				CapRetry, CapPublish, CapEcho, CapRestart},
+		},
+		Faults: Faults{Backend: "embedded"},
+		Report: Report{Dir: "rtconform-report"},
+	}
+}
+
+// fillDefaults completes optional fields that have a conventional default.
+func (p *Profile) fillDefaults() {
+	t := &p.Target
+	if t.LongPoll != nil {
+		if t.LongPoll.Events == "" {
+			t.LongPoll.Events = "/events"
+		}
+		if t.LongPoll.Next == "" {
+			t.LongPoll.Next = "/cursor"
+		}
+		if t.LongPoll.Cursor.Query == "" {
+			t.LongPoll.Cursor.Query = "cursor"
+		}
+		if t.LongPoll.Timeout == 0 {
+			t.LongPoll.Timeout = Duration(25 * time.Second)
+		}
+	}
+	if t.Envelope.ID == "" {
+		t.Envelope.ID = "/id"
+	}
+	if t.Envelope.Data == "" {
+		t.Envelope.Data = "/data"
+	}
+	if t.Publish != nil {
+		if t.Publish.Method == "" {
+			t.Publish.Method = "POST"
+		}
+		if t.Publish.Body.Type == "" {
+			t.Publish.Body.Type = "raw"
+		}
+	}
+	if t.Start != nil {
+		if t.Start.Ready == "" {
+			t.Start.Ready = "/healthz"
+		}
+		if t.Start.Timeout == 0 {
+			t.Start.Timeout = Duration(120 * time.Second)
+		}
+	}
+	if p.Faults.Backend == "" {
+		p.Faults.Backend = "embedded"
+	}
+	if p.Report.Dir == "" {
+		p.Report.Dir = "rtconform-report"
+	}
+	if t.Name == "" {
+		if t.URL == "" {
+			t.Name = "reference"
+		} else {
+			t.Name = t.URL
+		}
+	}
+}
+
+// Path renders a path template for a topic.
+func Path(template, topic string) string {
+	return strings.ReplaceAll(template, "{topic}", topic)
+}
+
+// ConfigError is a profile mistake: it names the file, the key and what is wrong.
+type ConfigError struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	loc := e.File
+	if loc == "" {
+		loc = "<flags>"
+	}
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", loc, e.Line)
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+}

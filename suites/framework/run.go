@@ -1,0 +1,354 @@
+package framework
+
+import (
+	"bytes"
+	"encoding/json"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rtconform/rtconform/reference"
+)
+
+// Run is one resolved run: the profile, the live base URL of the target and what must be
+// stopped afterwards.
+type Run struct {
+	Profile Profile
+	BaseURL string // scheme://host:port, no trailing slash
+	ID      string // random per run; topics and payloads carry it
+	HTTP    *http.Client
+	Started time.Time
+
+	stop []func()
+	mu   sync.Mutex
+	// the summary of the finished suite (set by the report hook)
+	summary *Summary
+}
+
+var (
+	currentMu sync.Mutex
+	current   *Run
+)
+
+// Current is the run that Setup resolved; the specs read it.
+func Current() *Run {
+	currentMu.Lock()
+	defer currentMu.Unlock()
+	return current
+}
+
+// HarnessError is a failure to set up the run (the target cannot be started or reached). The
+// CLI exits 2 for it.
+type HarnessError struct{ Err error }
+
+func (e *HarnessError) Error() string { return "harness error: " + e.Err.Error() }
+func (e *HarnessError) Unwrap() error { return e.Err }
+
+// Setup resolves the target of p and makes it Current: it starts the in-process reference
+// server when no url is given, or runs target.start and waits until it is ready, and checks
+// that the target answers. Call Teardown when the suite is done.
+func Setup(ctx context.Context, p Profile) (*Run, error) {
+	r := &Run{Profile: p, ID: strings.ReplaceAll(uuid.NewString(), "-", ""), Started: time.Now()}
+	r.HTTP = &http.Client{Transport: &http.Transport{
+		Proxy:                  nil, // only the target itself, never an environment proxy
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        30 * time.Second,
+		ResponseHeaderTimeout:  0,
+	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t := &r.Profile.Target
+	switch {
+	case t.URL == "":
+		srv := reference.New(reference.Config{
+			Addr:        "127.0.0.1:0",
+			Heartbeat:   durOr(t.SSE, func(s *SSEConfig) time.Duration { return s.Heartbeat.D() }),
+			Retry:       durOr(t.SSE, func(s *SSEConfig) time.Duration { return s.Retry.D() }),
+			PollTimeout: durOr(t.LongPoll, func(l *LongPollConfig) time.Duration { return l.Timeout.D() }),
+		})
+		if err := srv.Start(); err != nil {
+			return nil, &HarnessError{fmt.Errorf("starting the in-process reference server: %w", err)}
+		}
+		r.stop = append(r.stop, func() {
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(c)
+		})
+		r.BaseURL = srv.URL()
+		t.URL = r.BaseURL
+	case t.Start != nil:
+		if err := r.startCommand(ctx); err != nil {
+			r.Teardown()
+			return nil, &HarnessError{err}
+		}
+	default:
+		r.BaseURL = strings.TrimRight(t.URL, "/")
+	}
+	if err := r.preflight(ctx); err != nil {
+		r.Teardown()
+		return nil, &HarnessError{err}
+	}
+	currentMu.Lock()
+	current = r
+	currentMu.Unlock()
+	return r, nil
+}
+
+func durOr[T any](cfg *T, f func(*T) time.Duration) time.Duration {
+	if cfg == nil {
+		return 0
+	}
+	return f(cfg)
+}
+
+// Teardown stops what Setup started (in reverse order).
+func (r *Run) Teardown() {
+	r.mu.Lock()
+	stop := r.stop
+	r.stop = nil
+	r.mu.Unlock()
+	for i := len(stop) - 1; i >= 0; i-- {
+		stop[i]()
+	}
+	currentMu.Lock()
+	if current == r {
+		current = nil
+	}
+	currentMu.Unlock()
+}
+
+// startCommand runs target.start: picks a free port for {port}, starts the command in its own
+// process group and waits until the ready path answers 2xx.
+func (r *Run) startCommand(ctx context.Context) error {
+	t := &r.Profile.Target
+	base := t.URL
+	cmdline := t.Start.Command
+	if strings.Contains(base, "{port}") || strings.Contains(cmdline, "{port}") {
+		port, err := freePort()
+		if err != nil {
+			return fmt.Errorf("picking a free port for target.start: %w", err)
+		}
+		base = strings.ReplaceAll(base, "{port}", port)
+		cmdline = strings.ReplaceAll(cmdline, "{port}", port)
+	}
+	base = strings.TrimRight(base, "/")
+	cmdline = strings.ReplaceAll(cmdline, "{url}", base)
+	t.URL, r.BaseURL = base, base
+
+	out := &boundedBuffer{max: 64 << 10}
+	cmd := exec.Command("sh", "-c", cmdline)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("target.start.command %q: %w", cmdline, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	r.stop = append(r.stop, func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	})
+	ready := base + t.Start.Ready
+	deadline := time.Now().Add(t.Start.Timeout.D())
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("target.start.command %q exited before %s was ready (%v); its output:\n%s", cmdline, ready, err, out.String())
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		req, _ := http.NewRequestWithContext(c, http.MethodGet, ready, nil)
+		resp, err := r.HTTP.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				cancel()
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		cancel()
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("target.start: %s not ready within %s (last: %v); the command's output:\n%s", ready, t.Start.Timeout, last, out.String())
+}
+
+// preflight makes sure something listens at the target before any check runs, so an
+// unreachable target is one clear harness error instead of every check failing.
+func (r *Run) preflight(ctx context.Context) error {
+	u, err := url.Parse(r.BaseURL)
+	if err != nil {
+		return err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			host = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(c, "tcp", host)
+	if err != nil {
+		return fmt.Errorf("cannot reach the target %s: %w", r.BaseURL, err)
+	}
+	return conn.Close()
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port, nil
+}
+
+// boundedBuffer keeps the last max bytes written to it.
+type boundedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > b.max {
+		b.buf = append([]byte(nil), b.buf[len(b.buf)-b.max:]...)
+	}
+	return len(p), nil
+}
+
+func (b *boundedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// Payload returns the suite's own payload for sequence number seq: it names the run and the
+// check so ordering and loss are judged from the payload, never from the target's ids.
+func (t *T) Payload(seq int) []byte {
+	return fmt.Appendf(nil, `{"run":%q,"check":%q,"seq":%d}`, t.Run.ID[:8], t.Check.ID, seq)
+}
+
+// Publish makes the target emit payload on the check's topic through the profile's publish
+// hook. A hook that fails is a harness fault (the check cannot drive the target).
+func (t *T) Publish(payload []byte) {
+	t.PublishTo(t.Topic(), payload)
+}
+
+// PublishTo is Publish on another topic.
+func (t *T) PublishTo(topic string, payload []byte) {
+	if err := t.Run.publish(t.ctx, topic, payload); err != nil {
+		t.Harness("publish hook: %v", err)
+	}
+}
+
+func (r *Run) publish(ctx context.Context, topic string, payload []byte) error {
+	h := r.Profile.Target.Publish
+	if h == nil {
+		return errors.New("the profile has no target.publish hook")
+	}
+	target := Path(h.Path, url.PathEscape(topic))
+	if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
+		target = r.BaseURL + target
+	}
+	var body io.Reader
+	ctype := ""
+	switch h.Body.Type {
+	case "form":
+		v := url.Values{}
+		for k, val := range h.Body.Form {
+			v.Set(k, Path(val, topic))
+		}
+		v.Set(h.Body.Field, string(payload))
+		body, ctype = strings.NewReader(v.Encode()), "application/x-www-form-urlencoded"
+	case "json":
+		doc, err := placeJSON(Path(h.Body.Template, topic), h.Body.Pointer, string(payload))
+		if err != nil {
+			return fmt.Errorf("target.publish.body: %w", err)
+		}
+		body, ctype = bytes.NewReader(doc), "application/json"
+	default:
+		body, ctype = bytes.NewReader(payload), "application/octet-stream"
+	}
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(c, h.Method, target, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", ctype)
+	for k, v := range h.Headers {
+		req.Header.Set(k, os.ExpandEnv(v))
+	}
+	resp, err := r.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", h.Method, target, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s answered %d: %s", h.Method, target, resp.StatusCode, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// Seq reads the sequence number out of one of this check's payloads (see Payload). ok is
+// false for anything that is not a payload of this run and check.
+func (t *T) Seq(data string) (seq int, ok bool) {
+	var p struct {
+		Run   string `json:"run"`
+		Check string `json:"check"`
+		Seq   *int   `json:"seq"`
+	}
+	if err := json.Unmarshal([]byte(data), &p); err != nil || p.Seq == nil {
+		return 0, false
+	}
+	if p.Run != t.Run.ID[:8] || p.Check != t.Check.ID {
+		return 0, false
+	}
+	return *p.Seq, true
+}
+
+// Seqs maps payloads to sequence numbers; anything else becomes -1.
+func (t *T) Seqs(datas []string) []int {
+	out := make([]int, len(datas))
+	for i, d := range datas {
+		if s, ok := t.Seq(d); ok {
+			out[i] = s
+		} else {
+			out[i] = -1
+		}
+	}
+	return out
+}

@@ -1,0 +1,150 @@
+package sse
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
+)
+
+var sseCaps = []fw.Capability{fw.CapSSE}
+
+// "if res's status is not 200, or if res's `Content-Type` is not `text/event-stream`, then
+// fail the connection."  (WHATWG HTML §9.2.3, processing model)
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-001", Level: fw.MUST, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "The stream request is answered with status 200 OK.",
+	Quote:       "if res's status is not 200, or if res's Content-Type is not text/event-stream, then fail the connection",
+	Spec:        "WHATWG HTML §9.2.3",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := open(t, ctx, nil, "")
+		t.Measure("status", "%d", s.Resp.StatusCode)
+		if s.Resp.StatusCode != http.StatusOK {
+			t.Violation("200", fmt.Sprintf("%d %s (a browser's EventSource fails for good and never reconnects)", s.Resp.StatusCode, http.StatusText(s.Resp.StatusCode)))
+		}
+	},
+})
+
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-002", Level: fw.MUST, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "The stream's Content-Type essence is text/event-stream.",
+	Quote:       "if res's status is not 200, or if res's Content-Type is not text/event-stream, then fail the connection",
+	Spec:        "WHATWG HTML §9.2.3",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := open(t, ctx, nil, "")
+		ct := s.Resp.Header.Get("Content-Type")
+		t.Measure("Content-Type", "%q", ct)
+		essence, _, err := mime.ParseMediaType(ct)
+		if err != nil || essence != "text/event-stream" {
+			t.Violation("Content-Type: text/event-stream (parameters allowed)", fmt.Sprintf("Content-Type: %q", ct))
+		}
+	},
+})
+
+// An unbounded stream cannot declare its length: with Content-Length the message ends after
+// that many bytes (RFC 9112 §6.3), so intermediaries cut the stream or wait for the whole body.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-003", Level: fw.MUST, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "The open-ended stream carries no Content-Length (it is chunked in HTTP/1.1, or a stream in HTTP/2).",
+	Spec:        "RFC 9112 §6.3 (message body length); operational",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := openOK(t, ctx, nil, "")
+		cl := s.Resp.Header.Get("Content-Length")
+		t.Measure("Content-Length", "%q", cl)
+		t.Measure("Transfer-Encoding", "%v", s.Resp.TransferEncoding)
+		if cl != "" || s.Resp.ContentLength >= 0 {
+			t.Violation("no Content-Length on the stream", fmt.Sprintf("Content-Length: %q (length %d)", cl, s.Resp.ContentLength))
+		}
+	},
+})
+
+// A cached or revalidated event stream replays stale events or stalls (RFC 9111 §5.2.2).
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-004", Level: fw.SHOULD, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "The stream is sent with Cache-Control: no-cache or no-store, so no cache stores or replays it.",
+	Spec:        "RFC 9111 §5.2.2.4, §5.2.2.5; operational (CDNs cache text/event-stream without it)",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := openOK(t, ctx, nil, "")
+		cc := strings.Join(s.Resp.Header.Values("Cache-Control"), ", ")
+		t.Measure("Cache-Control", "%q", cc)
+		if !hasDirective(cc, "no-cache") && !hasDirective(cc, "no-store") {
+			t.Violation("Cache-Control containing no-cache or no-store", fmt.Sprintf("Cache-Control: %q", cc))
+		}
+	},
+})
+
+// nginx buffers proxied responses unless told otherwise; the response header
+// "X-Accel-Buffering: no" turns buffering off per response (nginx proxy_buffering docs).
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-005", Level: fw.SHOULD, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "The stream is sent with X-Accel-Buffering: no, so an nginx in front does not buffer it.",
+	Quote:       "Buffering can also be enabled or disabled by passing “yes” or “no” in the “X-Accel-Buffering” response header field.",
+	Spec:        "operational: nginx ngx_http_proxy_module, proxy_buffering",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := openOK(t, ctx, nil, "")
+		v := s.Resp.Header.Get("X-Accel-Buffering")
+		t.Measure("X-Accel-Buffering", "%q", v)
+		if !strings.EqualFold(strings.TrimSpace(v), "no") {
+			t.Violation("X-Accel-Buffering: no", fmt.Sprintf("X-Accel-Buffering: %q", v))
+		}
+	},
+})
+
+// Proxies and CDNs cut responses whose first byte is slow (Heroku: 30 s to first byte); a
+// client cannot tell a slow stream from a dead one until a byte arrives.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-TIME-001", Level: fw.SHOULD, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "The first body byte (a retry: field, a comment or an event) is sent within 1 s of the request, with nothing published.",
+	Spec:        "operational: proxy first-byte timeouts (Heroku router 30 s; CDNs); WHATWG HTML §9.2.7",
+	Timeout:     20 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(15 * time.Second)
+		defer cancel()
+		s := openOK(t, ctx, nil, "")
+		deadline := time.Now().Add(5 * time.Second)
+		for s.FirstByte().IsZero() && time.Now().Before(deadline) {
+			select {
+			case <-s.Done():
+				deadline = time.Now()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		fb := s.FirstByte()
+		if fb.IsZero() {
+			t.Violation("first byte within 1s", "no body byte within 5s")
+		}
+		d := fb.Sub(s.Start)
+		t.Measure("time to first byte", "%s", d.Round(time.Millisecond))
+		if d > time.Second {
+			t.Violation("first byte within 1s", fmt.Sprintf("first byte after %s", d.Round(time.Millisecond)))
+		}
+	},
+})
+
+func hasDirective(cc, name string) bool {
+	for _, d := range strings.Split(cc, ",") {
+		d, _, _ = strings.Cut(strings.TrimSpace(d), "=")
+		if strings.EqualFold(d, name) {
+			return true
+		}
+	}
+	return false
+}
