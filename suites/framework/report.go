@@ -86,10 +86,11 @@ func (s Summary) Line() string {
 		s.MUST.Passed, s.MUST.Failed, s.SHOULD.Passed, s.SHOULD.Warned, s.SHOULD.Failed, s.INFO.Info, ns, errs)
 }
 
-var lastSummary *Summary
+var lastReport *Conformance
 
-// LastSummary is the summary of the suite that ran in this process (nil before it ends).
-func LastSummary() *Summary { return lastSummary }
+// LastReport is the conformance report of the suite that ran in this process (nil before it
+// ends). Print it with PrintSummary.
+func LastReport() *Conformance { return lastReport }
 
 var _ = ginkgo.ReportAfterSuite("rtconform conformance report", func(rep ginkgo.Report) {
 	run := Current()
@@ -97,12 +98,10 @@ var _ = ginkgo.ReportAfterSuite("rtconform conformance report", func(rep ginkgo.
 		return
 	}
 	doc := Collect(run, rep)
-	lastSummary = &doc.Summary
-	dir := run.Profile.Report.Dir
-	if err := WriteReport(dir, doc); err != nil {
+	lastReport = &doc
+	if err := WriteReport(run.Profile.Report.Dir, doc); err != nil {
 		fmt.Fprintf(os.Stderr, "rtconform: writing the report: %v\n", err)
 	}
-	PrintSummary(os.Stdout, doc, dir)
 })
 
 // Collect turns Ginkgo's suite report into the conformance report.

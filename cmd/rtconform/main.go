@@ -1,0 +1,76 @@
+// Command rtconform runs the rtconform conformance suites against a realtime HTTP server
+// (SSE, WebSocket, long-poll), serves the bundled reference server, and lists the checks.
+//
+//	rtconform run        run the suites (exit 0: every MUST passed, 1: a conformance failure, 2: usage or harness error)
+//	rtconform reference  serve the reference server
+//	rtconform list       print every check
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFail    = 1
+	exitHarness = 2
+)
+
+const usage = `rtconform — conformance and chaos tests for realtime HTTP endpoints (SSE, WebSocket, long-poll)
+
+Usage:
+  rtconform run [flags]        run the suites against a target (default: ginkgo.yaml, else the in-process reference server)
+  rtconform reference [flags]  serve the bundled reference server
+  rtconform list [flags]       print every check: ID, level, transport, requirement
+
+Run "rtconform <command> --help" for the flags of a command.
+
+Exit codes of run: 0 every MUST check passed (and, with --strict, every SHOULD); 1 a conformance
+failure; 2 a usage, configuration or harness error (target unreachable, publish hook failing).
+`
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitHarness
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "reference":
+		return cmdReference(args[1:], stdout, stderr)
+	case "list":
+		return cmdList(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "rtconform: unknown command %q\n\n%s", args[0], usage)
+	return exitHarness
+}
+
+// parse parses flags; it returns (exit code, true) when the command must stop (help or a
+// usage error).
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitHarness, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "rtconform %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitHarness, true
+	}
+	return 0, false
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
+
+	_ "github.com/rtconform/rtconform/suites/all" // registers every check
+)
+
+// DefaultConfig is read by run when --config is not given and the file exists.
+const DefaultConfig = "ginkgo.yaml"
+
+// failer is the GinkgoTestingT of a run outside go test.
+type failer struct{ failed bool }
+
+func (f *failer) Fail() { f.failed = true }
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	config := fs.String("config", "", "target profile (YAML); default ./"+DefaultConfig+" if present, else the built-in reference profile")
+	target := fs.String("target", "", "base URL of the target (overrides target.url)")
+	labels := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'sse && must' or 'id:SSE-RESUME-001'")
+	reportDir := fs.String("report-dir", "", "directory for conformance-report.json and junit.xml (overrides report.dir)")
+	strict := fs.Bool("strict", false, "SHOULD violations fail the run (overrides strict)")
+	verbose := fs.Bool("v", false, "print every check as it runs")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: rtconform run [flags]\n\nRuns the conformance suites against the target of a profile.\n"+
+			"Exit: 0 every MUST check passed; 1 a conformance failure; 2 usage, configuration or harness error.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if code, stop := parse(fs, args, stderr); stop {
+		return code
+	}
+	var o fw.Overrides
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "target":
+			o.Target = target
+		case "report-dir":
+			o.ReportDir = reportDir
+		case "strict":
+			o.Strict = strict
+		}
+	})
+	path := *config
+	if path == "" {
+		if _, err := os.Stat(DefaultConfig); err == nil {
+			path = DefaultConfig
+		}
+	}
+	profile, err := fw.Load(path, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "rtconform run: configuration error: %v\n", err)
+		return exitHarness
+	}
+	if *labels != "" {
+		if _, err := types.ParseLabelFilter(*labels); err != nil {
+			fmt.Fprintf(stderr, "rtconform run: --label-filter: %v\n", err)
+			return exitHarness
+		}
+	}
+	if err := os.MkdirAll(profile.Report.Dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "rtconform run: report.dir: %v\n", err)
+		return exitHarness
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	run, err := fw.Setup(ctx, profile)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "rtconform run: %v\n", err)
+		return exitHarness
+	}
+	defer run.Teardown()
+	fmt.Fprintf(stdout, "rtconform: target %s at %s (profile %s)\n", profile.Target.Name, run.BaseURL, orDefault(profile.Source))
+
+	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
+	suiteCfg.LabelFilter = *labels
+	suiteCfg.Timeout = 2 * time.Hour
+	suiteCfg.RandomizeAllSpecs = false
+	repCfg.JUnitReport = filepath.Join(profile.Report.Dir, "junit.xml")
+	repCfg.NoColor = os.Getenv("NO_COLOR") != "" || !isTerminal(os.Stdout)
+	repCfg.Verbose = *verbose
+	repCfg.Succinct = !*verbose
+	f := &failer{}
+	ginkgo.RunSpecs(f, "rtconform", suiteCfg, repCfg)
+	doc := fw.LastReport()
+	if doc == nil {
+		fmt.Fprintln(stderr, "rtconform run: the suite produced no report (interrupted?)")
+		return exitHarness
+	}
+	fw.PrintSummary(stdout, *doc, profile.Report.Dir)
+	fmt.Fprintf(stdout, "junit: %s\n", repCfg.JUnitReport)
+	return doc.Summary.Exit()
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "built-in defaults"
+	}
+	return s
+}

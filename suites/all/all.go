@@ -1,0 +1,8 @@
+// Package all imports every rtconform suite, registering all checks; the CLI and
+// suites_test.go import it.
+package all
+
+import (
+	_ "github.com/rtconform/rtconform/suites/longpoll"
+	_ "github.com/rtconform/rtconform/suites/sse"
+)

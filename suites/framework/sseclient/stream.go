@@ -1,0 +1,345 @@
+package sseclient
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Bounds of the queues and records kept by a Stream.
+const (
+	// MaxQueuedEvents is how many dispatched events wait for Next before the
+	// reader stops reading the body (TCP back-pressure; events are never
+	// dropped). Read events promptly when arrival times matter.
+	MaxQueuedEvents = 4096
+	// MaxQueuedComments is how many comments wait for WaitComment; beyond
+	// that the oldest unread one is dropped (see Stream.CommentsDropped).
+	MaxQueuedComments = 1024
+	// MaxChunks is how many read chunks Stream.Chunks keeps (the first ones).
+	MaxChunks   = 16384
+	readBufSize = 32 << 10
+)
+
+// Stream is one open event stream: an HTTP response whose body is read by a
+// background goroutine and fed to a Parser with arrival timestamps.
+//
+// All methods are safe for concurrent use. Resp.Body belongs to the Stream:
+// do not read or close it; call Stream.Close.
+type Stream struct {
+	// Resp is the response (status and headers as received). Judge the
+	// status and Content-Type here: Open does not.
+	Resp *http.Response
+	// Start is when the request was sent.
+	Start time.Time
+	// Headers is when the response headers had arrived.
+	Headers time.Time
+
+	p      *Parser
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu        sync.Mutex
+	space     *sync.Cond // signalled when the event queue shrinks or closing
+	wake      chan struct{}
+	firstByte time.Time
+	events    []Event
+	comments  []Comment
+	cDropped  int
+	chunks    []Chunk
+	nChunks   int
+	err       error
+	endedAt   time.Time
+	discarded bool
+	closing   bool
+	closeOnce sync.Once
+}
+
+// Open sends req with c (http.DefaultClient when nil) and returns once the
+// response headers arrived. It sets "Accept: text/event-stream" and
+// "Cache-Control: no-cache" when req has no such header (req itself is not
+// modified: a clone is sent).
+//
+// A non-200 status or a wrong Content-Type is not an error: the caller judges
+// Resp, and the body is still parsed. Only a transport error is returned.
+//
+// As with http.Client.Do, ctx governs the whole stream, not only the
+// handshake: cancelling it ends the stream (Next then returns the cancel
+// error). Use the ctx of Next for per-call timeouts.
+//
+// Note that Go's http.Transport asks for gzip and decompresses transparently
+// unless the request sets Accept-Encoding itself; the parser then sees the
+// decompressed bytes (Resp.Uncompressed tells).
+func Open(ctx context.Context, c *http.Client, req *http.Request, l Limits) (*Stream, error) {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	r := req.Clone(rctx)
+	if _, ok := r.Header["Accept"]; !ok {
+		r.Header.Set("Accept", "text/event-stream")
+	}
+	if _, ok := r.Header["Cache-Control"]; !ok {
+		r.Header.Set("Cache-Control", "no-cache")
+	}
+	s := &Stream{
+		p:      NewParser(l),
+		cancel: cancel,
+		done:   make(chan struct{}),
+		wake:   make(chan struct{}),
+		Start:  time.Now(),
+	}
+	s.space = sync.NewCond(&s.mu)
+	s.p.onComment = s.pushComment
+	resp, err := c.Do(r)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s.Headers = time.Now()
+	s.Resp = resp
+	go s.read()
+	return s, nil
+}
+
+// read is the background reader.
+func (s *Stream) read() {
+	defer close(s.done)
+	body := s.Resp.Body
+	defer body.Close()
+	buf := make([]byte, readBufSize)
+	var off int64
+	for {
+		n, rerr := body.Read(buf)
+		at := time.Now()
+		if n > 0 {
+			s.mu.Lock()
+			if s.firstByte.IsZero() {
+				s.firstByte = at
+			}
+			s.nChunks++
+			if len(s.chunks) < MaxChunks {
+				s.chunks = append(s.chunks, Chunk{At: at, Offset: off, Len: n})
+			}
+			s.mu.Unlock()
+			off += int64(n)
+
+			evs, perr := s.p.Feed(buf[:n], at)
+			if !s.push(evs) {
+				s.finish(ErrClosed, false)
+				return
+			}
+			if perr != nil {
+				s.finish(perr, false)
+				return
+			}
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				s.finish(io.EOF, s.p.Close())
+			} else {
+				s.finish(rerr, s.p.Close())
+			}
+			return
+		}
+	}
+}
+
+// push queues events, waiting for room; it returns false when the stream is
+// being closed.
+func (s *Stream) push(evs []Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range evs {
+		for len(s.events) >= MaxQueuedEvents && !s.closing {
+			s.space.Wait()
+		}
+		if s.closing {
+			return false
+		}
+		s.events = append(s.events, ev)
+		s.notify()
+	}
+	return true
+}
+
+// pushComment is called by the parser (with the parser's lock held).
+func (s *Stream) pushComment(c Comment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.comments) >= MaxQueuedComments {
+		s.comments[0] = Comment{}
+		s.comments = s.comments[1:]
+		s.cDropped++
+	}
+	s.comments = append(s.comments, c)
+	s.notify()
+}
+
+func (s *Stream) finish(err error, discarded bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		err = ErrClosed
+	}
+	s.err = err
+	s.endedAt = time.Now()
+	s.discarded = discarded
+	s.notify()
+}
+
+// notify wakes every waiter; s.mu must be held.
+func (s *Stream) notify() {
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
+// Next returns the next dispatched event. Once the queue is empty it returns
+// the stream's end: io.EOF when the body ended cleanly, a *LimitError, a
+// transport error, or ErrClosed after Close. It returns ctx.Err() when ctx
+// ends first.
+func (s *Stream) Next(ctx context.Context) (Event, error) {
+	for {
+		s.mu.Lock()
+		if len(s.events) > 0 {
+			ev := s.events[0]
+			s.events[0] = Event{}
+			s.events = s.events[1:]
+			s.space.Signal()
+			s.mu.Unlock()
+			return ev, nil
+		}
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return Event{}, err
+		}
+		w := s.wake
+		s.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
+}
+
+// WaitComment returns the next comment not yet returned (for heartbeat
+// checks). Comments are queued independently of events; the end of the
+// stream is reported as by Next.
+func (s *Stream) WaitComment(ctx context.Context) (Comment, error) {
+	for {
+		s.mu.Lock()
+		if len(s.comments) > 0 {
+			c := s.comments[0]
+			s.comments[0] = Comment{}
+			s.comments = s.comments[1:]
+			s.mu.Unlock()
+			return c, nil
+		}
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return Comment{}, err
+		}
+		w := s.wake
+		s.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return Comment{}, ctx.Err()
+		}
+	}
+}
+
+// Close stops the stream: it cancels the request, closes the body and waits
+// for the reader goroutine. Queued events stay readable; Next then returns
+// ErrClosed. Close is idempotent and returns nil.
+func (s *Stream) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.space.Broadcast()
+		s.mu.Unlock()
+		s.cancel()
+		_ = s.Resp.Body.Close()
+		<-s.done
+	})
+	return nil
+}
+
+// Done is closed when the reader goroutine has stopped (end of body, error,
+// limit or Close).
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Err returns how the body ended (io.EOF, a *LimitError, a transport error,
+// ErrClosed), or nil while it is still being read.
+func (s *Stream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// EndedAt returns when the reader stopped (zero while running).
+func (s *Stream) EndedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.endedAt
+}
+
+// PendingDiscarded reports whether, at the end of the body, a partial event
+// was discarded (see Parser.Close).
+func (s *Stream) PendingDiscarded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.discarded
+}
+
+// FirstByte returns when the first body byte arrived (zero until then).
+func (s *Stream) FirstByte() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.firstByte
+}
+
+// Chunks returns the first MaxChunks reads from the body.
+func (s *Stream) Chunks() []Chunk {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Chunk(nil), s.chunks...)
+}
+
+// ChunkCount returns the number of reads from the body that returned data.
+func (s *Stream) ChunkCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nChunks
+}
+
+// CommentsDropped returns how many unread comments were dropped from the
+// WaitComment queue because it was full.
+func (s *Stream) CommentsDropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cDropped
+}
+
+// Parser returns the stream's parser (safe for concurrent use).
+func (s *Stream) Parser() *Parser { return s.p }
+
+// Stats returns the parser's wire statistics.
+func (s *Stream) Stats() WireStats { return s.p.Stats() }
+
+// Retry returns the last valid retry field.
+func (s *Stream) Retry() (time.Duration, bool) { return s.p.Retry() }
+
+// Comments returns the first MaxComments comments.
+func (s *Stream) Comments() []Comment { return s.p.Comments() }
+
+// LastEventID returns the last event ID string.
+func (s *Stream) LastEventID() string { return s.p.LastEventID() }
+
+// Raw returns the first Limits.MaxRaw bytes of the body.
+func (s *Stream) Raw() []byte { return s.p.Raw() }
