@@ -1,0 +1,130 @@
+// Package reference is the rtconform reference server: a correct,
+// self-contained realtime HTTP server that serves the same topics over
+// Server-Sent Events, WebSocket and long-poll. Every rtconform check passes
+// against it, so a failure against another server is that server's.
+//
+// One bounded event log per topic (package eventlog) feeds all three
+// transports. Clients hold only a cursor (the id of the last event they
+// received) and each stream reads the log from its own cursor: there is no
+// per-client queue, so a slow client lags behind and never blocks the
+// publisher or other clients. Event ids are "<epoch>-<seq>": the epoch is 8
+// random lowercase hex characters chosen when the Server is created (kept by
+// Restart), seq counts from 1 per topic. Ids are opaque to clients.
+//
+// # Wire contract
+//
+// Topics are 1..128 characters of [A-Za-z0-9._~-]; any other name is
+// answered 400 (503 with Retry-After once Config.Log.MaxTopics topics
+// exist). A method not allowed on a route is answered 405 with an Allow
+// header; unknown paths 404.
+//
+// POST /publish/{topic}: the body is the payload. It must be valid UTF-8
+// (else 400 "payload must be UTF-8": SSE can only carry UTF-8) and at most
+// MaxPublishBytes (default 1 MiB; else 413 with a text body naming the
+// limit). An empty payload is allowed. Success: 200,
+// Content-Type: application/json, body {"id":"<event id>"}.
+//
+// GET /sse/{topic}: 200 with Content-Type: text/event-stream;
+// charset=utf-8, Cache-Control: no-cache, no-transform, X-Accel-Buffering:
+// no, and no Content-Length (chunked). The server at once writes and
+// flushes "retry: <Retry in ms>\n\n". Then each event is written and
+// flushed as
+//
+//	id: <id>
+//	data: <line 1>
+//	data: <line 2>
+//	<empty line>
+//
+// with one data line per payload line: the payload is split at CRLF, CR and
+// LF (a bare CR would otherwise end the field), so CR and CRLF in a payload
+// arrive as LF; a trailing line break yields a final empty "data: " line, so
+// the payload round-trips up to that normalisation. Lines always end with
+// LF. While idle, a comment ": heartbeat\n\n" is sent every Heartbeat
+// (default 10s).
+//
+// Resume: the Last-Event-ID request header, else the query parameter
+// lastEventId (the header wins when both are present; an empty value counts
+// as absent). Delivery is exclusive of the given id. Without either the
+// stream is live from the head: only events published after the connect.
+// When the cursor cannot be resumed without loss, the server first sends
+//
+//	event: reset
+//	data: {"reason":"expired|unknown","requested":"<id>"}
+//
+// (no id line, so the client's last event id is unchanged) and continues
+// from the oldest retained event. "expired": events after the cursor were
+// dropped by retention (MaxEvents or MaxAge); "unknown": malformed id,
+// another epoch, or ahead of the head. A client that falls behind so far
+// that its cursor leaves retention receives the same reset signal in the
+// middle of its stream. Every write must complete within WriteTimeout
+// (default 10s), else the stream ends. On Shutdown the handler returns, the
+// chunked body terminates cleanly and EventSource clients reconnect.
+// HEAD /sse/{topic} answers the same status and headers without a body and
+// without holding the connection.
+//
+// GET /ws/{topic}: a WebSocket (RFC 6455; github.com/coder/websocket).
+// Origin policy: requests without Origin are accepted; with an Origin, its
+// host must equal the request Host or match one of AllowedOrigins (patterns
+// as in coder/websocket OriginPatterns), else 403. Resume token: query
+// since=<id>, exclusive; without it the stream is live from the head. Each
+// event is one text message
+//
+//	{"type":"event","id":"<id>","data":"<payload as a JSON string>"}
+//
+// A cursor that cannot be resumed yields first
+//
+//	{"type":"reset","reason":"expired|unknown","requested":"<id>"}
+//
+// then the events from the oldest retained one. The server pings every
+// PingInterval (default 20s); a ping without pong within WriteTimeout drops
+// the connection. Client messages are read and ignored. Close codes sent by
+// the server:
+//
+//	1001 "server shutting down"  on Shutdown/Restart
+//	1009                         a client message larger than ReadLimit (default 64 KiB)
+//	1013 "slow consumer"         the client is more than MaxLag (default 1024) events
+//	                             behind the head of its topic
+//
+// Lag is the number of events published since the later of the connect and
+// the last event whose write completed; it is checked at every publish,
+// including while a write is blocked on a full TCP window. The backlog of a
+// resuming client therefore does not count as lag. A write that does not
+// complete within WriteTimeout drops the connection without a close frame.
+//
+// GET /echo: a WebSocket echo endpoint: every text or binary message is sent
+// back with the same type and payload (one frame). Same Origin policy,
+// ReadLimit (1009), pings and 1001 on Shutdown.
+//
+// GET /poll/{topic}?cursor=<id>: long-poll. Content-Type: application/json,
+// Cache-Control: no-store. Body
+//
+//	{"events":[{"id":"<id>","data":"<payload>"}],"cursor":"<next cursor>"}
+//
+// plus "reset":{"reason":"expired|unknown","requested":"<id>"} when there
+// was a gap. When events after the cursor exist it answers at once with up
+// to PollBatch (default 100) of them in order, and cursor is the id of the
+// last one returned (after a gap without any retained event, the head).
+// Otherwise it holds up to PollTimeout (default 25s) and answers as soon as
+// an event is published, or at the end with {"events":[],"cursor":"<same
+// cursor>"}. A missing or empty cursor means the head at request time (the
+// request waits for the next event). Long-poll is stateless: a client that
+// goes away during the hold consumes nothing; the next poll with the same
+// cursor gets the event. On Shutdown every held poll is answered at once with
+// an empty batch and the same cursor.
+// HEAD /poll/{topic} answers the headers at once, without a body.
+//
+// GET /healthz: 200 "ok". GET /metrics: Prometheus text format
+// (rtconform_published_events_total, rtconform_sse_clients,
+// rtconform_ws_clients, rtconform_echo_clients, rtconform_poll_clients,
+// rtconform_gaps_signalled_total, rtconform_slow_consumers_dropped_total,
+// rtconform_write_timeouts_total, rtconform_topics).
+//
+// # Lifecycle
+//
+// Start listens on Config.Addr (default 127.0.0.1:8080, loopback; port 0
+// picks a free port). Shutdown stops accepting, ends SSE streams, closes
+// WebSockets with 1001 and answers held polls, then waits for the handlers.
+// Restart is Shutdown followed by Start on the same address with the same
+// event logs and epoch, like a restart of a server with durable storage:
+// resume tokens stay valid across it.
+package reference

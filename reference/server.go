@@ -1,0 +1,357 @@
+package reference
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rtconform/rtconform/reference/eventlog"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultMaxPublishBytes = 1 << 20
+	DefaultRetry           = 3 * time.Second
+	DefaultHeartbeat       = 10 * time.Second
+	DefaultPollTimeout     = 25 * time.Second
+	DefaultPollBatch       = 100
+	DefaultPingInterval    = 20 * time.Second
+	DefaultReadLimit       = 64 << 10
+	DefaultMaxLag          = 1024
+	DefaultWriteTimeout    = 10 * time.Second
+)
+
+// Errors returned by Server.Publish.
+var (
+	ErrNotUTF8  = errors.New("payload must be UTF-8")
+	ErrTooLarge = errors.New("payload too large")
+)
+
+// Config configures a Server. Zero fields select the defaults (see the
+// Default* constants and the package documentation).
+type Config struct {
+	// Addr is the listen address used by Start (default "127.0.0.1:8080",
+	// loopback). Port 0 picks a free port.
+	Addr string
+	// Log bounds the retention of every topic's event log.
+	Log eventlog.Options
+	// MaxPublishBytes is the largest accepted publish body (default 1 MiB);
+	// larger bodies get 413.
+	MaxPublishBytes int64
+	// Retry is the SSE reconnection time sent first on every stream (default 3s).
+	Retry time.Duration
+	// Heartbeat is the SSE comment heartbeat interval while idle (default 10s).
+	Heartbeat time.Duration
+	// PollTimeout is how long a long-poll is held without events (default 25s).
+	PollTimeout time.Duration
+	// PollBatch is the maximum number of events per long-poll response (default 100).
+	PollBatch int
+	// PingInterval is the WebSocket server ping interval (default 20s).
+	PingInterval time.Duration
+	// ReadLimit is the largest WebSocket message accepted from a client
+	// (default 64 KiB); larger messages close the connection with 1009.
+	ReadLimit int64
+	// MaxLag is how many events a WebSocket client may fall behind the head
+	// of its topic before it is closed with 1013 (default 1024).
+	MaxLag int
+	// WriteTimeout bounds every write on a stream; a client stuck for
+	// longer is dropped (default 10s).
+	WriteTimeout time.Duration
+	// AllowedOrigins are the WebSocket Origin host patterns
+	// (coder/websocket OriginPatterns). Empty: same host only. Requests
+	// without an Origin header are always accepted.
+	AllowedOrigins []string
+	// Logf, if set, receives diagnostic messages.
+	Logf func(format string, args ...any)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxPublishBytes <= 0 {
+		c.MaxPublishBytes = DefaultMaxPublishBytes
+	}
+	if c.Retry <= 0 {
+		c.Retry = DefaultRetry
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.PollTimeout <= 0 {
+		c.PollTimeout = DefaultPollTimeout
+	}
+	if c.PollBatch <= 0 {
+		c.PollBatch = DefaultPollBatch
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.MaxLag <= 0 {
+		c.MaxLag = DefaultMaxLag
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+	return c
+}
+
+// Server is the rtconform reference server. Create it with New.
+type Server struct {
+	cfg     Config
+	topics  *eventlog.Topics
+	handler http.Handler
+	m       metrics
+
+	mu         sync.Mutex
+	srv        *http.Server
+	addr       string // actual address after the first Start
+	quit       chan struct{}
+	quitClosed bool
+
+	sessMu   sync.Mutex
+	sessions map[chan struct{}]struct{} // done channels of live WebSocket handlers
+}
+
+type metrics struct {
+	published    atomic.Int64
+	sseClients   atomic.Int64
+	wsClients    atomic.Int64
+	echoClients  atomic.Int64
+	pollClients  atomic.Int64
+	gaps         atomic.Int64
+	slowDropped  atomic.Int64
+	writeTimeout atomic.Int64
+}
+
+// New returns a Server with cfg's defaults applied. It does not listen;
+// call Start, or mount Handler in your own http.Server.
+func New(cfg Config) *Server {
+	s := &Server{
+		cfg:      cfg.withDefaults(),
+		quit:     make(chan struct{}),
+		sessions: make(map[chan struct{}]struct{}),
+	}
+	s.topics = eventlog.NewTopics(s.cfg.Log)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /publish/{topic}", s.handlePublish)
+	mux.HandleFunc("GET /sse/{topic}", s.handleSSE)
+	mux.HandleFunc("GET /ws/{topic}", s.handleWS)
+	mux.HandleFunc("GET /echo", s.handleEcho)
+	mux.HandleFunc("GET /poll/{topic}", s.handlePoll)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /metrics", s.handleMetrics)
+	s.handler = mux
+	return s
+}
+
+// Config returns the configuration with defaults applied.
+func (s *Server) Config() Config { return s.cfg }
+
+// Handler returns the handler serving every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Topics returns the event logs.
+func (s *Server) Topics() *eventlog.Topics { return s.topics }
+
+// Publish appends data to topic, as POST /publish/{topic} does. It fails
+// for an invalid topic, a payload that is not UTF-8 (ErrNotUTF8) or larger
+// than MaxPublishBytes (ErrTooLarge).
+func (s *Server) Publish(topic string, data []byte) (eventlog.Event, error) {
+	if int64(len(data)) > s.cfg.MaxPublishBytes {
+		return eventlog.Event{}, fmt.Errorf("%w: %d bytes, limit is %d bytes", ErrTooLarge, len(data), s.cfg.MaxPublishBytes)
+	}
+	if !utf8.Valid(data) {
+		return eventlog.Event{}, ErrNotUTF8
+	}
+	l, err := s.topics.Get(topic)
+	if err != nil {
+		return eventlog.Event{}, err
+	}
+	ev := l.Append(data)
+	s.m.published.Add(1)
+	return ev, nil
+}
+
+// quitCh returns the channel closed by the next Shutdown.
+func (s *Server) quitCh() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.quit
+}
+
+func (s *Server) closeQuit() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.quitClosed {
+		close(s.quit)
+		s.quitClosed = true
+	}
+}
+
+// Start listens on the configured address (or, after a previous Start, on
+// the same address as before) and serves in the background.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return errors.New("reference: server already started")
+	}
+	addr := s.addr
+	restart := addr != ""
+	if !restart {
+		addr = s.cfg.Addr
+	}
+	var ln net.Listener
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		ln, err = net.Listen("tcp", addr)
+		if err == nil || !restart || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("reference: listen: %w", err)
+	}
+	s.addr = ln.Addr().String()
+	if s.quitClosed {
+		s.quit = make(chan struct{})
+		s.quitClosed = false
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	// Called by srv.Shutdown right after the listeners are closed.
+	srv.RegisterOnShutdown(s.closeQuit)
+	s.srv = srv
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Logf("reference: serve: %v", err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the actual host:port after Start ("" before).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// URL returns "http://" + Addr().
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Shutdown stops the server gracefully: it stops accepting connections,
+// ends every SSE stream (the chunked body terminates, so clients
+// reconnect), closes every WebSocket with 1001 "server shutting down",
+// answers every held long-poll at once (empty batch, same cursor) and then
+// waits for the handlers until ctx is done. When ctx expires first, the
+// remaining connections are closed forcibly and ctx's error is returned.
+// The event logs are kept.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx) // closes listeners, then closeQuit via RegisterOnShutdown
+		s.closeQuit()
+		if err != nil {
+			srv.Close()
+		}
+	}
+	s.closeQuit()
+	// Hijacked WebSocket connections are not tracked by http.Server.
+	s.sessMu.Lock()
+	done := make([]chan struct{}, 0, len(s.sessions))
+	for ch := range s.sessions {
+		done = append(done, ch)
+	}
+	s.sessMu.Unlock()
+	for _, ch := range done {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
+	return err
+}
+
+// Restart shuts the server down (see Shutdown) and starts it again on the
+// same address, keeping the event logs and their epoch: it simulates a
+// restart of a server with durable storage, so resume tokens stay valid.
+func (s *Server) Restart(ctx context.Context) error {
+	errShut := s.Shutdown(ctx)
+	if errStart := s.Start(); errStart != nil {
+		return errors.Join(errShut, errStart)
+	}
+	return errShut
+}
+
+// addSession registers a WebSocket handler so that Shutdown waits for it.
+func (s *Server) addSession() (done func()) {
+	ch := make(chan struct{})
+	s.sessMu.Lock()
+	s.sessions[ch] = struct{}{}
+	s.sessMu.Unlock()
+	return func() {
+		s.sessMu.Lock()
+		delete(s.sessions, ch)
+		s.sessMu.Unlock()
+		close(ch)
+	}
+}
+
+// topicLog resolves {topic}, answering 400 (invalid name) or 503 (too many
+// topics) itself when it fails.
+func (s *Server) topicLog(w http.ResponseWriter, r *http.Request) (*eventlog.Log, bool) {
+	l, err := s.topics.Get(r.PathValue("topic"))
+	switch {
+	case err == nil:
+		return l, true
+	case errors.Is(err, eventlog.ErrTooManyTopics):
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "too many topics", http.StatusServiceUnavailable)
+	default:
+		http.Error(w, "invalid topic: use 1..128 characters of [A-Za-z0-9._~-]", http.StatusBadRequest)
+	}
+	return nil, false
+}
+
+// readLog reads up to max events after cursor. next is the cursor to use
+// afterwards: the id of the last event returned, the head seen before the
+// read when a gap was signalled without events (so that the gap is not
+// signalled again), else cursor itself.
+func readLog(l *eventlog.Log, cursor string, max int) (evs []eventlog.Event, gap *eventlog.Gap, next string) {
+	head := l.Head()
+	evs, gap = l.Since(cursor, max)
+	switch {
+	case len(evs) > 0:
+		next = evs[len(evs)-1].ID
+	case gap != nil:
+		next = head
+	default:
+		next = cursor
+	}
+	return evs, gap, next
+}

@@ -1,0 +1,147 @@
+package reference
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/rtconform/rtconform/reference/eventlog"
+)
+
+// sseBatch is how many events an SSE stream reads from the log at a time.
+const sseBatch = 256
+
+func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
+	l, ok := s.topicLog(w, r)
+	if !ok {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("X-Accel-Buffering", "no")
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	cursor := r.Header.Get("Last-Event-ID")
+	if cursor == "" {
+		cursor = r.URL.Query().Get("lastEventId")
+	}
+	if cursor == "" {
+		cursor = l.Head()
+	}
+	quit := s.quitCh()
+	s.m.sseClients.Add(1)
+	defer s.m.sseClients.Add(-1)
+
+	rc := http.NewResponseController(w)
+	// Leave time for the terminating chunk once the handler returns.
+	defer rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	write := func(b []byte) bool {
+		if err := rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return false
+		}
+		if _, err := w.Write(b); err != nil {
+			s.noteWriteErr(err)
+			return false
+		}
+		if err := rc.Flush(); err != nil {
+			s.noteWriteErr(err)
+			return false
+		}
+		return true
+	}
+
+	w.WriteHeader(http.StatusOK)
+	if !write([]byte("retry: " + strconv.FormatInt(s.cfg.Retry.Milliseconds(), 10) + "\n\n")) {
+		return
+	}
+	hb := time.NewTimer(s.cfg.Heartbeat)
+	defer hb.Stop()
+	buf := make([]byte, 0, 1024)
+	for {
+		select {
+		case <-quit:
+			return
+		case <-r.Context().Done():
+			return
+		default:
+		}
+		changed := l.Changed()
+		evs, gap, next := readLog(l, cursor, sseBatch)
+		if gap != nil {
+			s.m.gaps.Add(1)
+			if !write(appendSSEReset(buf[:0], gap)) {
+				return
+			}
+		}
+		for _, ev := range evs {
+			buf = appendSSEEvent(buf[:0], ev)
+			if !write(buf) {
+				return
+			}
+		}
+		cursor = next
+		if gap != nil || len(evs) > 0 {
+			hb.Reset(s.cfg.Heartbeat)
+			continue
+		}
+		select {
+		case <-changed:
+		case <-hb.C:
+			if !write([]byte(": heartbeat\n\n")) {
+				return
+			}
+			hb.Reset(s.cfg.Heartbeat)
+		case <-r.Context().Done():
+			return
+		case <-quit:
+			return
+		}
+	}
+}
+
+func (s *Server) noteWriteErr(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.m.writeTimeout.Add(1)
+		s.cfg.Logf("reference: dropping a stuck stream: %v", err)
+	}
+}
+
+// appendSSEEvent appends ev as an SSE frame: an id line, one data line per
+// payload line (split at CRLF, CR and LF) and a blank line.
+func appendSSEEvent(b []byte, ev eventlog.Event) []byte {
+	b = append(b, "id: "...)
+	b = append(b, ev.ID...)
+	b = append(b, '\n')
+	p := ev.Data
+	for {
+		i := bytes.IndexAny(p, "\r\n")
+		b = append(b, "data: "...)
+		if i < 0 {
+			b = append(b, p...)
+			b = append(b, '\n')
+			break
+		}
+		b = append(b, p[:i]...)
+		b = append(b, '\n')
+		if p[i] == '\r' && i+1 < len(p) && p[i+1] == '\n' {
+			i++
+		}
+		p = p[i+1:]
+	}
+	return append(b, '\n')
+}
+
+// appendSSEReset appends the reset signal for gap (no id line, so the
+// client's last event id is unchanged).
+func appendSSEReset(b []byte, gap *eventlog.Gap) []byte {
+	js, _ := marshal(resetJSON{Reason: gap.Reason, Requested: gap.Requested})
+	b = append(b, "event: reset\ndata: "...)
+	b = append(b, js...)
+	return append(b, "\n\n"...)
+}
