@@ -37,6 +37,13 @@ type wsResetJSON struct {
 }
 
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	// RFC 6455 §4.4: an unsupported version gets 426 Upgrade Required (the status the RFC
+	// names) with the versions the server speaks; coder/websocket itself answers 400.
+	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" && r.Header.Get("Sec-WebSocket-Key") != "" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, "unsupported WebSocket version "+strconv.Quote(v)+": this server speaks version 13", http.StatusUpgradeRequired)
+		return nil, errors.New("unsupported WebSocket version")
+	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		s.cfg.Logf("reference: websocket accept: %v", err)

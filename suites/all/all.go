@@ -5,4 +5,5 @@ package all
 import (
 	_ "github.com/rtconform/rtconform/suites/longpoll"
 	_ "github.com/rtconform/rtconform/suites/sse"
+	_ "github.com/rtconform/rtconform/suites/websocket"
 )

@@ -108,6 +108,7 @@ func ParseClose(payload []byte) *CloseError {
 // UTF-8 in a text message, 64-bit length with the MSB set). The frames
 // concerned are still returned and recorded.
 type ProtocolError struct {
+	// Reason says what was violated.
 	Reason string
 }
 
@@ -116,6 +117,7 @@ func (e *ProtocolError) Error() string { return "wsclient: protocol error: " + e
 
 // Frame is one WebSocket frame as it was on the wire.
 type Frame struct {
+	// Fin is the FIN bit.
 	Fin bool
 	// Rsv holds RSV1..RSV3 as in ws.Header.Rsv (RSV1 = 0x4).
 	Rsv byte

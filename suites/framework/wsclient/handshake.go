@@ -68,7 +68,9 @@ type Handshake struct {
 
 // HandshakeError reports a response other than 101 Switching Protocols.
 type HandshakeError struct {
-	Status     int
+	// Status is the response status code.
+	Status int
+	// StatusLine is the response status line.
 	StatusLine string
 }
 

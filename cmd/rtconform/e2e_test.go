@@ -1,0 +1,253 @@
+package main
+
+// End-to-end tests of the built CLI: Ginkgo's RunSpecs runs once per process, so each run of
+// the suites is a subprocess, judged by its exit code, its output and conformance-report.json.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtconform/rtconform/fixtures"
+	fw "github.com/rtconform/rtconform/suites/framework"
+)
+
+var (
+	binary string // the CLI built once for all tests
+	root   string // the repository root (runs start there, like a user's)
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	root = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	dir, err := os.MkdirTemp("", "rtconform-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "rtconform")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/rtconform")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building the CLI: " + err.Error())
+	}
+	// Fixture profiles start their server with go run; build it once so parallel runs only link.
+	warm := exec.Command("go", "build", "-o", os.DevNull, "./fixtures/cmd/fixture")
+	warm.Dir = root
+	warm.Stdout, warm.Stderr = os.Stderr, os.Stderr
+	if err := warm.Run(); err != nil {
+		panic("building the fixture server: " + err.Error())
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	report         *fw.Conformance
+}
+
+// cli runs the built CLI from the repository root, bounded in time.
+func cli(t *testing.T, timeout time.Duration, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("rtconform %v did not finish within %s\nstdout:\n%s\nstderr:\n%s", args, timeout, out.String(), errb.String())
+	}
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	for i, a := range args {
+		if a == "--report-dir" && i+1 < len(args) {
+			if b, err := os.ReadFile(filepath.Join(args[i+1], fw.ReportFile)); err == nil {
+				r.report = &fw.Conformance{}
+				if err := json.Unmarshal(b, r.report); err != nil {
+					t.Fatalf("conformance report is not JSON: %v", err)
+				}
+			}
+		}
+	}
+	return r
+}
+
+func TestRunAgainstReferencePassesEveryCheck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := cli(t, 5*time.Minute, "run", "--report-dir", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !regexp.MustCompile(`MUST: \d+ passed, 0 failed; SHOULD: \d+ passed, 0 warned, 0 failed`).MatchString(r.stdout) {
+		t.Errorf("no summary line in the output:\n%s", r.stdout)
+	}
+	if r.report == nil {
+		t.Fatal("no conformance-report.json")
+	}
+	if len(r.report.Checks) < 24 {
+		t.Errorf("%d checks ran, want >= 24", len(r.report.Checks))
+	}
+	for _, c := range r.report.Checks {
+		if c.Verdict != fw.PASS {
+			t.Errorf("%s: %s: %s", c.ID, c.Verdict, c.Message)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "junit.xml")); err != nil {
+		t.Errorf("no JUnit report: %v", err)
+	}
+}
+
+// Every fixture carries one bug: the run exits 1, the checks the fixture names fail (or
+// warn, for SHOULD checks) and no other check does.
+func TestFixturesFailExactlyTheirChecks(t *testing.T) {
+	for _, name := range fixtures.Names() {
+		f, _ := fixtures.Lookup(name)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			profile := filepath.Join("fixtures", "profiles", name+".yaml")
+			if _, err := os.Stat(filepath.Join(root, profile)); err != nil {
+				t.Fatalf("fixture %s has no profile: %v", name, err)
+			}
+			dir := t.TempDir()
+			r := cli(t, 8*time.Minute, "run", "--config", profile, "--report-dir", dir)
+			if r.report == nil {
+				t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			var broken []string
+			for _, c := range r.report.Checks {
+				switch c.Verdict {
+				case fw.FAIL, fw.WARN:
+					broken = append(broken, c.ID)
+				case fw.ERROR:
+					t.Errorf("%s: harness error against the fixture: %s", c.ID, c.Message)
+				}
+			}
+			want := slices.Sorted(slices.Values(f.Breaks))
+			if !slices.Equal(broken, want) {
+				t.Errorf("fixture %s (%s): failing checks %v, want exactly %v\nstdout:\n%s", name, f.Bug, broken, want, r.stdout)
+			}
+			wantCode := 0
+			for _, id := range want {
+				if c, ok := fw.Lookup(id); ok && c.Level == fw.MUST {
+					wantCode = 1
+				}
+			}
+			if r.code != wantCode {
+				t.Errorf("exit %d, want %d", r.code, wantCode)
+			}
+			for _, id := range want {
+				if !strings.Contains(r.stdout, id) {
+					t.Errorf("the output does not name the failing check %s", id)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigErrorsNameTheKeyAndExit2(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"typo", "target:\n  url: http://127.0.0.1:9\n  capabilties: [sse]\n", []string{"target.capabilties", "unknown key", ":3"}},
+		{"bad url", "target:\n  url: htp:/nowhere\n  capabilities: [sse]\n  sse: {path: /s}\n", []string{"target.url", "not an absolute"}},
+		{"missing capabilities", "target:\n  url: http://127.0.0.1:9\n", []string{"target.capabilities", "required"}},
+		{"unknown capability", "target:\n  url: http://127.0.0.1:9\n  capabilities: [sse, telepathy]\n  sse: {path: /s}\n", []string{"target.capabilities[1]", "telepathy"}},
+		{"bad duration", "target:\n  longpoll: {timeout: soon}\n", []string{"target.longpoll.timeout", "not a duration"}},
+		{"missing path", "target:\n  url: http://127.0.0.1:9\n  capabilities: [sse]\n", []string{"target.sse", "required"}},
+		{"bad backend", "faults: {backend: chaos-monkey}\n", []string{"faults.backend", "chaos-monkey"}},
+	}
+	for i, c := range cases {
+		path := filepath.Join(dir, "p"+strconv.Itoa(i)+".yaml")
+		if err := os.WriteFile(path, []byte(c.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := cli(t, time.Minute, "run", "--config", path, "--report-dir", filepath.Join(dir, "r"))
+		if r.code != 2 {
+			t.Errorf("%s: exit %d, want 2\nstderr: %s", c.name, r.code, r.stderr)
+		}
+		for _, w := range append(c.want, path) {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("%s: stderr does not mention %q:\n%s", c.name, w, r.stderr)
+			}
+		}
+	}
+}
+
+func TestUnreachableTargetIsAHarnessError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	// Port 9 (discard) is not served on this machine's loopback.
+	if err := os.WriteFile(path, []byte("target:\n  url: http://127.0.0.1:9\n  capabilities: [sse]\n  sse: {path: /sse/{topic}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, time.Minute, "run", "--config", path, "--report-dir", dir)
+	if r.code != 2 || !strings.Contains(r.stderr, "cannot reach the target") {
+		t.Errorf("exit %d, want 2 with 'cannot reach the target'\nstderr: %s", r.code, r.stderr)
+	}
+}
+
+func TestListAndHelp(t *testing.T) {
+	t.Parallel()
+	r := cli(t, time.Minute, "list")
+	m := regexp.MustCompile(`(\d+) checks \(MUST`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || m == nil {
+		t.Fatalf("list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 24 {
+		t.Errorf("list shows %d checks, want >= 24", n)
+	}
+	for _, tr := range []string{"sse", "websocket", "longpoll"} {
+		r := cli(t, time.Minute, "list", "--label-filter", tr)
+		m := regexp.MustCompile(`(\d+) checks \(MUST`).FindStringSubmatch(r.stdout)
+		if n, _ := strconv.Atoi(m[1]); n < 8 {
+			t.Errorf("list --label-filter %s shows %d checks, want >= 8", tr, n)
+		}
+	}
+	if r := cli(t, time.Minute, "list", "--label-filter", "sse &&"); r.code != 2 {
+		t.Errorf("a bad label filter: exit %d, want 2", r.code)
+	}
+	for _, cmd := range []string{"run", "list", "reference"} {
+		r := cli(t, time.Minute, cmd, "--help")
+		if r.code != 0 || !strings.Contains(r.stderr, "Usage: rtconform "+cmd) {
+			t.Errorf("%s --help: exit %d, output %q", cmd, r.code, r.stderr)
+		}
+	}
+	if r := cli(t, time.Minute, "frobnicate"); r.code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", r.code)
+	}
+}

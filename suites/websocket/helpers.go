@@ -1,0 +1,190 @@
+// Package websocket holds the WebSocket conformance checks: RFC 6455 handshake, framing and
+// control frames judged from what a non-echo realtime server must still do, plus event
+// delivery and resume through the profile's envelope.
+package websocket
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/jsonptr"
+	"github.com/rtconform/rtconform/suites/framework/wsclient"
+)
+
+var (
+	wsCaps      = []fw.Capability{fw.CapWebSocket}
+	publishCaps = []fw.Capability{fw.CapWebSocket, fw.CapPublish}
+	resumeCaps  = []fw.Capability{fw.CapWebSocket, fw.CapPublish, fw.CapResume}
+)
+
+const (
+	answerWait   = 5 * time.Second // for a pong, a close, an event
+	handshakeMax = 10 * time.Second
+)
+
+// endpoint is the WebSocket URL of the check's topic, with an optional resume token.
+func endpoint(t *fw.T, token string) string {
+	u := t.URL(t.Target().WebSocket.Path)
+	if q := t.Target().WebSocket.Resume.Query; token != "" && q != "" {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + url.Values{q: {token}}.Encode()
+	}
+	return u
+}
+
+// dial opens the check's WebSocket; a refused handshake is a violation.
+func dial(t *fw.T, token string) (*wsclient.Conn, *wsclient.Handshake) {
+	ctx, cancel := t.Within(handshakeMax)
+	defer cancel()
+	u := endpoint(t, token)
+	c, hs, err := wsclient.Dial(ctx, u, wsclient.DialOptions{})
+	if err != nil {
+		obs := err.Error()
+		if hs != nil {
+			obs = fmt.Sprintf("%q", hs.StatusLine)
+		}
+		t.Violation("GET "+u+" upgrades to a WebSocket (101)", obs)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if m := t.Target().WebSocket.Resume.Message; token != "" && m != "" {
+		msg := strings.ReplaceAll(m, "{{.ID}}", token)
+		if err := c.WriteMessage(ws.OpText, []byte(msg)); err != nil {
+			t.Violation("the resume message is accepted", err.Error())
+		}
+	}
+	return c, hs
+}
+
+// event is one event message: its id and payload through the envelope pointers.
+type event struct {
+	ID, Data string
+	At       time.Time
+}
+
+// nextEvent reads messages (answering pings) until one carries a payload at the envelope's
+// data pointer; control messages of the target (resets, acks) are skipped.
+func nextEvent(t *fw.T, c *wsclient.Conn, d time.Duration, want string) event {
+	ctx, cancel := t.Within(d)
+	defer cancel()
+	env := t.Target().Envelope
+	for {
+		op, payload, frames, err := c.ReadMessage(ctx, true)
+		if err != nil {
+			t.Violation(want, describe(err, d))
+		}
+		if op != ws.OpText && op != ws.OpBinary {
+			continue
+		}
+		var doc any
+		if err := json.Unmarshal(payload, &doc); err != nil {
+			t.Violation(want+" as a JSON message", fmt.Sprintf("a non-JSON message %.200q", payload))
+		}
+		data, ok := jsonptr.GetText(doc, env.Data)
+		if !ok {
+			continue
+		}
+		id, _ := jsonptr.GetText(doc, env.ID)
+		at := time.Now()
+		if len(frames) > 0 {
+			at = frames[len(frames)-1].At
+		}
+		return event{ID: id, Data: data, At: at}
+	}
+}
+
+func collect(t *fw.T, c *wsclient.Conn, n int, want string) []event {
+	var out []event
+	for len(out) < n {
+		out = append(out, nextEvent(t, c, answerWait, fmt.Sprintf("%s (got %d of %d)", want, len(out), n)))
+	}
+	return out
+}
+
+func describe(err error, d time.Duration) string {
+	var ce *wsclient.CloseError
+	switch {
+	case errors.As(err, &ce):
+		return fmt.Sprintf("the server closed the connection (%d %q)", ce.Code, ce.Reason)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("nothing within %s", d)
+	}
+	return err.Error()
+}
+
+// awaitFailure reads until the server fails the connection: a close frame (whose code is
+// returned) or the TCP connection ending (code 1006, as RFC 6455 §7.1.5 names it). Data and
+// pong frames in between are ignored. ok is false when the connection stays open.
+func awaitFailure(t *fw.T, c *wsclient.Conn, d time.Duration) (code int, ok bool) {
+	ctx, cancel := t.Within(d)
+	defer cancel()
+	for {
+		f, err := c.ReadFrame(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return 0, false
+			}
+			return 1006, true
+		}
+		if f.Op == ws.OpClose {
+			return wsclient.ParseClose(f.Payload).Code, true
+		}
+	}
+}
+
+func seqs(t *fw.T, evs []event) []int {
+	var d []string
+	for _, e := range evs {
+		d = append(d, e.Data)
+	}
+	return t.Seqs(d)
+}
+
+// hostPort is the target's address for raw handshakes.
+func hostPort(t *fw.T) string {
+	u, err := url.Parse(t.Run.BaseURL)
+	if err != nil {
+		t.Harness("target url: %v", err)
+	}
+	if u.Scheme == "https" {
+		t.NotSupported("raw handshake checks speak plain TCP; the target is https")
+	}
+	if u.Port() == "" {
+		return u.Hostname() + ":80"
+	}
+	return u.Host
+}
+
+// rawRequest renders a handshake request for the check's topic; headers are written in
+// order, exactly as given.
+func rawRequest(t *fw.T, method string, headers ...string) []byte {
+	u, _ := url.Parse(endpoint(t, ""))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, u.RequestURI(), u.Host)
+	for i := 0; i+1 < len(headers); i += 2 {
+		fmt.Fprintf(&b, "%s: %s\r\n", headers[i], headers[i+1])
+	}
+	b.WriteString("\r\n")
+	return []byte(b.String())
+}
+
+const sampleKey = "dGhlIHNhbXBsZSBub25jZQ==" // RFC 6455 §1.3's example key
+
+func rawHandshake(t *fw.T, req []byte) *wsclient.Handshake {
+	hs, nc, err := wsclient.RawHandshake(t.Context(), hostPort(t), req, handshakeMax)
+	if err != nil {
+		t.Violation("an HTTP response to the handshake", err.Error())
+	}
+	_ = nc.Close()
+	return hs
+}
