@@ -219,8 +219,21 @@ func PrintSummary(w io.Writer, doc Conformance, dir string) {
 		case FAIL, ERROR, WARN:
 			first, _, _ := strings.Cut(r.Message, "\n")
 			fmt.Fprintf(w, "  %-5s %s %s\n", r.Verdict, r.ID, strings.TrimPrefix(first, "["+r.ID+"] "))
+			if r.Expected != "" || r.Observed != "" {
+				fmt.Fprintf(w, "        expected: %s\n        observed: %s\n", clip(r.Expected, 300), clip(r.Observed, 300))
+			}
+			if r.History != "" {
+				fmt.Fprintf(w, "        history: %s\n", r.History)
+			}
 		}
 	}
 	fmt.Fprintln(w, doc.Summary.Line())
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(dir, ReportFile))
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
