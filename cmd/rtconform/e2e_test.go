@@ -212,7 +212,7 @@ func TestUnreachableTargetIsAHarnessError(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.yaml")
 	// Port 9 (discard) is not served on this machine's loopback.
-	if err := os.WriteFile(path, []byte("target:\n  url: http://127.0.0.1:9\n  capabilities: [sse]\n  sse: {path: /sse/{topic}}\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("target:\n  url: http://127.0.0.1:9\n  capabilities: [sse]\n  sse: {path: '/sse/{topic}'}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := cli(t, time.Minute, "run", "--config", path, "--report-dir", dir)
@@ -249,5 +249,62 @@ func TestListAndHelp(t *testing.T) {
 	}
 	if r := cli(t, time.Minute, "frobnicate"); r.code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", r.code)
+	}
+}
+
+// A target that declares only some capabilities: the rest are NOT_SUPPORTED (named), never
+// failed; the target is started through target.start (here: this CLI's reference command).
+func TestUndeclaredCapabilitiesAreNotSupported(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	body := "target:\n  url: http://127.0.0.1:{port}\n  start: {command: '" + binary + " reference --addr 127.0.0.1:{port}'}\n" +
+		"  sse: {path: '/sse/{topic}'}\n  capabilities: [sse]\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, 3*time.Minute, "run", "--config", path, "--report-dir", dir)
+	if r.code != 0 || r.report == nil {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	byID := map[string]fw.Result{}
+	for _, c := range r.report.Checks {
+		byID[c.ID] = c
+	}
+	if c := byID["SSE-RESP-001"]; c.Verdict != fw.PASS {
+		t.Errorf("SSE-RESP-001: %s %s", c.Verdict, c.Message)
+	}
+	for id, missing := range map[string]string{"SSE-DELIVER-001": "publish", "WS-HS-001": "websocket", "LP-HOLD-001": "longpoll"} {
+		c := byID[id]
+		if c.Verdict != fw.NOTSUPPORTED || !slices.Contains(c.Missing, fw.Capability(missing)) || !strings.Contains(c.Message, missing) {
+			t.Errorf("%s: %s missing=%v %q, want NOT_SUPPORTED naming %s", id, c.Verdict, c.Missing, c.Message, missing)
+		}
+	}
+	if !regexp.MustCompile(`NOT_SUPPORTED: [1-9]\d*`).MatchString(r.stdout) {
+		t.Errorf("the summary does not count NOT_SUPPORTED:\n%s", r.stdout)
+	}
+}
+
+// A publish hook that fails is a harness error (ERROR, exit 2), not a conformance failure.
+func TestFailingPublishHookIsAHarnessError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	body := "target:\n  url: http://127.0.0.1:{port}\n  start: {command: '" + binary + " reference --addr 127.0.0.1:{port}'}\n" +
+		"  sse: {path: '/sse/{topic}'}\n  publish: {path: '/no-such-api/{topic}'}\n  capabilities: [sse, publish]\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, 3*time.Minute, "run", "--config", path, "--report-dir", dir, "--label-filter", "id:SSE-DELIVER-001")
+	if r.code != 2 || r.report == nil || len(r.report.Checks) != 1 {
+		t.Fatalf("exit %d (want 2)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	c := r.report.Checks[0]
+	if c.Verdict != fw.ERROR || !strings.Contains(c.Message, "404") {
+		t.Errorf("%s: %s %q, want ERROR naming the 404", c.ID, c.Verdict, c.Message)
+	}
+	junit, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if err != nil || !strings.Contains(string(junit), "<error") {
+		t.Errorf("the JUnit report does not record an <error>: %v", err)
 	}
 }

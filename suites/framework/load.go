@@ -63,7 +63,11 @@ func Load(path string, o Overrides) (Profile, error) {
 func decode(file string, raw []byte, p *Profile, lines map[string]int) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return &ConfigError{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+		msg := fmt.Sprintf("not valid YAML: %v", err)
+		if strings.Contains(msg, "did not find expected ',' or '}'") && strings.Contains(string(raw), "{topic}") {
+			msg += " (hint: inside a {...} flow mapping a path with {topic} must be quoted: path: '/sse/{topic}')"
+		}
+		return &ConfigError{File: file, Msg: msg}
 	}
 	if len(doc.Content) == 0 {
 		return nil // an empty file: defaults

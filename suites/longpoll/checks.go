@@ -182,6 +182,11 @@ var _ = fw.Register(fw.Check{
 		time.Sleep(300 * time.Millisecond)
 		t.Publish(t.Payload(3))
 		r := p.wait(t)
+		// A target that answers before the publish (no hold) is judged by LP-HOLD-001; here
+		// only what the cursor returns matters, so follow empty answers a few times.
+		for i := 0; i < 3 && len(r.Events) == 0; i++ {
+			r = poll(t, r.Cursor)
+		}
 		var got []int
 		for _, e := range r.Events {
 			got = append(got, seqOf(t, e.Data))

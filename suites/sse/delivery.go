@@ -159,7 +159,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		declared := t.Target().SSE.Retry.D()
 		s := openOK(t, t.Context(), nil, "")
-		deadline := time.After(3 * time.Second)
+		deadline := time.After(5 * time.Second)
 		for {
 			if r, ok := s.Retry(); ok {
 				t.Measure("retry", "%s", r)
@@ -171,7 +171,7 @@ var _ = fw.Register(fw.Check{
 			select {
 			case <-deadline:
 				st := s.Stats()
-				t.Violation(fmt.Sprintf("retry: %d within 3s of connecting", declared.Milliseconds()),
+				t.Violation(fmt.Sprintf("retry: %d within 5s of connecting", declared.Milliseconds()),
 					fmt.Sprintf("no valid retry field (%d bogus retry fields, %d bytes received)", st.BadRetry, st.Bytes))
 			case <-s.Done():
 				t.Violation("a retry field", fmt.Sprintf("the stream ended without one: %v", s.Err()))

@@ -1,0 +1,52 @@
+package framework
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func mustPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(r.(string), want) {
+			t.Errorf("want a panic containing %q, got %v", want, r)
+		}
+	}()
+	f()
+}
+
+func TestRegisterRejectsBadAndDuplicateIDs(t *testing.T) {
+	ok := Check{ID: "TST-REG-001", Level: MUST, Transport: SSE, Requirement: "r", Spec: "s", Run: func(*T) {}}
+	Register(ok)
+	mustPanic(t, "duplicate check ID TST-REG-001", func() { Register(ok) })
+	bad := ok
+	bad.ID = "TST-REG-1"
+	mustPanic(t, "not AREA-TOPIC-NNN", func() { Register(bad) })
+	bad = ok
+	bad.ID, bad.Level = "TST-REG-002", "MAY"
+	mustPanic(t, "level", func() { Register(bad) })
+	c, found := Lookup("TST-REG-001")
+	if !found || c.Timeout != DefaultTimeout {
+		t.Fatalf("lookup: %+v %v", c, found)
+	}
+	if got := c.Labels(); !slices.Equal(got, []string{"id:TST-REG-001", "sse", "tst-reg", "must"}) {
+		t.Fatalf("labels %v", got)
+	}
+}
+
+func TestSummaryExitCodes(t *testing.T) {
+	if (Summary{}).Exit() != 0 {
+		t.Error("empty summary")
+	}
+	if (Summary{Failed: []string{"A"}}).Exit() != 1 {
+		t.Error("a failure is exit 1")
+	}
+	if (Summary{Failed: []string{"A"}, Errors: []string{"B"}}).Exit() != 2 {
+		t.Error("a harness error takes precedence")
+	}
+	if (Summary{Warned: []string{"A"}}).Exit() != 0 {
+		t.Error("a warning alone passes")
+	}
+}
