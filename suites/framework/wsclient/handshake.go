@@ -268,17 +268,22 @@ func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 func watchCtx(ctx context.Context, set func(time.Time) error) (stop func()) {
 	dl, _ := ctx.Deadline()
 	_ = set(dl)
-	var mu sync.Mutex
+	var (
+		mu      sync.Mutex
+		stopped bool
+	)
 	unregister := context.AfterFunc(ctx, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		_ = set(time.Unix(1, 0))
+		if !stopped { // a late run must not disturb a later operation
+			_ = set(time.Unix(1, 0))
+		}
 	})
 	return func() {
-		if !unregister() {
-			mu.Lock()
-			mu.Unlock() //nolint:staticcheck // waits for the AfterFunc to finish
-		}
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		unregister()
 	}
 }
 
