@@ -349,6 +349,9 @@ func (p *Profile) validate(lines map[string]int) error {
 			return bad(fmt.Sprintf("proxies[%d]", i), "%q is not one of nginx, haproxy, varnish, caddy", px)
 		}
 	}
+	if t.Retention < 0 {
+		return bad("target.retention", "must not be negative")
+	}
 	if strings.TrimSpace(p.Report.Dir) == "" {
 		return bad("report.dir", "must not be empty")
 	}

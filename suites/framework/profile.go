@@ -71,6 +71,9 @@ type Target struct {
 	Publish   *PublishHook     `yaml:"publish"`
 	Restart   *RestartHook     `yaml:"restart"`
 	Origin    OriginPolicy     `yaml:"origin"`
+	// Retention is how many events per topic the target promises to keep for resume; checks
+	// of the "older than retention" signal publish more than that. 0: not declared.
+	Retention int `yaml:"retention"`
 
 	Capabilities []Capability `yaml:"capabilities"`
 }
@@ -90,6 +93,14 @@ type SSEConfig struct {
 	Resume    SSEResume `yaml:"resume"`
 	Heartbeat Duration  `yaml:"heartbeat"` // the longest idle gap the target promises between keep-alives
 	Retry     Duration  `yaml:"retry"`     // the retry: value the target promises to send
+	// Reset names the event type the target sends when a resume id is unknown or older than
+	// its retention (the explicit "you missed events" signal). "": not declared.
+	Reset SSEReset `yaml:"reset"`
+}
+
+// SSEReset describes the SSE reset signal.
+type SSEReset struct {
+	Event string `yaml:"event"`
 }
 
 // SSEResume describes how an SSE stream is resumed.
@@ -207,11 +218,13 @@ func Defaults() Profile {
 	return Profile{
 		Target: Target{
 			Name:      "reference",
-			SSE:       &SSEConfig{Path: "/sse/{topic}", Resume: SSEResume{Query: "lastEventId"}, Heartbeat: Duration(10 * time.Second), Retry: Duration(3 * time.Second)},
+			SSE: &SSEConfig{Path: "/sse/{topic}", Resume: SSEResume{Query: "lastEventId"}, Heartbeat: Duration(10 * time.Second),
+				Retry: Duration(3 * time.Second), Reset: SSEReset{Event: "reset"}},
 			WebSocket: &WebSocketConfig{Path: "/ws/{topic}", Echo: "/echo", Resume: WebSocketToken{Query: "since"}},
 			LongPoll:  &LongPollConfig{Path: "/poll/{topic}", Cursor: QueryParam{Query: "cursor"}, Timeout: Duration(25 * time.Second)},
 			Envelope:  Envelope{ID: "/id", Data: "/data"},
 			Publish:   &PublishHook{Method: "POST", Path: "/publish/{topic}"},
+			Retention: 10000,
 			Capabilities: []Capability{CapSSE, CapWebSocket, CapLongPoll, CapResume, CapHeartbeat,
 				CapRetry, CapPublish, CapEcho, CapRestart},
 		},

@@ -31,8 +31,9 @@ type Run struct {
 	HTTP    *http.Client
 	Started time.Time
 
-	stop []func()
-	mu   sync.Mutex
+	stop    []func()
+	restart func(context.Context) error // the in-process reference's Restart
+	mu      sync.Mutex
 	// the summary of the finished suite (set by the report hook)
 	summary *Summary
 }
@@ -73,12 +74,15 @@ func Setup(ctx context.Context, p Profile) (*Run, error) {
 	t := &r.Profile.Target
 	switch {
 	case t.URL == "":
-		srv := reference.New(reference.Config{
-			Addr:        "127.0.0.1:0",
-			Heartbeat:   durOr(t.SSE, func(s *SSEConfig) time.Duration { return s.Heartbeat.D() }),
-			Retry:       durOr(t.SSE, func(s *SSEConfig) time.Duration { return s.Retry.D() }),
-			PollTimeout: durOr(t.LongPoll, func(l *LongPollConfig) time.Duration { return l.Timeout.D() }),
-		})
+		cfg := reference.Config{
+			Addr:           "127.0.0.1:0",
+			Heartbeat:      durOr(t.SSE, func(s *SSEConfig) time.Duration { return s.Heartbeat.D() }),
+			Retry:          durOr(t.SSE, func(s *SSEConfig) time.Duration { return s.Retry.D() }),
+			PollTimeout:    durOr(t.LongPoll, func(l *LongPollConfig) time.Duration { return l.Timeout.D() }),
+			AllowedOrigins: hostPatterns(t.Origin.Allowed),
+		}
+		cfg.Log.MaxEvents = t.Retention
+		srv := reference.New(cfg)
 		if err := srv.Start(); err != nil {
 			return nil, &HarnessError{fmt.Errorf("starting the in-process reference server: %w", err)}
 		}
@@ -87,6 +91,7 @@ func Setup(ctx context.Context, p Profile) (*Run, error) {
 			defer cancel()
 			_ = srv.Shutdown(c)
 		})
+		r.restart = srv.Restart
 		r.BaseURL = srv.URL()
 		t.URL = r.BaseURL
 	case t.Start != nil:
@@ -351,4 +356,70 @@ func (t *T) Seqs(datas []string) []int {
 		}
 	}
 	return out
+}
+
+// hostPatterns turns allowed origins (https://app.example) into the host patterns the
+// reference's WebSocket origin check takes (app.example).
+func hostPatterns(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		} else {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Restart restarts the target: the in-process reference directly, otherwise through the
+// profile's restart hook (a shell command, or an HTTP request to restart.url). It returns once
+// the target accepts connections again (or after 60 s).
+func (r *Run) Restart(ctx context.Context) error {
+	if r.restart != nil {
+		return r.restart(ctx)
+	}
+	h := r.Profile.Target.Restart
+	switch {
+	case h == nil:
+		return errors.New("the profile has no target.restart hook")
+	case h.Command != "":
+		out, err := exec.CommandContext(ctx, "sh", "-c", h.Command).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("target.restart.command %q: %v: %s", h.Command, err, out)
+		}
+	default:
+		method := h.Method
+		if method == "" {
+			method = http.MethodPost
+		}
+		req, err := http.NewRequestWithContext(ctx, method, h.URL, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := r.HTTP.Do(req)
+		if err != nil {
+			return fmt.Errorf("target.restart.url: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("target.restart.url answered %d", resp.StatusCode)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := r.preflight(ctx); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("the target did not come back within 60s: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Restart restarts the target (capability restart); a failure is a harness fault.
+func (t *T) Restart() {
+	if err := t.Run.Restart(t.ctx); err != nil {
+		t.Harness("restart: %v", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,3 +149,137 @@ func hasDirective(cc, name string) bool {
 	}
 	return false
 }
+
+// Compression middleware buffers a stream until its block fills (expressjs/compression#61,
+// tower-http#420, starlette#2753), so an event stream is best left uncompressed.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-006", Level: fw.SHOULD, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "The stream is not compressed even when the client accepts gzip, deflate and br (compressors buffer events).",
+	Spec:        "operational: compression middleware buffering (expressjs/compression#61, tower-http#420); WHATWG HTML §9.2.7",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := openOK(t, ctx, header("Accept-Encoding", "gzip, deflate, br"), "")
+		ce := s.Resp.Header.Get("Content-Encoding")
+		t.Measure("Content-Encoding", "%q", ce)
+		if ce != "" && !strings.EqualFold(ce, "identity") {
+			t.Violation("no Content-Encoding", fmt.Sprintf("Content-Encoding: %q", ce))
+		}
+	},
+})
+
+// "HTTP chunking can have unexpected negative effects on the reliability of this protocol"
+// (WHATWG HTML §9.2.7) — but a close-delimited HTTP/1.x body is worse: intermediaries cannot
+// tell a finished response from a cut one, and many buffer it whole.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-007", Level: fw.SHOULD, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "Over HTTP/1.1 the stream uses chunked transfer coding (or the connection is HTTP/2), not a close-delimited body.",
+	Spec:        "RFC 9112 §6.3, §7.1; WHATWG HTML §9.2.7",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := openOK(t, ctx, nil, "")
+		t.Measure("protocol", "%s", s.Resp.Proto)
+		t.Measure("Transfer-Encoding", "%v", s.Resp.TransferEncoding)
+		if s.Resp.ProtoMajor < 2 && !slices.Contains(s.Resp.TransferEncoding, "chunked") {
+			t.Violation("Transfer-Encoding: chunked (or HTTP/2)", fmt.Sprintf("%s with Transfer-Encoding %v", s.Resp.Proto, s.Resp.TransferEncoding))
+		}
+	},
+})
+
+// Fetch-based clients and proxies' health probes send Accept: */*; a server that serves the
+// stream only on an exact Accept: text/event-stream breaks them.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-008", Level: fw.SHOULD, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "A request with Accept: */* also gets the event stream (200, text/event-stream).",
+	Spec:        "RFC 9110 §12.5.1 (Accept); operational",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := open(t, ctx, header("Accept", "*/*"), "")
+		ct := s.Resp.Header.Get("Content-Type")
+		t.Measure("status", "%d", s.Resp.StatusCode)
+		t.Measure("Content-Type", "%q", ct)
+		essence, _, _ := mime.ParseMediaType(ct)
+		if s.Resp.StatusCode != http.StatusOK || essence != "text/event-stream" {
+			t.Violation("200 text/event-stream", fmt.Sprintf("%d %q", s.Resp.StatusCode, ct))
+		}
+	},
+})
+
+// "The server MUST NOT send content in the response" to HEAD (RFC 9110 §9.3.2); a HEAD that
+// is held open like a stream ties up health checkers and link previewers.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-009", Level: fw.SHOULD, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "A HEAD request of the stream is answered promptly (within 5 s) with headers only.",
+	Quote:       "The HEAD method is identical to GET except that the server MUST NOT send content in the response.",
+	Spec:        "RFC 9110 §9.3.2",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(5 * time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodHead, t.URL(t.Target().SSE.Path), nil)
+		start := time.Now()
+		resp, err := t.HTTP().Do(req)
+		if err != nil {
+			t.Violation("an answer to HEAD within 5s", err.Error())
+		}
+		resp.Body.Close()
+		t.Measure("status", "%d after %s", resp.StatusCode, time.Since(start).Round(time.Millisecond))
+	},
+})
+
+// "The origin server MUST generate an Allow header field in a 405 response containing a list
+// of the target resource's currently supported methods."  (RFC 9110 §15.5.6)
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-010", Level: fw.MUST, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "A DELETE of the stream path is not answered with a stream, and a 405 answer carries an Allow header.",
+	Quote:       "The origin server MUST generate an Allow header field in a 405 response containing a list of the target resource's currently supported methods.",
+	Spec:        "RFC 9110 §15.5.6",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, t.URL(t.Target().SSE.Path), nil)
+		resp, err := t.HTTP().Do(req)
+		if err != nil {
+			t.Violation("an HTTP answer to DELETE", err.Error())
+		}
+		resp.Body.Close()
+		allow := resp.Header.Get("Allow")
+		t.Measure("status", "%d", resp.StatusCode)
+		t.Measure("Allow", "%q", allow)
+		essence, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if resp.StatusCode == http.StatusOK && essence == "text/event-stream" {
+			t.Violation("DELETE refused", "DELETE opened an event stream")
+		}
+		if resp.StatusCode == http.StatusMethodNotAllowed && allow == "" {
+			t.Violation("405 with an Allow header", "405 without Allow")
+		}
+	},
+})
+
+// "Event streams in this format must always be encoded as UTF-8" (WHATWG HTML §9.2.5);
+// browsers ignore any other charset parameter (WPT format-utf-8), so declaring one misleads
+// every other client.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-011", Level: fw.SHOULD, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "A charset parameter on the stream's Content-Type, if present, is utf-8.",
+	Quote:       "Event streams in this format must always be encoded as UTF-8.",
+	Spec:        "WHATWG HTML §9.2.5",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		ctx, cancel := t.Within(10 * time.Second)
+		defer cancel()
+		s := openOK(t, ctx, nil, "")
+		ct := s.Resp.Header.Get("Content-Type")
+		_, params, _ := mime.ParseMediaType(ct)
+		t.Measure("Content-Type", "%q", ct)
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			t.Violation("charset=utf-8 or none", fmt.Sprintf("charset=%s", cs))
+		}
+	},
+})

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rtconform/rtconform/suites/framework/sseclient"
+
 	fw "github.com/rtconform/rtconform/suites/framework"
 )
 
@@ -116,5 +118,238 @@ var _ = fw.Register(fw.Check{
 		resume(t, func(id string) (http.Header, string) {
 			return header("Last-Event-ID", id), url.Values{param: {early[0].LastEventID}}.Encode()
 		})
+	},
+})
+
+// learnIDs opens a live stream, publishes seqs from..to and returns their ids in order.
+func learnIDs(t *fw.T, from, to int) []string {
+	s := openOK(t, t.Context(), nil, "")
+	settle(s)
+	for i := from; i <= to; i++ {
+		t.Publish(t.Payload(i))
+	}
+	evs := collect(t, s, to-from+1, deliveryWait, fmt.Sprintf("events %d..%d on a live stream", from, to))
+	_ = s.Close()
+	var ids []string
+	for i, e := range evs {
+		if e.LastEventID == "" {
+			t.Violation("events with ids", fmt.Sprintf("event %d has no id", from+i))
+		}
+		ids = append(ids, e.LastEventID)
+	}
+	return ids
+}
+
+// resetEvent is the declared reset signal's event type, or NOT_SUPPORTED.
+func resetEvent(t *fw.T) string {
+	ev := t.Target().SSE.Reset.Event
+	if ev == "" {
+		t.NotSupported("the profile declares no sse.reset.event (the target's explicit signal for an unresumable id)")
+	}
+	return ev
+}
+
+// expectReset reads the resumed stream: the declared reset event must come before any data
+// event (after it, the target may replay what it still has or go live).
+func expectReset(t *fw.T, s *sseclient.Stream, reset, why string) {
+	for {
+		ev := nextEvent(t, s, deliveryWait, fmt.Sprintf("the %q signal for %s", reset, why))
+		if ev.Type == reset {
+			t.Measure("reset signal", "event %q data %q", ev.Type, ev.Data)
+			return
+		}
+		t.Violation(fmt.Sprintf("event %q first, for %s", reset, why),
+			fmt.Sprintf("an event of type %q with data %s and no signal: a silent gap", ev.Type, clipq(ev.Data)))
+	}
+}
+
+// "an id older than retention or unknown gets the documented explicit signal, never a silent gap"
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESUME-004", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
+	Requirement: "A resume from an id older than the declared retention gets the declared reset event before any data: never a silent gap.",
+	Spec:        "operational: the target's declared sse.reset.event and retention; WHATWG HTML §9.2.4",
+	Timeout:     90 * time.Second,
+	Run: func(t *fw.T) {
+		reset := resetEvent(t)
+		keep := t.Target().Retention
+		if keep <= 0 {
+			t.NotSupported("the profile declares no target.retention (events kept per topic)")
+		}
+		if keep > 5000 {
+			t.NotSupported("target.retention %d is too large to overrun in a check (at most 5000)", keep)
+		}
+		ids := learnIDs(t, 1, 1)
+		for i := 2; i <= keep+10; i++ {
+			t.Publish(t.Payload(i))
+		}
+		t.Measure("published after the resume id", "%d (retention %d)", keep+9, keep)
+		s := openOK(t, t.Context(), header("Last-Event-ID", ids[0]), "")
+		expectReset(t, s, reset, "an id older than retention")
+	},
+})
+
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESUME-005", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
+	Requirement: "A resume from an id the target never issued gets the declared reset event before any data: never a silent restart from now.",
+	Spec:        "operational: the target's declared sse.reset.event; WHATWG HTML §9.2.4",
+	Timeout:     40 * time.Second,
+	Run: func(t *fw.T) {
+		reset := resetEvent(t)
+		learnIDs(t, 1, 1) // the topic exists and has history
+		s := openOK(t, t.Context(), header("Last-Event-ID", "rtconform-never-issued-"+t.Run.ID[:8]), "")
+		settle(s)
+		t.Publish(t.Payload(2))
+		expectReset(t, s, reset, "an unknown id")
+	},
+})
+
+// A browser sends Last-Event-ID only when its last event ID string is not empty, but proxies
+// and hand-written clients send an empty header; it must mean "no id", not an error.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESUME-006", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
+	Requirement: "An empty Last-Event-ID header is a fresh connect: status 200 and live events (no error, no reset).",
+	Quote:       "If the EventSource object's last event ID string is not the empty string, ... set (`Last-Event-ID`, lastEventIDValue)",
+	Spec:        "WHATWG HTML §9.2.3",
+	Timeout:     30 * time.Second,
+	Run: func(t *fw.T) {
+		s := openOK(t, t.Context(), http.Header{"Last-Event-Id": {""}}, "")
+		settle(s)
+		t.Publish(t.Payload(1))
+		for {
+			ev := nextEvent(t, s, deliveryWait, "event 1 on a stream opened with an empty Last-Event-ID")
+			if n, ok := t.Seq(ev.Data); ok && n == 1 {
+				return
+			}
+			if ev.Type != "" && ev.Type != "message" {
+				t.Violation("live events", fmt.Sprintf("an event of type %q (data %s)", ev.Type, clipq(ev.Data)))
+			}
+		}
+	},
+})
+
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESUME-007", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
+	Requirement: "Five reconnects in a row, each resuming from the last id seen and with events published while away, deliver every event exactly once in order.",
+	Spec:        "WHATWG HTML §9.2.3, §9.2.4",
+	Timeout:     60 * time.Second,
+	Run: func(t *fw.T) {
+		var got []int
+		last, seq := "", 0
+		for round := 0; round < 5; round++ {
+			var h http.Header
+			if last != "" {
+				h = header("Last-Event-ID", last)
+			}
+			s := openOK(t, t.Context(), h, "")
+			settle(s)
+			n := 2
+			if round > 0 {
+				n = 4 // two published while away, two while connected
+			}
+			for i := 0; i < 2; i++ {
+				seq++
+				t.Publish(t.Payload(seq))
+			}
+			evs := collect(t, s, n, deliveryWait, fmt.Sprintf("reconnect %d", round))
+			got = append(got, t.Seqs(datas(evs))...)
+			last = evs[len(evs)-1].LastEventID
+			_ = s.Close()
+			seq++
+			t.Publish(t.Payload(seq)) // while away
+			seq++
+			t.Publish(t.Payload(seq))
+		}
+		// The last two published while away are not read; everything before them must be exact.
+		want := make([]int, 0, seq-2)
+		for i := 1; i <= seq-2; i++ {
+			want = append(want, i)
+		}
+		t.Measure("seqs", "%v", got)
+		if !slices.Equal(got, want) {
+			t.Violation(fmt.Sprintf("seqs %v", want), fmt.Sprintf("%v", got))
+		}
+	},
+})
+
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESUME-008", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
+	Requirement: "Three concurrent resumes from different ids each receive exactly the events after their own id.",
+	Spec:        "WHATWG HTML §9.2.4",
+	Timeout:     40 * time.Second,
+	Run: func(t *fw.T) {
+		ids := learnIDs(t, 1, 6)
+		type res struct {
+			from int
+			got  []int
+		}
+		out := make(chan res, 3)
+		for _, from := range []int{1, 3, 5} {
+			s := openOK(t, t.Context(), header("Last-Event-ID", ids[from-1]), "")
+			go func() {
+				var got []int
+				ctx, cancel := t.Within(deliveryWait)
+				defer cancel()
+				for len(got) < 6-from {
+					ev, err := s.Next(ctx)
+					if err != nil {
+						break
+					}
+					got = append(got, t.Seqs([]string{ev.Data})...)
+				}
+				out <- res{from, got}
+			}()
+		}
+		for range 3 {
+			r := <-out
+			want := []int{}
+			for i := r.from + 1; i <= 6; i++ {
+				want = append(want, i)
+			}
+			t.Measure(fmt.Sprintf("from event %d", r.from), "%v", r.got)
+			if !slices.Equal(r.got, want) {
+				t.Violation(fmt.Sprintf("resume from event %d: seqs %v", r.from, want), fmt.Sprintf("%v", r.got))
+			}
+		}
+	},
+})
+
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESUME-009", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
+	Requirement: "A resume from the newest id replays nothing and then delivers the next live event.",
+	Spec:        "WHATWG HTML §9.2.4",
+	Timeout:     30 * time.Second,
+	Run: func(t *fw.T) {
+		ids := learnIDs(t, 1, 3)
+		s := openOK(t, t.Context(), header("Last-Event-ID", ids[2]), "")
+		settle(s)
+		t.Publish(t.Payload(4))
+		got := t.Seqs(datas(collect(t, s, 1, deliveryWait, "event 4")))
+		if !slices.Equal(got, []int{4}) {
+			t.Violation("event 4 first (nothing replayed)", fmt.Sprintf("seqs %v", got))
+		}
+	},
+})
+
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESUME-010", Level: fw.MUST, Transport: fw.SSE, Requires: []fw.Capability{fw.CapSSE, fw.CapPublish, fw.CapResume, fw.CapRestart},
+	Requirement: "After a restart of the target, a resume from an id issued before it delivers the later events without gap or duplicate, or else the declared reset event first.",
+	Spec:        "WHATWG HTML §9.2.4; operational (deploys restart servers)",
+	Timeout:     2 * time.Minute,
+	Run: func(t *fw.T) {
+		ids := learnIDs(t, 1, 3)
+		t.Restart()
+		t.Publish(t.Payload(4))
+		s := openOK(t, t.Context(), header("Last-Event-ID", ids[1]), "")
+		ev := nextEvent(t, s, deliveryWait, "events after the restart")
+		if reset := t.Target().SSE.Reset.Event; reset != "" && ev.Type == reset {
+			t.Measure("after restart", "reset signal %q", ev.Data)
+			return
+		}
+		got := t.Seqs([]string{ev.Data})
+		got = append(got, t.Seqs(datas(collect(t, s, 1, deliveryWait, "event 4 after event 3")))...)
+		t.Measure("seqs after restart", "%v", got)
+		if !slices.Equal(got, []int{3, 4}) {
+			t.Violation("seqs [3 4] (or the reset signal)", fmt.Sprintf("%v", got))
+		}
 	},
 })
