@@ -126,5 +126,11 @@
 // WebSockets with 1001 and answers held polls, then waits for the handlers.
 // Restart is Shutdown followed by Start on the same address with the same
 // event logs and epoch, like a restart of a server with durable storage:
-// resume tokens stay valid across it.
+// resume tokens stay valid across it. Config.Wrap serves a modified handler
+// with this same life cycle; a replacement handler ends its long-lived
+// requests on Done and registers hijacked connections with Track.
+//
+// Package wire holds the wire-level pieces (JSON shapes, topic resolution,
+// long-poll responses, cursor arithmetic) for servers built on the same
+// event logs.
 package reference

@@ -2,12 +2,13 @@ package reference
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"unicode/utf8"
+
+	"github.com/rtconform/rtconform/reference/wire"
 )
 
 func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +42,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 	s.m.published.Add(1)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	b, _ := marshal(struct {
+	b, _ := wire.Marshal(struct {
 		ID string `json:"id"`
 	}{ev.ID})
 	w.Write(append(b, '\n'))
@@ -70,21 +71,4 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(b.Bytes())
-}
-
-// marshal encodes v as JSON without HTML escaping and without a trailing newline.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// resetJSON is the payload of a reset signal.
-type resetJSON struct {
-	Reason    string `json:"reason"`
-	Requested string `json:"requested"`
 }

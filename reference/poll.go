@@ -5,38 +5,19 @@ import (
 	"time"
 
 	"github.com/rtconform/rtconform/reference/eventlog"
+	"github.com/rtconform/rtconform/reference/wire"
 )
-
-type pollEventJSON struct {
-	ID   string `json:"id"`
-	Data string `json:"data"`
-}
-
-type pollJSON struct {
-	Events []pollEventJSON `json:"events"`
-	Cursor string          `json:"cursor"`
-	Reset  *resetJSON      `json:"reset,omitempty"`
-}
 
 // handlePoll serves GET /poll/{topic}?cursor=<id>. It is stateless: the
 // cursor in the request is the only client state, so nothing is consumed
 // when the client goes away during the hold.
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	l, ok := s.topicLog(w, r)
+	l, ok := wire.BeginPoll(w, r, s.topics)
 	if !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	if r.Method == http.MethodHead {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	cursor := r.URL.Query().Get("cursor")
-	if cursor == "" {
-		cursor = l.Head()
-	}
-	quit := s.quitCh()
+	cursor := wire.PollCursor(r, l)
+	quit := s.Done()
 	s.m.pollClients.Add(1)
 	defer s.m.pollClients.Add(-1)
 
@@ -44,7 +25,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	defer timer.Stop()
 	for {
 		changed := l.Changed()
-		evs, gap, next := readLog(l, cursor, s.cfg.PollBatch)
+		evs, gap, next := wire.ReadLog(l, cursor, s.cfg.PollBatch)
 		if gap != nil || len(evs) > 0 {
 			if gap != nil {
 				s.m.gaps.Add(1)
@@ -67,19 +48,5 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writePoll(w http.ResponseWriter, evs []eventlog.Event, gap *eventlog.Gap, cursor string) {
-	resp := pollJSON{Events: make([]pollEventJSON, len(evs)), Cursor: cursor}
-	for i, ev := range evs {
-		resp.Events[i] = pollEventJSON{ID: ev.ID, Data: string(ev.Data)}
-	}
-	if gap != nil {
-		resp.Reset = &resetJSON{Reason: gap.Reason, Requested: gap.Requested}
-	}
-	b, err := marshal(resp)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	w.Write(append(b, '\n'))
+	wire.WritePoll(w, evs, gap, cursor, s.cfg.WriteTimeout)
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rtconform/rtconform/reference/eventlog"
+	"github.com/rtconform/rtconform/reference/wire"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -71,6 +72,17 @@ type Config struct {
 	AllowedOrigins []string
 	// Logf, if set, receives diagnostic messages.
 	Logf func(format string, args ...any)
+	// Wrap, if set, is called once by New with the new server and its own
+	// handler (every route above); the handler it returns is what Handler
+	// returns and what Start serves. It lets another server reuse the
+	// reference's life cycle unchanged (Start, Shutdown, Restart on the
+	// same address) around a modified handler, as the rtconform fixtures
+	// do. s is not started yet; its Config, Topics, Publish, Done and Track
+	// may be used, by Wrap and by the handler it returns. A handler that
+	// holds a request open should end it when Done is closed; one that
+	// hijacks the connection should register with Track so that Shutdown
+	// waits for it.
+	Wrap func(s *Server, h http.Handler) http.Handler
 }
 
 func (c Config) withDefaults() Config {
@@ -156,13 +168,18 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.handler = mux
+	if s.cfg.Wrap != nil {
+		s.handler = s.cfg.Wrap(s, mux)
+	}
 	return s
 }
 
 // Config returns the configuration with defaults applied.
 func (s *Server) Config() Config { return s.cfg }
 
-// Handler returns the handler serving every route.
+// Handler returns the handler serving every route (wrapped by
+// Config.Wrap, if set). Mounted in another http.Server it has no
+// graceful shutdown: Done is closed only by this server's Shutdown.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Topics returns the event logs.
@@ -187,8 +204,12 @@ func (s *Server) Publish(topic string, data []byte) (eventlog.Event, error) {
 	return ev, nil
 }
 
-// quitCh returns the channel closed by the next Shutdown.
-func (s *Server) quitCh() <-chan struct{} {
+// Done returns a channel that is closed when the next (or current)
+// Shutdown begins, right after the listener is closed. Handlers that hold
+// a request open (SSE streams, long-polls, WebSockets) end it then. Start
+// after a Shutdown arms a new channel, so call Done at the start of every
+// request, not once.
+func (s *Server) Done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.quit
@@ -308,8 +329,12 @@ func (s *Server) Restart(ctx context.Context) error {
 	return errShut
 }
 
-// addSession registers a WebSocket handler so that Shutdown waits for it.
-func (s *Server) addSession() (done func()) {
+// Track registers a running handler that Shutdown waits for (until its
+// ctx ends), and returns the func to call when the handler returns. It is
+// meant for handlers of hijacked connections (WebSockets), which
+// http.Server.Shutdown neither tracks nor waits for; such a handler should
+// also close its connection when Done is closed.
+func (s *Server) Track() (done func()) {
 	ch := make(chan struct{})
 	s.sessMu.Lock()
 	s.sessions[ch] = struct{}{}
@@ -322,36 +347,8 @@ func (s *Server) addSession() (done func()) {
 	}
 }
 
-// topicLog resolves {topic}, answering 400 (invalid name) or 503 (too many
-// topics) itself when it fails.
+// topicLog resolves {topic}, answering 400 or 503 itself when it fails
+// (see wire.TopicLog).
 func (s *Server) topicLog(w http.ResponseWriter, r *http.Request) (*eventlog.Log, bool) {
-	l, err := s.topics.Get(r.PathValue("topic"))
-	switch {
-	case err == nil:
-		return l, true
-	case errors.Is(err, eventlog.ErrTooManyTopics):
-		w.Header().Set("Retry-After", "60")
-		http.Error(w, "too many topics", http.StatusServiceUnavailable)
-	default:
-		http.Error(w, "invalid topic: use 1..128 characters of [A-Za-z0-9._~-]", http.StatusBadRequest)
-	}
-	return nil, false
-}
-
-// readLog reads up to max events after cursor. next is the cursor to use
-// afterwards: the id of the last event returned, the head seen before the
-// read when a gap was signalled without events (so that the gap is not
-// signalled again), else cursor itself.
-func readLog(l *eventlog.Log, cursor string, max int) (evs []eventlog.Event, gap *eventlog.Gap, next string) {
-	head := l.Head()
-	evs, gap = l.Since(cursor, max)
-	switch {
-	case len(evs) > 0:
-		next = evs[len(evs)-1].ID
-	case gap != nil:
-		next = head
-	default:
-		next = cursor
-	}
-	return evs, gap, next
+	return wire.TopicLog(w, r, s.topics)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rtconform/rtconform/reference/eventlog"
+	"github.com/rtconform/rtconform/reference/wire"
 )
 
 // sseBatch is how many events an SSE stream reads from the log at a time.
@@ -34,7 +35,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	if cursor == "" {
 		cursor = l.Head()
 	}
-	quit := s.quitCh()
+	quit := s.Done()
 	s.m.sseClients.Add(1)
 	defer s.m.sseClients.Add(-1)
 
@@ -72,7 +73,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		default:
 		}
 		changed := l.Changed()
-		evs, gap, next := readLog(l, cursor, sseBatch)
+		evs, gap, next := wire.ReadLog(l, cursor, sseBatch)
 		if gap != nil {
 			s.m.gaps.Add(1)
 			if !write(appendSSEReset(buf[:0], gap)) {
@@ -140,7 +141,7 @@ func appendSSEEvent(b []byte, ev eventlog.Event) []byte {
 // appendSSEReset appends the reset signal for gap (no id line, so the
 // client's last event id is unchanged).
 func appendSSEReset(b []byte, gap *eventlog.Gap) []byte {
-	js, _ := marshal(resetJSON{Reason: gap.Reason, Requested: gap.Requested})
+	js, _ := wire.Marshal(wire.NewReset(gap))
 	b = append(b, "event: reset\ndata: "...)
 	b = append(b, js...)
 	return append(b, "\n\n"...)

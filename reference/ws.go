@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/rtconform/rtconform/reference/eventlog"
+	"github.com/rtconform/rtconform/reference/wire"
 )
 
 // wsBatch is how many events a WebSocket writer reads from the log at a time.
@@ -23,18 +23,6 @@ const (
 	ReasonShutdown     = "server shutting down"
 	ReasonSlowConsumer = "slow consumer"
 )
-
-type wsEventJSON struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Data string `json:"data"`
-}
-
-type wsResetJSON struct {
-	Type      string `json:"type"`
-	Reason    string `json:"reason"`
-	Requested string `json:"requested"`
-}
 
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
 	// RFC 6455 §4.4: an unsupported version gets 426 Upgrade Required (the status the RFC
@@ -51,16 +39,6 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
 	return conn, nil
-}
-
-// seqOf returns the seq of a cursor of epoch, or 0.
-func seqOf(epoch, cursor string) uint64 {
-	rest, ok := strings.CutPrefix(cursor, epoch+"-")
-	if !ok {
-		return 0
-	}
-	n, _ := strconv.ParseUint(rest, 10, 64)
-	return n
 }
 
 // lagOf returns head-done, or 0 when done is ahead (a cursor beyond the
@@ -91,8 +69,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if cursor == "" {
 		cursor = l.Head()
 	}
-	quit := s.quitCh()
-	done := s.addSession()
+	quit := s.Done()
+	done := s.Track()
 	defer done()
 	conn, err := s.accept(w, r)
 	if err != nil {
@@ -112,7 +90,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// resuming client is not lag, events published since are.
 	base := l.HeadSeq()
 	var sent atomic.Uint64
-	sent.Store(seqOf(epoch, cursor))
+	sent.Store(wire.SeqOf(epoch, cursor))
 	var stop atomic.Bool
 	writeDone := make(chan error, 1)
 	go func() { writeDone <- s.wsWriter(ctx, conn, l, cursor, &sent, &stop) }()
@@ -200,7 +178,7 @@ func discardMessages(ctx context.Context, conn *websocket.Conn) error {
 // as a text message, until stop is set or a write fails.
 func (s *Server) wsWriter(ctx context.Context, conn *websocket.Conn, l *eventlog.Log, cursor string, sent *atomic.Uint64, stop *atomic.Bool) error {
 	write := func(v any) error {
-		b, err := marshal(v)
+		b, err := wire.Marshal(v)
 		if err != nil {
 			return err
 		}
@@ -208,44 +186,14 @@ func (s *Server) wsWriter(ctx context.Context, conn *websocket.Conn, l *eventlog
 		defer cancel()
 		return conn.Write(wctx, websocket.MessageText, b)
 	}
-	for {
-		if stop.Load() {
-			return nil
-		}
-		changed := l.Changed()
-		evs, gap, next := readLog(l, cursor, wsBatch)
-		if gap != nil {
-			s.m.gaps.Add(1)
-			if err := write(wsResetJSON{Type: "reset", Reason: gap.Reason, Requested: gap.Requested}); err != nil {
-				return err
-			}
-		}
-		for _, ev := range evs {
-			if stop.Load() {
-				return nil
-			}
-			if err := write(wsEventJSON{Type: "event", ID: ev.ID, Data: string(ev.Data)}); err != nil {
-				return err
-			}
-			sent.Store(ev.Seq)
-		}
-		cursor = next
-		if gap != nil || len(evs) > 0 {
-			continue
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil
-		}
-	}
+	return wire.FollowWS(ctx, l, cursor, wsBatch, sent, stop, write, func() { s.m.gaps.Add(1) })
 }
 
 // handleEcho serves GET /echo: every text or binary message is sent back
 // unchanged, with the same type.
 func (s *Server) handleEcho(w http.ResponseWriter, r *http.Request) {
-	quit := s.quitCh()
-	done := s.addSession()
+	quit := s.Done()
+	done := s.Track()
 	defer done()
 	conn, err := s.accept(w, r)
 	if err != nil {

@@ -217,7 +217,7 @@ func (t *Target) Missing(want []Capability) []Capability {
 func Defaults() Profile {
 	return Profile{
 		Target: Target{
-			Name:      "reference",
+			Name: "reference",
 			SSE: &SSEConfig{Path: "/sse/{topic}", Resume: SSEResume{Query: "lastEventId"}, Heartbeat: Duration(10 * time.Second),
 				Retry: Duration(3 * time.Second), Reset: SSEReset{Event: "reset"}},
 			WebSocket: &WebSocketConfig{Path: "/ws/{topic}", Echo: "/echo", Resume: WebSocketToken{Query: "since"}},

@@ -64,7 +64,9 @@ var _ = payloadCheck("SSE-PAYLOAD-005", fw.MUST,
 var _ = payloadCheck("SSE-PAYLOAD-006", fw.MUST,
 	"Payload lines that start with a colon or look like fields stay data (no comment, no field).",
 	"If the line starts with a U+003A COLON character (:) Ignore the line.",
-	func(t *fw.T) string { return string(t.Payload(1)) + "\n:not a comment\nevent: not-a-type\nretry: 1\n data: nested" })
+	func(t *fw.T) string {
+		return string(t.Payload(1)) + "\n:not a comment\nevent: not-a-type\nretry: 1\n data: nested"
+	})
 
 // data lines are joined with LF and one trailing LF is removed at dispatch: a payload that
 // itself ends with a line break needs a final empty data: line.
