@@ -200,3 +200,15 @@ func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
 func eventlogOpts(maxEvents int) eventlog.Options { return eventlog.Options{MaxEvents: maxEvents} }
 
 func isGoingAway(err error) bool { return websocket.CloseStatus(err) == websocket.StatusGoingAway }
+
+// httpGet GETs url and returns the response with its body read.
+func httpGet(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}

@@ -92,13 +92,7 @@ func TestHealthzMetricsNotFound(t *testing.T) {
 	s := startServer(t, Config{})
 	get := func(path string) (*http.Response, string) {
 		t.Helper()
-		resp, err := http.Get(s.URL() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		return httpGet(t, s.URL()+path)
 	}
 	if resp, body := get("/healthz"); resp.StatusCode != 200 || body != "ok" {
 		t.Fatalf("healthz: %s %q", resp.Status, body)
