@@ -66,9 +66,10 @@ type Config struct {
 	// WriteTimeout bounds every write on a stream; a client stuck for
 	// longer is dropped (default 10s).
 	WriteTimeout time.Duration
-	// AllowedOrigins are the WebSocket Origin host patterns
-	// (coder/websocket OriginPatterns). Empty: same host only. Requests
-	// without an Origin header are always accepted.
+	// AllowedOrigins are the Origin host patterns (path.Match, as
+	// coder/websocket OriginPatterns) allowed cross-origin: for WebSocket
+	// handshakes (empty: same host only; no Origin header: accepted) and
+	// for CORS on the HTTP routes (see cors.go).
 	AllowedOrigins []string
 	// Logf, if set, receives diagnostic messages.
 	Logf func(format string, args ...any)
@@ -167,9 +168,9 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("GET /poll/{topic}", s.handlePoll)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	s.handler = mux
+	s.handler = s.cors(mux)
 	if s.cfg.Wrap != nil {
-		s.handler = s.cfg.Wrap(s, mux)
+		s.handler = s.cfg.Wrap(s, s.handler)
 	}
 	return s
 }

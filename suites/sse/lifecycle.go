@@ -92,9 +92,29 @@ var _ = fw.Register(fw.Check{
 	Timeout:     90 * time.Second,
 	Run: func(t *fw.T) {
 		const subs, n = 50, 20
+		// Open all at once: a target that is slow to answer must not serialize the check.
 		streams := make([]*sseclient.Stream, subs)
+		errs := make([]error, subs)
+		var opening sync.WaitGroup
 		for i := range streams {
-			streams[i] = openOK(t, t.Context(), nil, "")
+			opening.Add(1)
+			go func() {
+				defer opening.Done()
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, t.URL(t.Target().SSE.Path), nil)
+				streams[i], errs[i] = sseclient.Open(t.Context(), t.HTTP(), req, sseclient.Limits{})
+			}()
+		}
+		opening.Wait()
+		for i, s := range streams {
+			if s != nil {
+				t.Cleanup(func() { _ = s.Close() })
+			}
+			if errs[i] != nil {
+				t.Violation(fmt.Sprintf("%d streams open", subs), fmt.Sprintf("subscriber %d: %v", i+1, errs[i]))
+			}
+			if s.Resp.StatusCode != http.StatusOK {
+				t.Violation(fmt.Sprintf("%d streams open", subs), fmt.Sprintf("subscriber %d: status %d", i+1, s.Resp.StatusCode))
+			}
 		}
 		settle(streams[subs-1])
 		for i := 1; i <= n; i++ {

@@ -39,8 +39,8 @@ var _ = payloadCheck("SSE-PAYLOAD-001", fw.MUST,
 	func(*fw.T) string { return "" })
 
 var _ = payloadCheck("SSE-PAYLOAD-002", fw.MUST,
-	"A 1-byte payload arrives exactly.", dataQuote,
-	func(*fw.T) string { return "x" })
+	"A payload with leading and trailing spaces and tabs arrives exactly (not trimmed).", dataQuote,
+	func(t *fw.T) string { return "   " + string(t.Payload(1)) + " \t  " })
 
 var _ = payloadCheck("SSE-PAYLOAD-003", fw.MUST,
 	"A payload with every UTF-8 length class, combining marks, emoji sequences and right-to-left text arrives exactly.",
@@ -85,10 +85,13 @@ var _ = payloadCheck("SSE-PAYLOAD-009", fw.SHOULD,
 	"A 1 MiB payload with many lines arrives exactly.", dataQuote,
 	func(t *fw.T) string { return bigPayload(t, 1<<20, true) })
 
+// Only CR and LF end SSE lines; Unicode-aware line splitters (regex \R, some "lines()"
+// helpers) also split on U+2028, U+2029, U+0085, VT and FF and corrupt such payloads.
 var _ = payloadCheck("SSE-PAYLOAD-010", fw.MUST,
-	"A JSON payload with escape sequences arrives byte for byte (not re-encoded or unescaped).", dataQuote,
+	"A payload containing U+2028, U+2029, U+0085, vertical tab and form feed arrives exactly (only CR and LF are SSE line breaks).",
+	"end-of-line = ( cr lf / cr / lf )",
 	func(t *fw.T) string {
-		return fmt.Sprintf(`{"run":%q,"check":%q,"seq":1,"s":"\u00e9\n\t\"q\" \\ \/ \ud83d\ude00","n":1.50,"e":1e3}`, t.Run.ID[:8], t.Check.ID)
+		return string(t.Payload(1)) + " ls\u2028ps\u2029nel\u0085vt\vff\f end"
 	})
 
 // The classic injection: a payload whose lines look like fields must not become fields.
