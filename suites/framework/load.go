@@ -51,6 +51,7 @@ func Load(path string, o Overrides) (Profile, error) {
 	if o.ReportDir != nil {
 		p.Report.Dir = *o.ReportDir
 	}
+	p.Target.Name = os.ExpandEnv(p.Target.Name)
 	p.fillDefaults()
 	if err := p.validate(lines); err != nil {
 		return p, err

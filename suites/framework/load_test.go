@@ -102,6 +102,7 @@ func TestRepositoryProfileIsValid(t *testing.T) {
 			t.Errorf("ginkgo.yaml does not declare %s", c)
 		}
 	}
+	t.Setenv("RTCONFORM_FIXTURE", "sse-buffered")
 	matches, _ := filepath.Glob("../../fixtures/profiles/*.yaml")
 	if len(matches) == 0 {
 		t.Fatal("no fixture profiles")

@@ -102,6 +102,10 @@ func Setup(ctx context.Context, p Profile) (*Run, error) {
 	default:
 		r.BaseURL = strings.TrimRight(t.URL, "/")
 	}
+	if h := t.Restart; h != nil { // {url} in the restart hook is the resolved base URL
+		h.Command = strings.ReplaceAll(h.Command, "{url}", r.BaseURL)
+		h.URL = strings.ReplaceAll(h.URL, "{url}", r.BaseURL)
+	}
 	if err := r.preflight(ctx); err != nil {
 		r.Teardown()
 		return nil, &HarnessError{err}
