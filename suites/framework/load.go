@@ -288,6 +288,12 @@ func (p *Profile) validate(lines map[string]int) error {
 		if t.Has(CapWebSocket) && t.Has(CapResume) && r.Query == "" && r.Message == "" {
 			return bad("target.websocket.resume", "needs query or message when capabilities websocket and resume are declared")
 		}
+		if err := checkPointer(t.WebSocket.Reset.Pointer); err != nil {
+			return bad("target.websocket.reset.pointer", "%v", err)
+		}
+		if t.WebSocket.MaxMessage < 0 {
+			return bad("target.websocket.maxMessage", "must not be negative")
+		}
 		if r.Query != "" && r.Message != "" {
 			return bad("target.websocket.resume", "give either query or message, not both")
 		}
@@ -299,7 +305,10 @@ func (p *Profile) validate(lines map[string]int) error {
 		if t.LongPoll.Timeout <= 0 {
 			return bad("target.longpoll.timeout", "must be a positive duration")
 		}
-		for k, v := range map[string]string{"target.longpoll.events": t.LongPoll.Events, "target.longpoll.next": t.LongPoll.Next} {
+		if t.LongPoll.Batch < 0 {
+			return bad("target.longpoll.batch", "must not be negative")
+		}
+		for k, v := range map[string]string{"target.longpoll.events": t.LongPoll.Events, "target.longpoll.next": t.LongPoll.Next, "target.longpoll.reset.pointer": t.LongPoll.Reset.Pointer} {
 			if err := checkPointer(v); err != nil {
 				return bad(k, "%v", err)
 			}

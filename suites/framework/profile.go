@@ -113,6 +113,11 @@ type WebSocketConfig struct {
 	Path   string         `yaml:"path"`
 	Echo   string         `yaml:"echo"` // path of an echo endpoint, if any (capability echo)
 	Resume WebSocketToken `yaml:"resume"`
+	// MaxMessage is the largest message (bytes) the target accepts from a client; a larger
+	// one must be refused with close code 1009. 0: not declared.
+	MaxMessage int64 `yaml:"maxMessage"`
+	// Reset identifies the target's "token too old or unknown" message.
+	Reset ResetSignal `yaml:"reset"`
 }
 
 // WebSocketToken says how a resume token reaches the target: as a query parameter, or as a
@@ -129,7 +134,8 @@ type LongPollConfig struct {
 	Timeout Duration    `yaml:"timeout"` // how long the target holds an empty poll
 	Events  string      `yaml:"events"`  // JSON pointer to the event array in a response; default /events
 	Next    string      `yaml:"next"`    // JSON pointer to the next cursor in a response; default /cursor
-	Reset   ResetSignal `yaml:"reset"`
+	Batch   int         `yaml:"batch"`   // most events one response carries; 0: not declared
+	Reset   ResetSignal `yaml:"reset"`   // the "cursor too old or unknown" signal in a response
 }
 
 // QueryParam names a query parameter.
@@ -137,10 +143,12 @@ type QueryParam struct {
 	Query string `yaml:"query"`
 }
 
-// ResetSignal is how a target says "your cursor is too old": a JSON pointer that is present
-// in a long-poll response, an SSE event type, or a WebSocket message field.
+// ResetSignal is how a target says "your cursor or token is too old or unknown" in a JSON
+// message (a long-poll response, a WebSocket message): the value at Pointer is present and,
+// when Value is set, equal to it. An empty Pointer: not declared.
 type ResetSignal struct {
 	Pointer string `yaml:"pointer"`
+	Value   string `yaml:"value"`
 }
 
 // Envelope gives JSON pointers to the id and the payload inside a WebSocket or long-poll message.
@@ -220,8 +228,10 @@ func Defaults() Profile {
 			Name: "reference",
 			SSE: &SSEConfig{Path: "/sse/{topic}", Resume: SSEResume{Query: "lastEventId"}, Heartbeat: Duration(10 * time.Second),
 				Retry: Duration(3 * time.Second), Reset: SSEReset{Event: "reset"}},
-			WebSocket: &WebSocketConfig{Path: "/ws/{topic}", Echo: "/echo", Resume: WebSocketToken{Query: "since"}},
-			LongPoll:  &LongPollConfig{Path: "/poll/{topic}", Cursor: QueryParam{Query: "cursor"}, Timeout: Duration(25 * time.Second)},
+			WebSocket: &WebSocketConfig{Path: "/ws/{topic}", Echo: "/echo", Resume: WebSocketToken{Query: "since"},
+				MaxMessage: 64 << 10, Reset: ResetSignal{Pointer: "/type", Value: "reset"}},
+			LongPoll: &LongPollConfig{Path: "/poll/{topic}", Cursor: QueryParam{Query: "cursor"}, Timeout: Duration(25 * time.Second),
+				Batch: 100, Reset: ResetSignal{Pointer: "/reset"}},
 			Envelope:  Envelope{ID: "/id", Data: "/data"},
 			Publish:   &PublishHook{Method: "POST", Path: "/publish/{topic}"},
 			Retention: 10000,
