@@ -259,8 +259,17 @@ func (s *Server) Start() error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	// Called by srv.Shutdown right after the listeners are closed.
-	srv.RegisterOnShutdown(s.closeQuit)
+	// Called by srv.Shutdown right after the listeners are closed — in a goroutine of its
+	// own, so possibly after a Restart's Start re-armed quit: close only this generation's.
+	q := s.quit
+	srv.RegisterOnShutdown(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.quit == q && !s.quitClosed {
+			close(q)
+			s.quitClosed = true
+		}
+	})
 	s.srv = srv
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

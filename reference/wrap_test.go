@@ -77,3 +77,24 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// Shutdown's on-shutdown hook runs in a goroutine of its own: after a Restart it must not
+// close the next generation's Done channel (streams would end right after connecting).
+func TestRestartKeepsTheNewDoneOpen(t *testing.T) {
+	srv := New(Config{Addr: "127.0.0.1:0"})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	for i := 0; i < 20; i++ {
+		if err := srv.Restart(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // let a late on-shutdown hook run
+		select {
+		case <-srv.Done():
+			t.Fatalf("restart %d: Done is closed on a running server", i+1)
+		default:
+		}
+	}
+}
