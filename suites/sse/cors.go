@@ -31,9 +31,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
 		origin := allowedOrigin(t)
-		ctx, cancel := t.Within(10 * time.Second)
-		defer cancel()
-		s := openOK(t, ctx, header("Origin", origin), "")
+		s := openOK(t, bounded(t), header("Origin", origin), "")
 		acao := s.Resp.Header.Get("Access-Control-Allow-Origin")
 		t.Measure("Access-Control-Allow-Origin", "%q", acao)
 		if acao != origin && acao != "*" {
@@ -87,9 +85,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
 		origin := allowedOrigin(t)
-		ctx, cancel := t.Within(10 * time.Second)
-		defer cancel()
-		s := openOK(t, ctx, header("Origin", origin, "Cookie", "rtconform=1"), "")
+		s := openOK(t, bounded(t), header("Origin", origin, "Cookie", "rtconform=1"), "")
 		acao, acac := s.Resp.Header.Get("Access-Control-Allow-Origin"), s.Resp.Header.Get("Access-Control-Allow-Credentials")
 		t.Measure("CORS headers", "Allow-Origin %q, Allow-Credentials %q", acao, acac)
 		if acao != origin || acac != "true" {
@@ -106,9 +102,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
 		allowedOrigin(t)
-		ctx, cancel := t.Within(10 * time.Second)
-		defer cancel()
-		s := open(t, ctx, header("Origin", foreignOrigin), "")
+		s := open(t, bounded(t), header("Origin", foreignOrigin), "")
 		acao := s.Resp.Header.Get("Access-Control-Allow-Origin")
 		t.Measure("Access-Control-Allow-Origin", "%q (status %d)", acao, s.Resp.StatusCode)
 		if acao == foreignOrigin || acao == "*" {

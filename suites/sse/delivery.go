@@ -20,8 +20,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.5, §9.2.6",
 	Timeout:     20 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		want := string(t.Payload(1))
 		t.Publish([]byte(want))
 		ev := nextEvent(t, s, deliveryWait, "the published event")
@@ -42,8 +41,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.5",
 	Timeout:     20 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		want := fmt.Sprintf(`{"seq":1,"text":"héllo wörld — ✓ 日本語 😀","run":%q}`, t.Run.ID[:8])
 		t.Publish([]byte(want))
 		ev := nextEvent(t, s, deliveryWait, "the published event")
@@ -66,8 +64,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.6",
 	Timeout:     20 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		want := string(t.Payload(1)) + "\nsecond line\n\nfourth line after an empty one\n: not a comment\nid: not an id"
 		t.Publish([]byte(want))
 		ev := nextEvent(t, s, deliveryWait, "the published multi-line event")
@@ -89,8 +86,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.5; operational",
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		var worst time.Duration
 		for i := 1; i <= 3; i++ {
 			sent := time.Now()

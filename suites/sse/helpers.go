@@ -112,3 +112,25 @@ func header(kv ...string) http.Header {
 	}
 	return h
 }
+
+// live opens a stream on the check's topic (no resume) and lets it settle.
+func live(t *fw.T) *sseclient.Stream {
+	s := openOK(t, t.Context(), nil, "")
+	settle(s)
+	return s
+}
+
+// publishSeqs publishes the check's payloads from..to.
+func publishSeqs(t *fw.T, from, to int) {
+	for i := from; i <= to; i++ {
+		t.Publish(t.Payload(i))
+	}
+}
+
+// bounded is a context for a check that only needs the response head: it ends after 10 s
+// or with the check.
+func bounded(t *fw.T) context.Context {
+	ctx, cancel := t.Within(10 * time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

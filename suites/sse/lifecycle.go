@@ -23,8 +23,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.1 (a persistent connection); operational",
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		t.Publish(t.Payload(1))
 		nextEvent(t, s, deliveryWait, "event 1")
 		select {
@@ -44,8 +43,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.1, §9.2.3 (processEventSourceEndOfBody)",
 	Timeout:     2 * time.Minute,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		start := time.Now()
 		t.Restart()
 		select {
@@ -117,9 +115,7 @@ var _ = fw.Register(fw.Check{
 			}
 		}
 		settle(streams[subs-1])
-		for i := 1; i <= n; i++ {
-			t.Publish(t.Payload(i))
-		}
+		publishSeqs(t, 1, n)
 		want := make([]int, n)
 		for i := range want {
 			want[i] = i + 1
@@ -161,11 +157,8 @@ var _ = fw.Register(fw.Check{
 	Spec:        "operational: per-topic ordering",
 	Timeout:     60 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
-		for i := 1; i <= 100; i++ {
-			t.Publish(t.Payload(i))
-		}
+		s := live(t)
+		publishSeqs(t, 1, 100)
 		got := t.Seqs(datas(collect(t, s, 100, 15*time.Second, "100 events")))
 		for i, g := range got {
 			if g != i+1 {
@@ -181,8 +174,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "operational: topic isolation",
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		t.PublishTo(t.TopicN(1), t.Payload(100))
 		t.Publish(t.Payload(1))
 		ev := nextEvent(t, s, deliveryWait, "event 1 of the stream's own topic")
@@ -201,8 +193,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
 		learnIDs(t, 1, 2)
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		t.Publish(t.Payload(3))
 		got := t.Seqs(datas(collect(t, s, 1, deliveryWait, "event 3")))
 		if !slices.Equal(got, []int{3}) {

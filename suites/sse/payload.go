@@ -102,8 +102,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.6",
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		want := string(t.Payload(1)) + "\nid: injected\nevent: injected\nretry: 1\n\ndata: second"
 		t.Publish([]byte(want))
 		ev := nextEvent(t, s, deliveryWait, "the published event")

@@ -18,11 +18,8 @@ var resumeCaps = []fw.Capability{fw.CapSSE, fw.CapPublish, fw.CapResume}
 // more published while away, reconnect from the first event's id (sent as the caller says)
 // and expect exactly events 2..5, in order.
 func resume(t *fw.T, how func(id string) (http.Header, string)) {
-	s := openOK(t, t.Context(), nil, "")
-	settle(s)
-	for i := 1; i <= 3; i++ {
-		t.Publish(t.Payload(i))
-	}
+	s := live(t)
+	publishSeqs(t, 1, 3)
 	first := collect(t, s, 3, deliveryWait, "events 1..3 on the live stream")
 	if got := t.Seqs(datas(first)); !slices.Equal(got, []int{1, 2, 3}) {
 		t.Violation("events 1,2,3 on the live stream", fmt.Sprintf("payload seqs %v", got))
@@ -110,8 +107,7 @@ var _ = fw.Register(fw.Check{
 		if param == "" {
 			t.NotSupported("the profile declares no sse.resume.query parameter")
 		}
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
+		s := live(t)
 		t.Publish(t.Payload(0))
 		early := collect(t, s, 1, deliveryWait, "event 0 on the live stream")
 		// The query points at a stale but valid id: an event before the header's.
@@ -123,11 +119,8 @@ var _ = fw.Register(fw.Check{
 
 // learnIDs opens a live stream, publishes seqs from..to and returns their ids in order.
 func learnIDs(t *fw.T, from, to int) []string {
-	s := openOK(t, t.Context(), nil, "")
-	settle(s)
-	for i := from; i <= to; i++ {
-		t.Publish(t.Payload(i))
-	}
+	s := live(t)
+	publishSeqs(t, from, to)
 	evs := collect(t, s, to-from+1, deliveryWait, fmt.Sprintf("events %d..%d on a live stream", from, to))
 	_ = s.Close()
 	var ids []string
@@ -179,9 +172,7 @@ var _ = fw.Register(fw.Check{
 			t.NotSupported("target.retention %d is too large to overrun in a check (at most 5000)", keep)
 		}
 		ids := learnIDs(t, 1, 1)
-		for i := 2; i <= keep+10; i++ {
-			t.Publish(t.Payload(i))
-		}
+		publishSeqs(t, 2, keep+10)
 		t.Measure("published after the resume id", "%d (retention %d)", keep+9, keep)
 		s := openOK(t, t.Context(), header("Last-Event-ID", ids[0]), "")
 		expectReset(t, s, reset, "an id older than retention")

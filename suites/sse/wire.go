@@ -12,11 +12,8 @@ import (
 // heartbeat's worth when declared, capped at 5 s), so wire checks judge a stream that carried
 // its preamble, events and keep-alives.
 func observe(t *fw.T, n int) (*sseclient.Stream, []sseclient.Event) {
-	s := openOK(t, t.Context(), nil, "")
-	settle(s)
-	for i := 1; i <= n; i++ {
-		t.Publish(t.Payload(i))
-	}
+	s := live(t)
+	publishSeqs(t, 1, n)
 	evs := collect(t, s, n, deliveryWait, fmt.Sprintf("%d published events", n))
 	watch := 2 * time.Second
 	if t.Target().Has(fw.CapHeartbeat) && t.Target().SSE.Heartbeat > 0 {
@@ -169,11 +166,8 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3, §9.2.4",
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
-		for i := 1; i <= 3; i++ {
-			t.Publish(t.Payload(i))
-		}
+		s := live(t)
+		publishSeqs(t, 1, 3)
 		for i, ev := range collect(t, s, 3, deliveryWait, "3 published events") {
 			if !ev.IDSeen || ev.LastEventID == "" {
 				t.Violation(fmt.Sprintf("event %d with an id", i+1), fmt.Sprintf("event %d without an id field (data %q)", i+1, ev.Data))
@@ -190,11 +184,8 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.4; operational (an id must identify a position in the stream)",
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
-		settle(s)
-		for i := 1; i <= 5; i++ {
-			t.Publish(t.Payload(i))
-		}
+		s := live(t)
+		publishSeqs(t, 1, 5)
 		seen := map[string]int{}
 		for i, ev := range collect(t, s, 5, deliveryWait, "5 published events") {
 			if j, dup := seen[ev.LastEventID]; dup {
@@ -207,8 +198,7 @@ var _ = fw.Register(fw.Check{
 
 // publishOne opens a stream, publishes payload and returns the event it produced.
 func publishOne(t *fw.T, payload string) sseclient.Event {
-	s := openOK(t, t.Context(), nil, "")
-	settle(s)
+	s := live(t)
 	t.Publish([]byte(payload))
 	ev := nextEvent(t, s, deliveryWait, fmt.Sprintf("the published event (%d bytes)", len(payload)))
 	if st := s.Stats(); st.InvalidUTF8 {
