@@ -16,7 +16,7 @@ const corsAllowHeaders = "Last-Event-ID, Cache-Control, Content-Type, Authorizat
 // Access-Control-Allow-Credentials: true, so withCredentials EventSources work; a CORS
 // preflight (OPTIONS with Access-Control-Request-Method) is answered 204 here. Other origins
 // get no CORS headers, so browsers refuse to share the response. WebSocket handshakes apply
-// the same patterns through coder/websocket's origin check.
+// the same patterns (wsOriginAllowed).
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
@@ -43,8 +43,8 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	})
 }
 
-// originAllowed matches the origin's host against AllowedOrigins (path.Match patterns, as
-// coder/websocket's OriginPatterns).
+// originAllowed matches the origin's host against AllowedOrigins (path.Match patterns); the
+// WebSocket handshake uses it too (wsOriginAllowed).
 func (s *Server) originAllowed(origin string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {

@@ -62,10 +62,15 @@
 // HEAD /sse/{topic} answers the same status and headers without a body and
 // without holding the connection.
 //
-// GET /ws/{topic}: a WebSocket (RFC 6455; github.com/coder/websocket).
-// Origin policy: requests without Origin are accepted; with an Origin, its
-// host must equal the request Host or match one of AllowedOrigins (patterns
-// as in coder/websocket OriginPatterns), else 403. Resume token: query
+// GET /ws/{topic}: a WebSocket, served by the reference's own strict RFC
+// 6455 implementation (ws_accept.go, ws_conn.go: every client frame is
+// validated as it arrives; coder/websocket could not fail fast on invalid
+// UTF-8 nor validate close reasons). Handshake refusals: 426 with
+// Sec-WebSocket-Version: 13 for another version or missing Upgrade/Connection
+// tokens, 405 for a non-GET, 400 for a missing or malformed key; no
+// subprotocol or extension is ever selected. Origin policy: requests without
+// Origin are accepted; with an Origin, its host must equal the request Host
+// or match one of AllowedOrigins (path.Match patterns), else 403. Resume token: query
 // since=<id>, exclusive; without it the stream is live from the head. Each
 // event is one text message
 //
@@ -80,7 +85,12 @@
 // the connection. Client messages are read and ignored. Close codes sent by
 // the server:
 //
+//	1000                         the answer to a client close (its code echoed when valid)
 //	1001 "server shutting down"  on Shutdown/Restart
+//	1002                         a protocol error (unmasked frame, RSV bits, reserved opcode,
+//	                             bad fragmentation, oversized or fragmented control frame,
+//	                             invalid close code or payload)
+//	1007                         invalid UTF-8 in a text message or close reason
 //	1009                         a client message larger than ReadLimit (default 64 KiB)
 //	1013 "slow consumer"         the client is more than MaxLag (default 1024) events
 //	                             behind the head of its topic
@@ -92,8 +102,14 @@
 // complete within WriteTimeout drops the connection without a close frame.
 //
 // GET /echo: a WebSocket echo endpoint: every text or binary message is sent
-// back with the same type and payload (one frame). Same Origin policy,
-// ReadLimit (1009), pings and 1001 on Shutdown.
+// back with the same type and payload (one frame). Same Origin policy and
+// close codes, pings and 1001 on Shutdown; messages up to EchoReadLimit
+// (16 MiB) are accepted.
+//
+// Fault switches (ws_faults.go): WithWSFaults attaches WSFaults to a request
+// context so that the negative-control fixtures (fixtures/wsbugs) can be the
+// reference plus exactly one frame-level bug. The reference never sets them;
+// the zero value is the conformant behaviour.
 //
 // GET /poll/{topic}?cursor=<id>: long-poll. Content-Type: application/json,
 // Cache-Control: no-store. Body

@@ -66,8 +66,7 @@ type Config struct {
 	// WriteTimeout bounds every write on a stream; a client stuck for
 	// longer is dropped (default 10s).
 	WriteTimeout time.Duration
-	// AllowedOrigins are the Origin host patterns (path.Match, as
-	// coder/websocket OriginPatterns) allowed cross-origin: for WebSocket
+	// AllowedOrigins are the Origin host patterns (path.Match) allowed cross-origin: for WebSocket
 	// handshakes (empty: same host only; no Origin header: accepted) and
 	// for CORS on the HTTP routes (see cors.go).
 	AllowedOrigins []string

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/rtconform/rtconform/reference/eventlog"
 	"github.com/rtconform/rtconform/reference/wire"
@@ -18,28 +17,14 @@ import (
 // wsBatch is how many events a WebSocket writer reads from the log at a time.
 const wsBatch = 64
 
+// wsCloseWait bounds the wait for the client's close frame after the server sent one.
+const wsCloseWait = 5 * time.Second
+
 // WebSocket close reasons sent by the server.
 const (
 	ReasonShutdown     = "server shutting down"
 	ReasonSlowConsumer = "slow consumer"
 )
-
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	// RFC 6455 §4.4: an unsupported version gets 426 Upgrade Required (the status the RFC
-	// names) with the versions the server speaks; coder/websocket itself answers 400.
-	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" && r.Header.Get("Sec-WebSocket-Key") != "" {
-		w.Header().Set("Sec-WebSocket-Version", "13")
-		http.Error(w, "unsupported WebSocket version "+strconv.Quote(v)+": this server speaks version 13", http.StatusUpgradeRequired)
-		return nil, errors.New("unsupported WebSocket version")
-	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
-	if err != nil {
-		s.cfg.Logf("reference: websocket accept: %v", err)
-		return nil, err
-	}
-	conn.SetReadLimit(s.cfg.ReadLimit)
-	return conn, nil
-}
 
 // lagOf returns head-done, or 0 when done is ahead (a cursor beyond the
 // head, which is reported as an unknown gap, not as lag).
@@ -50,15 +35,18 @@ func lagOf(head, done uint64) uint64 {
 	return head - done
 }
 
-// handleWS serves GET /ws/{topic}. Three goroutines per connection:
-//   - the reader discards client messages (so pings, pongs and close frames
-//     are processed; ReadLimit closes with 1009);
-//   - the writer follows the log from the client's cursor and records the
-//     seq of the last event whose write completed;
-//   - this handler wakes up at every publish and closes the connection with
-//     1013 when the client is more than MaxLag events behind the head, even
-//     while the writer is blocked on a full TCP window; it also pings and
-//     closes with 1001 on Shutdown.
+// handleWS serves GET /ws/{topic} (the connection itself is wsConn, see ws_conn.go). Four
+// goroutines per connection:
+//   - the reader validates and discards client messages, answers pings, completes the close
+//     handshake and fails the connection on a protocol violation (1002, 1007, 1009 above
+//     ReadLimit);
+//   - the writer follows the log from the client's cursor and records the seq of the last
+//     event whose write completed;
+//   - the pinger pings every PingInterval and drops the connection when no pong comes back
+//     within WriteTimeout;
+//   - this handler wakes up at every publish and closes the connection with 1013 when the
+//     client is more than MaxLag events behind the head, even while the writer is blocked on
+//     a full TCP window; it closes with 1001 on Shutdown.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.topicLog(w, r)
 	if !ok {
@@ -72,7 +60,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	quit := s.Done()
 	done := s.Track()
 	defer done()
-	conn, err := s.accept(w, r)
+	conn, err := s.acceptWS(w, r, s.cfg.ReadLimit)
 	if err != nil {
 		return
 	}
@@ -84,7 +72,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	readDone := make(chan error, 1)
-	go func() { readDone <- discardMessages(ctx, conn) }()
+	go func() { readDone <- conn.Serve(nil) }()
 
 	// Lag is counted from the head at connect time: the backlog of a
 	// resuming client is not lag, events published since are.
@@ -99,45 +87,38 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		conn.CloseNow()
 		<-writeDone
 	}()
-
 	pingFailed := make(chan error, 1)
-	go func() {
-		t := time.NewTicker(s.cfg.PingInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			pctx, pcancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-			err := conn.Ping(pctx)
-			pcancel()
-			if err != nil {
-				pingFailed <- err
-				return
-			}
-		}
-	}()
+	go func() { pingFailed <- s.wsPinger(ctx, conn) }()
 
+	closeWith := func(code int, reason string) {
+		stop.Store(true)
+		if conn.Close(code, reason) != nil {
+			return
+		}
+		select { // the reader completes the handshake and closes TCP
+		case <-readDone:
+		case <-time.After(wsCloseWait):
+		}
+	}
 	for {
 		changed := l.Changed()
 		if lag := lagOf(l.HeadSeq(), max(sent.Load(), base)); lag > uint64(s.cfg.MaxLag) {
-			stop.Store(true)
 			s.m.slowDropped.Add(1)
 			s.cfg.Logf("reference: ws %s: slow consumer %d events behind, closing with 1013", r.PathValue("topic"), lag)
-			conn.Close(websocket.StatusTryAgainLater, ReasonSlowConsumer)
+			closeWith(closeTryAgain, ReasonSlowConsumer)
 			return
 		}
 		select {
 		case <-changed:
 		case <-quit:
-			stop.Store(true)
-			conn.Close(websocket.StatusGoingAway, ReasonShutdown)
+			if conn.faults.NoShutdownClose {
+				return
+			}
+			closeWith(closeGoingAway, ReasonShutdown)
 			return
 		case err := <-readDone:
-			// Client closed, sent a message above ReadLimit (the library
-			// already closed with 1009), or the connection broke.
+			// The client closed, violated the protocol (the reader failed the connection),
+			// or the connection broke.
 			s.logWSEnd("ws reader", err)
 			return
 		case err := <-writeDone:
@@ -145,57 +126,79 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 			s.logWSEnd("ws writer", err)
 			return
 		case err := <-pingFailed:
-			s.cfg.Logf("reference: ws ping: %v", err)
-			return
+			if err != nil {
+				s.cfg.Logf("reference: ws ping: %v", err)
+				return
+			}
+		}
+	}
+}
+
+// wsPinger pings every PingInterval and returns an error when a pong does not come back
+// within WriteTimeout (nil when ctx ends).
+func (s *Server) wsPinger(ctx context.Context, conn *wsConn) error {
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+		err := conn.Ping(pctx, "rtc-ping-"+strconv.Itoa(n))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
 	}
 }
 
 func (s *Server) logWSEnd(what string, err error) {
-	if err == nil || websocket.CloseStatus(err) != -1 || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+	var closed *wsClosed
+	if errors.As(err, &closed) && closed.Failed {
+		s.cfg.Logf("reference: %s: %v", what, err)
 		return
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.As(err, &closed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, errCloseSent) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
 		s.m.writeTimeout.Add(1)
 	}
 	s.cfg.Logf("reference: %s: %v", what, err)
 }
 
-// discardMessages reads and ignores every message until an error.
-func discardMessages(ctx context.Context, conn *websocket.Conn) error {
-	for {
-		_, rd, err := conn.Reader(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(io.Discard, rd); err != nil {
-			return err
-		}
-	}
-}
-
 // wsWriter follows l from cursor and writes every event (and reset signal)
 // as a text message, until stop is set or a write fails.
-func (s *Server) wsWriter(ctx context.Context, conn *websocket.Conn, l *eventlog.Log, cursor string, sent *atomic.Uint64, stop *atomic.Bool) error {
+func (s *Server) wsWriter(ctx context.Context, conn *wsConn, l *eventlog.Log, cursor string, sent *atomic.Uint64, stop *atomic.Bool) error {
 	write := func(v any) error {
 		b, err := wire.Marshal(v)
 		if err != nil {
 			return err
 		}
-		wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-		defer cancel()
-		return conn.Write(wctx, websocket.MessageText, b)
+		return conn.WriteEvent(b)
 	}
 	return wire.FollowWS(ctx, l, cursor, wsBatch, sent, stop, write, func() { s.m.gaps.Add(1) })
 }
 
-// handleEcho serves GET /echo: every text or binary message is sent back
-// unchanged, with the same type.
+// handleEcho serves GET /echo: every text or binary message is sent back unchanged, with the
+// same type, as one frame. Messages up to EchoReadLimit (16 MiB, or ReadLimit if larger) are
+// accepted; the connection is the same strict wsConn as /ws/{topic}.
 func (s *Server) handleEcho(w http.ResponseWriter, r *http.Request) {
 	quit := s.Done()
 	done := s.Track()
 	defer done()
-	conn, err := s.accept(w, r)
+	limit := max(s.cfg.ReadLimit, EchoReadLimit)
+	if wsFaultsFrom(r.Context()).EchoSmallLimit {
+		limit = s.cfg.ReadLimit
+	}
+	conn, err := s.acceptWS(w, r, limit)
 	if err != nil {
 		return
 	}
@@ -207,36 +210,32 @@ func (s *Server) handleEcho(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	echoDone := make(chan error, 1)
 	go func() {
-		for {
-			typ, msg, err := conn.Read(ctx)
-			if err != nil {
-				echoDone <- err
-				return
+		echoDone <- conn.Serve(func(op byte, msg []byte) error {
+			if conn.faults.EchoAsBinary {
+				op = opBinary
 			}
-			wctx, wcancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-			err = conn.Write(wctx, typ, msg)
-			wcancel()
-			if err != nil {
-				echoDone <- err
-				return
-			}
-		}
+			return conn.writeFrame(op, msg)
+		})
 	}()
-	t := time.NewTicker(s.cfg.PingInterval)
-	defer t.Stop()
+	pingFailed := make(chan error, 1)
+	go func() { pingFailed <- s.wsPinger(ctx, conn) }()
 	for {
 		select {
 		case err := <-echoDone:
 			s.logWSEnd("echo", err)
 			return
 		case <-quit:
-			conn.Close(websocket.StatusGoingAway, ReasonShutdown)
+			if conn.faults.NoShutdownClose {
+				return
+			}
+			if conn.Close(closeGoingAway, ReasonShutdown) == nil {
+				select {
+				case <-echoDone:
+				case <-time.After(wsCloseWait):
+				}
+			}
 			return
-		case <-t.C:
-			// Pinging here is fine: the echo goroutine reads the pong.
-			pctx, pcancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-			err := conn.Ping(pctx)
-			pcancel()
+		case err := <-pingFailed:
 			if err != nil {
 				s.cfg.Logf("reference: echo ping: %v", err)
 				return

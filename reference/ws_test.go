@@ -77,22 +77,27 @@ func TestWSEventsResumeReset(t *testing.T) {
 
 func TestWSReadLimit(t *testing.T) {
 	s := startServer(t, Config{ReadLimit: 1024})
-	for _, path := range []string{"/ws/big", "/echo"} {
-		c := dialWS(t, wsURL(s, path))
-		if err := c.Write(ctxT(t), websocket.MessageText, []byte(strings.Repeat("x", 1024))); err != nil {
+	// /ws/{topic}: ReadLimit; /echo: EchoReadLimit (larger).
+	for _, tc := range []struct {
+		path       string
+		ok, tooBig int
+	}{{"/ws/big", 1024, 1025}, {"/echo", 2048, EchoReadLimit + 1}} {
+		c := dialWS(t, wsURL(s, tc.path))
+		c.SetReadLimit(-1)
+		if err := c.Write(ctxT(t), websocket.MessageText, []byte(strings.Repeat("x", tc.ok))); err != nil {
 			t.Fatal(err)
 		}
-		if path == "/echo" {
-			if _, b, err := c.Read(ctxT(t)); err != nil || len(b) != 1024 {
-				t.Fatalf("echo at the limit: %d bytes, %v", len(b), err)
+		if tc.path == "/echo" {
+			if _, b, err := c.Read(ctxT(t)); err != nil || len(b) != tc.ok {
+				t.Fatalf("echo within the limit: %d bytes, %v", len(b), err)
 			}
 		}
-		if err := c.Write(ctxT(t), websocket.MessageText, []byte(strings.Repeat("x", 1025))); err != nil {
+		if err := c.Write(ctxT(t), websocket.MessageText, []byte(strings.Repeat("x", tc.tooBig))); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err := c.Read(ctxT(t))
 		if code := websocket.CloseStatus(err); code != websocket.StatusMessageTooBig {
-			t.Fatalf("%s: read after oversized message: %v, want close 1009", path, err)
+			t.Fatalf("%s: read after oversized message: %v, want close 1009", tc.path, err)
 		}
 	}
 }

@@ -1,6 +1,3 @@
-// Package websocket holds the WebSocket conformance checks: RFC 6455 handshake, framing and
-// control frames judged from what a non-echo realtime server must still do, plus event
-// delivery and resume through the profile's envelope.
 package websocket
 
 import (
@@ -23,6 +20,7 @@ var (
 	wsCaps      = []fw.Capability{fw.CapWebSocket}
 	publishCaps = []fw.Capability{fw.CapWebSocket, fw.CapPublish}
 	resumeCaps  = []fw.Capability{fw.CapWebSocket, fw.CapPublish, fw.CapResume}
+	echoCaps    = []fw.Capability{fw.CapWebSocket, fw.CapEcho}
 )
 
 const (
@@ -120,26 +118,6 @@ func describe(err error, d time.Duration) string {
 		return fmt.Sprintf("nothing within %s", d)
 	}
 	return err.Error()
-}
-
-// awaitFailure reads until the server fails the connection: a close frame (whose code is
-// returned) or the TCP connection ending (code 1006, as RFC 6455 §7.1.5 names it). Data and
-// pong frames in between are ignored. ok is false when the connection stays open.
-func awaitFailure(t *fw.T, c *wsclient.Conn, d time.Duration) (code int, ok bool) {
-	ctx, cancel := t.Within(d)
-	defer cancel()
-	for {
-		f, err := c.ReadFrame(ctx)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				return 0, false
-			}
-			return 1006, true
-		}
-		if f.Op == ws.OpClose {
-			return wsclient.ParseClose(f.Payload).Code, true
-		}
-	}
 }
 
 func seqs(t *fw.T, evs []event) []int {

@@ -1,0 +1,359 @@
+package websocket
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/wsclient"
+)
+
+// Waits. Every wait ends as soon as the target answers; only a failing target makes a check
+// wait it out.
+const (
+	// failFastWait is how long a fail-fast check waits for the close when it cannot probe
+	// with a ping (the invalid bytes are in the middle of a frame).
+	failFastWait = time.Second
+	// midMessageWait bounds the wait for a pong to a ping sent inside a fragmented message.
+	midMessageWait = 2 * time.Second
+	// tcpCloseWait bounds the wait for the server to close TCP after the close handshake.
+	tcpCloseWait = 2 * time.Second
+)
+
+// Chops: how the bytes of a sequence of frames are written (Autobahn's "chops").
+const (
+	chopAll   = 0  // one write for everything
+	chopFrame = -1 // one write per frame
+	chopOctet = 1  // one write per byte
+)
+
+// frame is a masked client frame.
+func frame(fin bool, op ws.OpCode, payload []byte) wsclient.Frame {
+	return wsclient.Frame{Fin: fin, Op: op, Masked: true, Payload: payload}
+}
+
+// msg is a masked, final, single-frame message.
+func msg(op ws.OpCode, payload []byte) wsclient.Frame { return frame(true, op, payload) }
+
+// fragments splits payload into frames of at most size bytes (at least one frame), the first
+// with opcode op, the others continuations, the last final.
+func fragments(op ws.OpCode, payload []byte, size int) []wsclient.Frame {
+	var out []wsclient.Frame
+	for first := true; first || len(payload) > 0; first = false {
+		n := min(size, len(payload))
+		o := ws.OpContinuation
+		if first {
+			o = op
+		}
+		out = append(out, frame(n == len(payload), o, payload[:n]))
+		payload = payload[n:]
+	}
+	return out
+}
+
+// closePayload is a close frame body: the 2-byte code, then reason.
+func closePayload(code int, reason []byte) []byte {
+	p := binary.BigEndian.AppendUint16(nil, uint16(code))
+	return append(p, reason...)
+}
+
+// encode concatenates the wire bytes of frames.
+func encode(frames ...wsclient.Frame) [][]byte {
+	out := make([][]byte, len(frames))
+	for i, f := range frames {
+		out[i] = wsclient.EncodeFrame(f)
+	}
+	return out
+}
+
+// writeChopped writes the encoded frames as chop says and returns the first write error.
+func writeChopped(c *wsclient.Conn, chop int, encoded [][]byte) error {
+	switch chop {
+	case chopFrame:
+		for _, b := range encoded {
+			if err := c.WriteRaw(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	case chopAll:
+		return c.WriteRaw(bytes.Join(encoded, nil))
+	}
+	all := bytes.Join(encoded, nil)
+	for len(all) > 0 {
+		n := min(chop, len(all))
+		if err := c.WriteRaw(all[:n]); err != nil {
+			return err
+		}
+		all = all[n:]
+	}
+	return nil
+}
+
+// send writes valid frames; a write error is a violation (the server closed on them).
+func send(t *fw.T, c *wsclient.Conn, chop int, frames ...wsclient.Frame) {
+	if err := writeChopped(c, chop, encode(frames...)); err != nil {
+		t.Violation("the frames are accepted", "writing failed: "+err.Error())
+	}
+}
+
+// sendBad writes frames the server is expected to fail on: write errors are expected.
+func sendBad(c *wsclient.Conn, chop int, frames ...wsclient.Frame) {
+	_ = writeChopped(c, chop, encode(frames...))
+}
+
+// outcome is how the target reacted to what a check sent.
+type outcome struct {
+	kind    string // "close", "tcp", "pong", "timeout"
+	code    int    // close code for "close"
+	reason  string
+	payload []byte // pong payload for "pong"
+}
+
+func (o outcome) String() string {
+	switch o.kind {
+	case "close":
+		return fmt.Sprintf("a close frame %d %q", o.code, o.reason)
+	case "tcp":
+		return "the TCP connection closed without a close frame"
+	case "pong":
+		return fmt.Sprintf("a pong %q: the connection went on", o.payload)
+	}
+	return "nothing"
+}
+
+// await reads frames until a close frame, a pong, the end of TCP or the timeout. Data frames
+// and server pings are skipped.
+func await(t *fw.T, c *wsclient.Conn, d time.Duration) outcome {
+	ctx, cancel := t.Within(d)
+	defer cancel()
+	for {
+		f, err := c.ReadFrame(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				if t.Context().Err() != nil {
+					t.Harness("the check's time ran out")
+				}
+				return outcome{kind: "timeout"}
+			}
+			var le *wsclient.LimitError
+			if errors.As(err, &le) {
+				t.Violation("frames within the client's limits", err.Error())
+			}
+			return outcome{kind: "tcp"}
+		}
+		switch f.Op {
+		case ws.OpClose:
+			ce := wsclient.ParseClose(f.Payload)
+			return outcome{kind: "close", code: ce.Code, reason: ce.Reason}
+		case ws.OpPong:
+			return outcome{kind: "pong", payload: f.Payload}
+		}
+	}
+}
+
+// alivePing is the payload of the probe that proves a connection healthy, or proves that a
+// server did not fail a connection where it had to.
+const alivePing = "rtconform: still open?"
+
+// expectHealthy proves that the connection survived what was sent: a ping is answered by a
+// pong (any payload: pong payloads are judged by the WS-PING checks) before any close.
+func expectHealthy(t *fw.T, c *wsclient.Conn, after string) {
+	if err := c.WriteFrame(frame(true, ws.OpPing, []byte(alivePing))); err != nil {
+		t.Violation("the connection stays open after "+after, "writing a ping failed: "+err.Error())
+	}
+	if o := await(t, c, answerWait); o.kind != "pong" {
+		t.Violation("the connection stays open after "+after+" (a ping sent next is answered)", o.String()+waited(o))
+	}
+}
+
+func waited(o outcome) string { return waitedFor(o, answerWait) }
+
+func waitedFor(o outcome, d time.Duration) string {
+	if o.kind == "timeout" {
+		return fmt.Sprintf(" within %s", d)
+	}
+	return ""
+}
+
+// failRule says how a check accepts a failed connection.
+type failRule struct {
+	codes []int // close codes accepted in a close frame
+	tcp   bool  // a TCP close without a close frame is also accepted
+}
+
+var (
+	// "_Fail the WebSocket Connection_": close with 1002 (RFC 6455 §7.1.7 says SHOULD send a
+	// close frame, so a TCP close is allowed, but a close frame sent must carry 1002).
+	failProtocol = failRule{codes: []int{1002}, tcp: true}
+	// invalid UTF-8 in a text message: 1007 (§8.1, §7.4.1), or TCP close.
+	failUTF8 = failRule{codes: []int{1007}, tcp: true}
+	// message above the declared maximum: a close frame with 1009 (§7.4.1), not a silent
+	// drop and not a bare TCP close.
+	failTooBig = failRule{codes: []int{1009}}
+)
+
+func (r failRule) String() string {
+	s := "a close frame with "
+	for i, c := range r.codes {
+		if i > 0 {
+			s += " or "
+		}
+		s += fmt.Sprint(c)
+	}
+	if r.tcp {
+		s += " (or a TCP close without close frame)"
+	}
+	return s
+}
+
+// expectFail proves that the server failed the connection on what was just sent: a ping is
+// sent after it, and a server that answers that ping went on processing frames after the
+// invalid one. A close frame must carry a code of rule; a TCP close counts when rule allows.
+func expectFail(t *fw.T, c *wsclient.Conn, rule failRule, what string) {
+	_ = c.WriteFrame(frame(true, ws.OpPing, []byte(alivePing)))
+	judgeFail(t, await(t, c, answerWait), rule, what)
+}
+
+func judgeFail(t *fw.T, o outcome, rule failRule, what string) {
+	want := "after " + what + ": " + rule.String()
+	switch o.kind {
+	case "close":
+		t.Measure("close", "%d %q", o.code, o.reason)
+		for _, code := range rule.codes {
+			if o.code == code {
+				return
+			}
+		}
+	case "tcp":
+		t.Measure("close", "TCP closed without a close frame")
+		if rule.tcp {
+			return
+		}
+	}
+	t.Violation(want, o.String()+waited(o))
+}
+
+// expectEcho reads the next data message and compares it with what was sent.
+func expectEcho(t *fw.T, c *wsclient.Conn, op ws.OpCode, payload []byte) {
+	ctx, cancel := t.Within(answerWait)
+	defer cancel()
+	gotOp, got, frames, err := c.ReadMessage(ctx, true)
+	if err != nil {
+		t.Violation(fmt.Sprintf("the %d-byte %s message echoed", len(payload), opName(op)), describe(err, answerWait))
+	}
+	t.Measure("echo", "%s, %d bytes in %d frames", opName(gotOp), len(got), len(frames))
+	if gotOp != op || !bytes.Equal(got, payload) {
+		t.Violation(fmt.Sprintf("an echo: %s, %d bytes %s", opName(op), len(payload), preview(payload)),
+			fmt.Sprintf("%s, %d bytes %s", opName(gotOp), len(got), preview(got)))
+	}
+}
+
+func opName(op ws.OpCode) string {
+	switch op {
+	case ws.OpText:
+		return "text"
+	case ws.OpBinary:
+		return "binary"
+	case ws.OpContinuation:
+		return "continuation"
+	case ws.OpPing:
+		return "ping"
+	case ws.OpPong:
+		return "pong"
+	case ws.OpClose:
+		return "close"
+	}
+	return fmt.Sprintf("opcode 0x%X", byte(op))
+}
+
+func preview(b []byte) string {
+	if len(b) > 48 {
+		return fmt.Sprintf("%x…", b[:48])
+	}
+	return fmt.Sprintf("%x", b)
+}
+
+// dialEcho opens the target's echo endpoint.
+func dialEcho(t *fw.T) *wsclient.Conn {
+	path := t.Target().WebSocket.Echo
+	if path == "" {
+		t.NotSupported("the profile declares no websocket.echo path")
+	}
+	ctx, cancel := t.Within(handshakeMax)
+	defer cancel()
+	u := t.URL(path)
+	c, hs, err := wsclient.Dial(ctx, u, wsclient.DialOptions{})
+	if err != nil {
+		obs := err.Error()
+		if hs != nil {
+			obs = fmt.Sprintf("%q", hs.StatusLine)
+		}
+		t.Violation("GET "+u+" upgrades to a WebSocket (101)", obs)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// open dials the endpoint a check runs on: the echo endpoint for echo variants.
+func open(t *fw.T, echo bool) *wsclient.Conn {
+	if echo {
+		return dialEcho(t)
+	}
+	c, _ := dial(t, "")
+	return c
+}
+
+// caps returns the capabilities of a check on the plain endpoint or its echo variant.
+func caps(echo bool) []fw.Capability {
+	if echo {
+		return echoCaps
+	}
+	return wsCaps
+}
+
+// accepted finishes a check whose input was valid: the echo variant compares the echo, the
+// plain one proves the connection healthy.
+func accepted(t *fw.T, c *wsclient.Conn, echo bool, op ws.OpCode, payload []byte, what string) {
+	if echo {
+		expectEcho(t, c, op, payload)
+	}
+	expectHealthy(t, c, what)
+}
+
+// register declares one WebSocket check.
+func register(id string, level fw.Level, requires []fw.Capability, requirement, quote, spec string, run func(t *fw.T)) {
+	fw.Register(fw.Check{ID: id, Level: level, Transport: fw.WebSocket, Requires: requires,
+		Requirement: requirement, Quote: quote, Spec: spec, Timeout: 20 * time.Second, Run: run})
+}
+
+// withinLimit skips a check whose message is larger than the declared maximum.
+func withinLimit(t *fw.T, n int, echo bool) {
+	if m := t.Target().WebSocket.MaxMessage; !echo && m > 0 && int64(n) > m {
+		t.NotSupported("a %d-byte message is above the declared websocket.maxMessage %d", n, m)
+	}
+}
+
+// pattern returns n bytes of a repeating printable pattern (valid UTF-8).
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
+}
+
+// binaryPattern returns n bytes of every byte value (not valid UTF-8).
+func binaryPattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(255 - i%256)
+	}
+	return b
+}
