@@ -1,6 +1,3 @@
-// Package longpoll holds the long-polling conformance checks: cursor semantics, holding, no
-// loss between polls, and the HTTP headers a poll needs to pass proxies. The target's
-// response shape (event array, next cursor, id and payload) comes from the profile.
 package longpoll
 
 import (
@@ -8,19 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/jsonptr"
 	"github.com/rtconform/rtconform/suites/framework/pollclient"
 )
 
 var (
-	lpCaps      = []fw.Capability{fw.CapLongPoll}
 	publishCaps = []fw.Capability{fw.CapLongPoll, fw.CapPublish}
+	corsCaps    = []fw.Capability{fw.CapLongPoll, fw.CapPublish, fw.CapCORS}
 )
 
 // slack is added to the declared hold timeout before a poll counts as never answered.
 const slack = 5 * time.Second
+
+// settle is how long a check lets a poll it just sent reach the server and start its hold
+// before it publishes: a publish that overtakes the request would test something else.
+const settle = 300 * time.Millisecond
 
 func hold(t *fw.T) time.Duration { return t.Target().LongPoll.Timeout.D() }
 
@@ -30,9 +33,23 @@ func shape(t *fw.T) pollclient.Shape {
 		ID: t.Target().Envelope.ID, Data: t.Target().Envelope.Data}
 }
 
+// endpoint is the poll URL of the check's i-th topic (0: t.Topic()).
+func endpoint(t *fw.T, i int) string {
+	return t.Run.BaseURL + fw.Path(t.Target().LongPoll.Path, t.TopicN(i))
+}
+
 // poll sends one poll and requires a well-formed 200 answer within the hold timeout + slack.
-func poll(t *fw.T, cursor string) *pollclient.Response {
-	r := rawPoll(t, cursor, hold(t)+slack)
+func poll(t *fw.T, cursor string) *pollclient.Response { return pollOn(t, 0, cursor) }
+
+// pollOn is poll on the check's i-th topic.
+func pollOn(t *fw.T, i int, cursor string) *pollclient.Response {
+	r := rawPollOn(t, i, cursor, hold(t)+slack)
+	requireOK(t, r)
+	return r
+}
+
+// requireOK makes a non-200 answer or a body not of the declared shape a violation.
+func requireOK(t *fw.T, r *pollclient.Response) {
 	if r.Status != 200 {
 		t.Violation("200 with the declared JSON body", fmt.Sprintf("status %d, body %.200q", r.Status, r.Body))
 	}
@@ -40,14 +57,17 @@ func poll(t *fw.T, cursor string) *pollclient.Response {
 		t.Violation("a JSON body with the event array at "+t.Target().LongPoll.Events+" and the next cursor at "+t.Target().LongPoll.Next,
 			fmt.Sprintf("%v; body %.300q", r.DecodeErr, r.Body))
 	}
-	return r
 }
 
 // rawPoll sends one poll bounded by d; a poll that is not answered in d is a violation.
 func rawPoll(t *fw.T, cursor string, d time.Duration) *pollclient.Response {
+	return rawPollOn(t, 0, cursor, d)
+}
+
+func rawPollOn(t *fw.T, i int, cursor string, d time.Duration) *pollclient.Response {
 	ctx, cancel := t.Within(d)
 	defer cancel()
-	r, err := pollclient.Poll(ctx, t.HTTP(), t.URL(t.Target().LongPoll.Path), cursor, shape(t))
+	r, err := pollclient.Poll(ctx, t.HTTP(), endpoint(t, i), cursor, shape(t))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			t.Violation(fmt.Sprintf("an answer within the declared hold (%s) + %s", hold(t), slack), fmt.Sprintf("no answer within %s", d))
@@ -57,20 +77,27 @@ func rawPoll(t *fw.T, cursor string, d time.Duration) *pollclient.Response {
 	return r
 }
 
-// pending is a poll running in the background.
+// pending is a poll running in the background. Its goroutine never judges: wait does, on
+// the check's goroutine.
 type pending struct {
-	done chan struct{}
-	resp *pollclient.Response
-	err  error
+	done   chan struct{}
+	resp   *pollclient.Response
+	err    error
+	cancel context.CancelFunc
 }
 
-func start(t *fw.T, cursor string) *pending {
+func start(t *fw.T, cursor string) *pending { return startOn(t, 0, cursor) }
+
+// startOn starts a poll on the check's i-th topic, bounded by the hold timeout + slack.
+func startOn(t *fw.T, i int, cursor string) *pending {
 	p := &pending{done: make(chan struct{})}
 	ctx, cancel := t.Within(hold(t) + slack)
+	p.cancel = cancel
+	url := endpoint(t, i)
 	go func() {
 		defer close(p.done)
 		defer cancel()
-		p.resp, p.err = pollclient.Poll(ctx, t.HTTP(), t.URL(t.Target().LongPoll.Path), cursor, shape(t))
+		p.resp, p.err = pollclient.Poll(ctx, t.HTTP(), url, cursor, shape(t))
 	}()
 	t.Cleanup(func() { cancel(); <-p.done })
 	return p
@@ -81,19 +108,20 @@ func (p *pending) wait(t *fw.T) *pollclient.Response {
 	if p.err != nil {
 		t.Violation(fmt.Sprintf("an answer within the declared hold (%s) + %s", hold(t), slack), fmt.Sprintf("poll failed: %v", p.err))
 	}
-	if p.resp.Status != 200 || p.resp.DecodeErr != nil {
-		t.Violation("200 with the declared JSON body", fmt.Sprintf("status %d, %v, body %.300q", p.resp.Status, p.resp.DecodeErr, p.resp.Body))
-	}
+	requireOK(t, p.resp)
 	return p.resp
 }
 
 // bootstrap obtains a cursor the way a client does: a poll without a cursor is held, an event
 // published meanwhile completes it. It returns the cursor after that event.
-func bootstrap(t *fw.T) string {
+func bootstrap(t *fw.T) string { return bootstrapOn(t, 0) }
+
+// bootstrapOn is bootstrap on the check's i-th topic.
+func bootstrapOn(t *fw.T, i int) string {
 	for attempt := 0; attempt < 2; attempt++ {
-		p := start(t, "")
-		time.Sleep(300 * time.Millisecond)
-		t.Publish(t.Payload(0))
+		p := startOn(t, i, "")
+		time.Sleep(settle)
+		t.PublishTo(t.TopicN(i), t.Payload(0))
 		r := p.wait(t)
 		if len(r.Events) > 0 {
 			return r.Cursor
@@ -101,7 +129,7 @@ func bootstrap(t *fw.T) string {
 		if r.Cursor != "" {
 			// Answered before the publish (a short hold): use the cursor it gave and let
 			// the next poll pick up event 0.
-			r2 := poll(t, r.Cursor)
+			r2 := pollOn(t, i, r.Cursor)
 			if len(r2.Events) > 0 {
 				return r2.Cursor
 			}
@@ -117,9 +145,7 @@ func drain(t *fw.T, cursor string, n int) ([]int, string) {
 	var seqs []int
 	for polls := 0; len(seqs) < n && polls < n+3; polls++ {
 		r := poll(t, cursor)
-		for _, e := range r.Events {
-			seqs = append(seqs, seqOf(t, e.Data))
-		}
+		seqs = append(seqs, seqsOf(t, r)...)
 		cursor = r.Cursor
 		if len(r.Events) == 0 {
 			break
@@ -133,6 +159,53 @@ func seqOf(t *fw.T, data string) int {
 		return s
 	}
 	return -1
+}
+
+// seqsOf returns the seqs of a response's events (-1 for a payload that is not the check's).
+func seqsOf(t *fw.T, r *pollclient.Response) []int {
+	out := make([]int, 0, len(r.Events))
+	for _, e := range r.Events {
+		out = append(out, seqOf(t, e.Data))
+	}
+	return out
+}
+
+// resetSignal is the profile's declared "cursor too old or unknown" signal, or NOT_SUPPORTED.
+func resetSignal(t *fw.T) fw.ResetSignal {
+	sig := t.Target().LongPoll.Reset
+	if sig.Pointer == "" {
+		t.NotSupported("the profile declares no longpoll.reset.pointer (the target's explicit signal for a cursor it cannot resume)")
+	}
+	return sig
+}
+
+// hasReset reports whether a response carries the declared reset signal, and its text.
+func hasReset(sig fw.ResetSignal, r *pollclient.Response) (string, bool) {
+	if sig.Pointer == "" || r.Doc == nil {
+		return "", false
+	}
+	v, ok := jsonptr.Get(r.Doc, sig.Pointer)
+	if !ok || v == nil {
+		return "", false
+	}
+	txt := jsonptr.Text(v)
+	if sig.Value != "" && txt != sig.Value {
+		return txt, false
+	}
+	return txt, true
+}
+
+// retention is the declared retention, or NOT_SUPPORTED when it is missing or too large to
+// overrun within a check.
+func retention(t *fw.T) int {
+	keep := t.Target().Retention
+	if keep <= 0 {
+		t.NotSupported("the profile declares no target.retention (events kept per topic)")
+	}
+	if keep > 5000 {
+		t.NotSupported("target.retention %d is too large to overrun in a check (at most 5000)", keep)
+	}
+	return keep
 }
 
 func upto(a, b int) []int {
@@ -162,11 +235,54 @@ func diagnose(got, want []int) string {
 	slices.Sort(dup)
 	switch {
 	case len(missing) > 0 && len(dup) > 0:
-		return fmt.Sprintf("lost %v and duplicated %v", missing, dup)
+		return fmt.Sprintf("lost %v and duplicated %v", compact(missing), dup)
 	case len(missing) > 0:
-		return fmt.Sprintf("lost %v", missing)
+		return fmt.Sprintf("lost %v", compact(missing))
 	case len(dup) > 0:
 		return fmt.Sprintf("duplicated %v", dup)
 	}
 	return "out of order"
+}
+
+// compact renders a sorted list of ints with runs collapsed: [1 2 3 7] -> "1-3 7".
+func compact(xs []int) string {
+	xs = slices.Clone(xs)
+	sort.Ints(xs)
+	s := ""
+	for i := 0; i < len(xs); {
+		j := i
+		for j+1 < len(xs) && xs[j+1] == xs[j]+1 {
+			j++
+		}
+		if s != "" {
+			s += " "
+		}
+		if j > i {
+			s += fmt.Sprintf("%d-%d", xs[i], xs[j])
+		} else {
+			s += fmt.Sprint(xs[i])
+		}
+		i = j + 1
+	}
+	return s
+}
+
+// clipq quotes s for a message, shortening long values.
+func clipq(s string) string {
+	if len(s) > 120 {
+		return fmt.Sprintf("%q… (%d bytes)", s[:120], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// firstDiff describes where two strings first differ.
+func firstDiff(want, got string) string {
+	n := min(len(want), len(got))
+	for i := 0; i < n; i++ {
+		if want[i] != got[i] {
+			lo := max(0, i-8)
+			return fmt.Sprintf("first difference at byte %d: want %q, got %q", i, want[lo:min(len(want), i+8)], got[lo:min(len(got), i+8)])
+		}
+	}
+	return fmt.Sprintf("lengths differ: want %d bytes, got %d", len(want), len(got))
 }
