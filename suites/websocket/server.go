@@ -3,7 +3,6 @@ package websocket
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -156,10 +155,10 @@ var _ = func() bool {
 			for {
 				f, err := c.ReadFrame(ctx)
 				if err != nil {
-					if errors.Is(err, context.DeadlineExceeded) {
-						t.Violation("a pong, then a close frame", describe(err, answerWait))
-					}
-					return // a TCP close: no close frame to judge (allowed)
+					// A TCP close leaves no close frame to judge (allowed); a server that
+					// ignores the reserved opcode sends none either — the WS-OPCODE group
+					// judges that, this check only judges the frames that did come.
+					return
 				}
 				if !f.Op.IsControl() {
 					continue
