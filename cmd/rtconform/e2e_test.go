@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"encoding/json"
 	"errors"
 	"os"
@@ -29,6 +30,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The runs below mostly wait on sockets: four at a time, unless -parallel was given.
+	// (Not through the README's go test -parallel: Ginkgo refuses that flag for the suites.)
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "4")
+	}
 	_, file, _, _ := runtime.Caller(0)
 	root = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 	dir, err := os.MkdirTemp("", "rtconform-e2e-")
