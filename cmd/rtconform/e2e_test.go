@@ -5,9 +5,9 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
