@@ -139,12 +139,28 @@ func (r *Run) Teardown() {
 	currentMu.Unlock()
 }
 
-// startCommand runs target.start: picks a free port for {port}, starts the command in its own
-// process group and waits until the ready path answers 2xx.
+// startCommand runs target.start (see startOnce). A free port handed to the command can be
+// taken by another process before the command listens on it; such a start is retried with a
+// new port, up to three times.
 func (r *Run) startCommand(ctx context.Context) error {
 	t := &r.Profile.Target
-	base := t.URL
-	cmdline := t.Start.Command
+	url0, cmd0 := t.URL, t.Start.Command
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		t.URL = url0
+		err = r.startOnce(ctx, url0, cmd0)
+		if err == nil || !strings.Contains(err.Error(), "address already in use") || !strings.Contains(url0+cmd0, "{port}") {
+			return err
+		}
+		r.Teardown()
+	}
+	return err
+}
+
+// startOnce picks a free port for {port}, starts the command in its own process group and
+// waits until the ready path answers 2xx.
+func (r *Run) startOnce(ctx context.Context, base, cmdline string) error {
+	t := &r.Profile.Target
 	if strings.Contains(base, "{port}") || strings.Contains(cmdline, "{port}") {
 		port, err := freePort()
 		if err != nil {
