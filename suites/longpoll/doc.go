@@ -38,7 +38,7 @@
 //	LP-GAP-002      MUST    loss under a continuous publisher                poll-cursor-after-render, poll-gap-loss
 //	LP-GAP-003      MUST    an event goes to a request whose client left     poll-ack-on-write, poll-gap-loss
 //	LP-BATCH-001    SHOULD  a backlog is not returned in one response        poll-batch-head, poll-gap-loss
-//	LP-BATCH-002    MUST    loss or disorder across batch boundaries         poll-batch-head, poll-gap-loss
+//	LP-BATCH-002    MUST    loss or disorder across batch boundaries         poll-batch-head, poll-gap-loss, poll-cursor-after-render
 //	LP-CONC-001     MUST    one of two same-cursor polls silently empty      poll-wake-one
 //	LP-CONC-002     MUST    held polls block other clients                   poll-worker-pool, poll-gap-loss
 //	LP-CONC-003     SHOULD  fan-out to 20 held polls slow or incomplete      poll-wake-one, poll-tick
