@@ -291,6 +291,9 @@ func (p *Profile) validate(lines map[string]int) error {
 		if err := checkPointer(t.WebSocket.Reset.Pointer); err != nil {
 			return bad("target.websocket.reset.pointer", "%v", err)
 		}
+		if t.WebSocket.Keepalive < 0 {
+			return bad("target.websocket.keepalive", "must not be negative")
+		}
 		if t.WebSocket.MaxMessage < 0 {
 			return bad("target.websocket.maxMessage", "must not be negative")
 		}

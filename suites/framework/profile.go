@@ -118,6 +118,9 @@ type WebSocketConfig struct {
 	MaxMessage int64 `yaml:"maxMessage"`
 	// Reset identifies the target's "token too old or unknown" message.
 	Reset ResetSignal `yaml:"reset"`
+	// Keepalive is the longest idle gap between frames from the server (pings or application
+	// heartbeats) the target promises (capability heartbeat). 0: not declared.
+	Keepalive Duration `yaml:"keepalive"`
 }
 
 // WebSocketToken says how a resume token reaches the target: as a query parameter, or as a
@@ -229,7 +232,7 @@ func Defaults() Profile {
 			SSE: &SSEConfig{Path: "/sse/{topic}", Resume: SSEResume{Query: "lastEventId"}, Heartbeat: Duration(10 * time.Second),
 				Retry: Duration(3 * time.Second), Reset: SSEReset{Event: "reset"}},
 			WebSocket: &WebSocketConfig{Path: "/ws/{topic}", Echo: "/echo", Resume: WebSocketToken{Query: "since"},
-				MaxMessage: 64 << 10, Reset: ResetSignal{Pointer: "/type", Value: "reset"}},
+				MaxMessage: 64 << 10, Reset: ResetSignal{Pointer: "/type", Value: "reset"}, Keepalive: Duration(20 * time.Second)},
 			LongPoll: &LongPollConfig{Path: "/poll/{topic}", Cursor: QueryParam{Query: "cursor"}, Timeout: Duration(25 * time.Second),
 				Batch: 100, Reset: ResetSignal{Pointer: "/reset"}},
 			Envelope:  Envelope{ID: "/id", Data: "/data"},

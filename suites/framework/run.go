@@ -80,6 +80,7 @@ func Setup(ctx context.Context, p Profile) (*Run, error) {
 			Retry:          durOr(t.SSE, func(s *SSEConfig) time.Duration { return s.Retry.D() }),
 			PollTimeout:    durOr(t.LongPoll, func(l *LongPollConfig) time.Duration { return l.Timeout.D() }),
 			AllowedOrigins: hostPatterns(t.Origin.Allowed),
+			PingInterval:   durOr(t.WebSocket, func(w *WebSocketConfig) time.Duration { return w.Keepalive.D() }),
 		}
 		cfg.Log.MaxEvents = t.Retention
 		srv := reference.New(cfg)
@@ -396,6 +397,9 @@ func hostPatterns(origins []string) []string {
 // profile's restart hook (a shell command, or an HTTP request to restart.url). It returns once
 // the target accepts connections again (or after 60 s).
 func (r *Run) Restart(ctx context.Context) error {
+	// Keep-alive connections from before the restart are dead; a POST (publish) sent on one
+	// would fail with EOF and is not retried by net/http.
+	defer r.HTTP.CloseIdleConnections()
 	if r.restart != nil {
 		return r.restart(ctx)
 	}

@@ -53,6 +53,7 @@
 //	WS-SERVER-001..005              server-to-client framing
 //	WS-DELIVER-001, WS-RESUME-001   events through the envelope; resume token
 //	WS-LIFE-001                     close code on shutdown (capability restart)
+//	WS-KEEP-001                     server keepalive within websocket.keepalive (capability heartbeat)
 //
 // # Autobahn|Testsuite coverage
 //
@@ -103,8 +104,8 @@
 // ReadMessage/WriteMessage, SetReadLimit), coder/websocket v1.8.15 (Accept with nil options,
 // Read/Write, SetReadLimit), golang.org/x/net/websocket v0.60.0 (Server without Handshake,
 // because websocket.Handler refuses clients that send no Origin; a Codec Receive/Send loop
-// that keeps text as text, MaxPayloadBytes, deferred Close). In every run 15 checks are
-// NOT_SUPPORTED: those that need publish, resume, restart or origin.allowed.
+// that keeps text as text, MaxPayloadBytes, deferred Close). In every run 16 checks are
+// NOT_SUPPORTED: those that need publish, resume, restart, heartbeat or origin.allowed.
 //
 //	server   MUST pass/fail  SHOULD pass/warn  FAIL                           WARN
 //	gorilla  367 / 78        8 / 5             WS-UTF8-101..170, 201..205,    WS-UTF8-301..304,
@@ -182,4 +183,5 @@
 //	WS-DELIVER-001                    ws-event-rsv1, ws-event-masked, ws-event-latin1
 //	WS-RESUME-001                     ws-no-resume
 //	WS-LIFE-001                       ws-shutdown-drop
+//	WS-KEEP-001 (SHOULD)              ws-no-keepalive
 package websocket
