@@ -34,7 +34,9 @@ func TestSuites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer run.Teardown()
-	ginkgo.RunSpecs(t, "rtconform")
+	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
+	suiteCfg.LabelFilter = fw.EffectiveLabelFilter(suiteCfg.LabelFilter)
+	ginkgo.RunSpecs(t, "rtconform", suiteCfg, repCfg)
 	doc := fw.LastReport()
 	if doc == nil {
 		t.Fatal("the suite produced no conformance report")

@@ -34,7 +34,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	}
 	var checks []fw.Check
 	for _, c := range fw.Checks() {
-		if match(c.Labels()) {
+		if match(c.AllLabels()) {
 			checks = append(checks, c)
 		}
 	}
@@ -51,7 +51,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		}
 		rows := []row{}
 		for _, c := range checks {
-			rows = append(rows, row{c.ID, c.Level, c.Transport, c.Requirement, c.Spec, c.Requires, c.Labels()})
+			rows = append(rows, row{c.ID, c.Level, c.Transport, c.Requirement, c.Spec, c.Requires, c.AllLabels()})
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

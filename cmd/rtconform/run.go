@@ -29,7 +29,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	config := fs.String("config", "", "target profile (YAML); default ./"+DefaultConfig+" if present, else the built-in reference profile")
 	target := fs.String("target", "", "base URL of the target (overrides target.url)")
-	labels := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'sse && must' or 'id:SSE-RESUME-001'")
+	labels := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'sse && must' or 'id:SSE-RESUME-001'; the chaos and proxy suites run only when it names them ('chaos', 'proxy')")
 	reportDir := fs.String("report-dir", "", "directory for conformance-report.json and junit.xml (overrides report.dir)")
 	strict := fs.Bool("strict", false, "SHOULD violations fail the run (overrides strict)")
 	verbose := fs.Bool("v", false, "print every check as it runs")
@@ -85,7 +85,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "rtconform: target %s at %s (profile %s)\n", profile.Target.Name, run.BaseURL, orDefault(profile.Source))
 
 	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
-	suiteCfg.LabelFilter = *labels
+	suiteCfg.LabelFilter = fw.EffectiveLabelFilter(*labels)
 	suiteCfg.Timeout = 2 * time.Hour
 	suiteCfg.RandomizeAllSpecs = false
 	repCfg.JUnitReport = filepath.Join(profile.Report.Dir, "junit.xml")

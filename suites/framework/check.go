@@ -39,6 +39,7 @@ type Measurement struct {
 // conformance-report.json.
 type Result struct {
 	ID           string        `json:"id"`
+	Cell         string        `json:"cell,omitempty"`
 	Level        Level         `json:"level"`
 	Transport    Transport     `json:"transport"`
 	Area         string        `json:"area"`
@@ -52,6 +53,16 @@ type Result struct {
 	Missing      []Capability  `json:"missing_capabilities,omitempty"`
 	DurationMS   int64         `json:"duration_ms"`
 	History      string        `json:"history,omitempty"`
+	// Remedy is what to change so the check passes (the proxy suite: a directive or header).
+	Remedy string `json:"remedy,omitempty"`
+}
+
+// Key is the result's check key: ID, or ID@cell.
+func (r Result) Key() string {
+	if r.Cell == "" {
+		return r.ID
+	}
+	return r.ID + "@" + r.Cell
 }
 
 // entryName is the Ginkgo report entry that carries a Result from the spec to the suite report.
@@ -69,6 +80,7 @@ type T struct {
 	cleanups []func()
 	g        gomega.Gomega
 	history  string
+	remedy   string
 }
 
 type violation struct{ expected, observed, msg string }
@@ -87,6 +99,9 @@ func (t *T) Topic() string { return t.TopicN(0) }
 // TopicN returns the n-th private topic of this check (for checks that need several).
 func (t *T) TopicN(n int) string {
 	s := "rtc-" + strings.ToLower(t.Check.ID) + "-" + t.Run.ID[:8]
+	if t.Check.Cell != "" {
+		s += "-" + strings.NewReplacer("/", "-", ":", "-").Replace(strings.ToLower(t.Check.Cell))
+	}
 	if n > 0 {
 		s += fmt.Sprintf("-%d", n)
 	}
@@ -134,6 +149,10 @@ func (t *T) Expect(actual any, extra ...any) types.Assertion { return t.g.Expect
 // Cleanup registers f to run when the check ends, last registered first.
 func (t *T) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
 
+// Remedy records what to change so the check would pass; it is shown with a failure and in
+// the matrix.
+func (t *T) Remedy(format string, args ...any) { t.remedy = fmt.Sprintf(format, args...) }
+
 // SetHistory records the path of a saved history file for the report and the failure message.
 func (t *T) SetHistory(path string) { t.history = path }
 
@@ -165,7 +184,7 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 	if run == nil {
 		panic("rtconform: no target resolved; call framework.Setup before RunSpecs")
 	}
-	res := Result{ID: c.ID, Level: c.Level, Transport: c.Transport, Area: c.Area(),
+	res := Result{ID: c.ID, Cell: c.Cell, Level: c.Level, Transport: c.Transport, Area: c.Area(),
 		Requirement: c.Requirement, Spec: c.Spec}
 	if missing := run.Profile.Target.Missing(c.Requires); len(missing) > 0 {
 		res.Verdict = NOTSUPPORTED
@@ -191,10 +210,11 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 		addEntry(res, ginkgo.ReportEntryVisibilityNever)
 	case violation:
 		res.Expected, res.Observed = o.expected, o.observed
+		res.Remedy = t.remedy
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 			res.Observed += fmt.Sprintf(" (the check's %s timeout expired)", c.Timeout)
 		}
-		res.Message = failureText(c, o, t.measured, t.history)
+		res.Message = failureText(c, o, t.measured, t.history, t.remedy)
 		switch {
 		case c.Level == MUST || (c.Level == SHOULD && run.Profile.Strict):
 			res.Verdict = FAIL
@@ -215,13 +235,13 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 		ginkgo.Skip(res.Message)
 	case harnessFault:
 		res.Verdict = ERROR
-		res.Message = fmt.Sprintf("[%s] harness error (the target could not be judged): %s", c.ID, o.msg)
+		res.Message = fmt.Sprintf("[%s] harness error (the target could not be judged): %s", c.Key(), o.msg)
 		addEntry(res, ginkgo.ReportEntryVisibilityNever)
 		// A panic makes Ginkgo record the spec as an error, not a failure (JUnit <error>).
 		panic(res.Message)
 	default:
 		res.Verdict = ERROR
-		res.Message = fmt.Sprintf("[%s] the check itself crashed: %v", c.ID, o)
+		res.Message = fmt.Sprintf("[%s] the check itself crashed: %v", c.Key(), o)
 		addEntry(res, ginkgo.ReportEntryVisibilityNever)
 		panic(res.Message)
 	}
@@ -251,9 +271,9 @@ func (t *T) execute() (outcome any) {
 	return nil
 }
 
-func failureText(c Check, v violation, ms []Measurement, history string) string {
+func failureText(c Check, v violation, ms []Measurement, history, remedy string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%s] %s: %s\n", c.ID, c.Level, c.Requirement)
+	fmt.Fprintf(&b, "[%s] %s: %s\n", c.Key(), c.Level, c.Requirement)
 	fmt.Fprintf(&b, "  spec: %s", c.Spec)
 	if c.Quote != "" {
 		fmt.Fprintf(&b, " — %q", c.Quote)
@@ -272,7 +292,10 @@ func failureText(c Check, v violation, ms []Measurement, history string) string 
 		fmt.Fprintf(&b, "  measured %s: %s\n", m.Name, m.Value)
 	}
 	if history != "" {
-		fmt.Fprintf(&b, "  history: %s (re-check offline)\n", history)
+		fmt.Fprintf(&b, "  history: %s (re-check offline: rtconform recheck %s)\n", history, history)
+	}
+	if remedy != "" {
+		fmt.Fprintf(&b, "  remedy: %s\n", remedy)
 	}
 	return b.String()
 }

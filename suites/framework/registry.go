@@ -43,6 +43,21 @@ type Check struct {
 	Requires    []Capability
 	Timeout     time.Duration // whole-spec timeout; default 30s
 	Run         func(t *T)
+
+	// Cell names one cell of a matrix the same check runs in several times (the proxy suite:
+	// "nginx:naive"); "" for an ordinary check. ID and Cell together identify a spec.
+	Cell string
+	// Labels are extra Ginkgo labels: "chaos" and "proxy" mark the opt-in suites (see
+	// EffectiveLabelFilter), "proxy:nginx" and the like select matrix cells.
+	Labels []string
+}
+
+// Key identifies a registered spec: the ID, and "@cell" for a matrix cell.
+func (c Check) Key() string {
+	if c.Cell == "" {
+		return c.ID
+	}
+	return c.ID + "@" + c.Cell
 }
 
 // DefaultTimeout bounds a check that sets no Timeout.
@@ -64,10 +79,39 @@ func (c Check) Area() string {
 	return c.ID[:i]
 }
 
-// Labels are the Ginkgo labels of the check's spec: id:<ID>, the transport, the area
-// (lower case) and the level.
-func (c Check) Labels() []string {
-	return []string{"id:" + c.ID, string(c.Transport), strings.ToLower(c.Area()), strings.ToLower(string(c.Level))}
+// AllLabels are the Ginkgo labels of the check's spec: id:<ID>, the transport, the area
+// (lower case), the level, cell:<cell> for a matrix cell, then the extra Labels.
+func (c Check) AllLabels() []string {
+	l := []string{"id:" + c.ID, string(c.Transport), strings.ToLower(c.Area()), strings.ToLower(string(c.Level))}
+	if c.Cell != "" {
+		l = append(l, "cell:"+c.Cell)
+	}
+	return append(l, c.Labels...)
+}
+
+// OptIn are the labels of suites that run only when a label filter asks for them: they need
+// fault injection or real proxies and take minutes, not the default run's seconds.
+var OptIn = []string{"chaos", "proxy"}
+
+// EffectiveLabelFilter is the filter a run really uses: a filter that names an opt-in label
+// ("chaos", "proxy") or a check ("id:…") is taken as given; any other filter, and the empty
+// one, also excludes the opt-in suites, so `rtconform run` and `--label-filter sse` stay the
+// fast conformance run.
+func EffectiveLabelFilter(filter string) string {
+	f := strings.TrimSpace(filter)
+	if strings.Contains(f, "id:") {
+		return f
+	}
+	for _, l := range OptIn {
+		if strings.Contains(f, l) {
+			return f
+		}
+	}
+	ex := "!" + strings.Join(OptIn, " && !")
+	if f == "" {
+		return ex
+	}
+	return "(" + f + ") && " + ex
 }
 
 // Register declares a check and creates its Ginkgo spec. It panics on a malformed or duplicate
@@ -86,23 +130,26 @@ func Register(c Check) bool {
 	if c.Requirement == "" || c.Spec == "" || c.Run == nil || c.Transport == "" {
 		panic(fmt.Sprintf("rtconform: check %s needs Requirement, Spec, Transport and Run", c.ID))
 	}
+	if strings.ContainsAny(c.Cell, " @&|!,()/") {
+		panic(fmt.Sprintf("rtconform: check %s has cell %q (no spaces, @, / or label operators)", c.ID, c.Cell))
+	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
 	regMu.Lock()
-	if _, dup := registry[c.ID]; dup {
+	if _, dup := registry[c.Key()]; dup {
 		regMu.Unlock()
-		panic(fmt.Sprintf("rtconform: duplicate check ID %s", c.ID))
+		panic(fmt.Sprintf("rtconform: duplicate check %s", c.Key()))
 	}
-	registry[c.ID] = c
+	registry[c.Key()] = c
 	regMu.Unlock()
 
-	ginkgo.It(fmt.Sprintf("[%s] %s: %s", c.ID, c.Level, c.Requirement), ginkgo.Label(c.Labels()...),
+	ginkgo.It(fmt.Sprintf("[%s] %s: %s", c.Key(), c.Level, c.Requirement), ginkgo.Label(c.AllLabels()...),
 		ginkgo.SpecTimeout(c.Timeout), func(ctx ginkgo.SpecContext) { runSpec(ctx, c) })
 	return true
 }
 
-// Checks returns every registered check, sorted by ID.
+// Checks returns every registered check (each matrix cell once), sorted by ID and cell.
 func Checks() []Check {
 	regMu.Lock()
 	defer regMu.Unlock()
@@ -110,14 +157,14 @@ func Checks() []Check {
 	for _, c := range registry {
 		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
 	return out
 }
 
-// Lookup returns the check with the given ID.
-func Lookup(id string) (Check, bool) {
+// Lookup returns the check with the given key (ID, or ID@cell for a matrix cell).
+func Lookup(key string) (Check, bool) {
 	regMu.Lock()
 	defer regMu.Unlock()
-	c, ok := registry[id]
+	c, ok := registry[key]
 	return c, ok
 }

@@ -20,7 +20,7 @@ func mustPanic(t *testing.T, want string, f func()) {
 func TestRegisterRejectsBadAndDuplicateIDs(t *testing.T) {
 	ok := Check{ID: "TST-REG-001", Level: MUST, Transport: SSE, Requirement: "r", Spec: "s", Run: func(*T) {}}
 	Register(ok)
-	mustPanic(t, "duplicate check ID TST-REG-001", func() { Register(ok) })
+	mustPanic(t, "duplicate check TST-REG-001", func() { Register(ok) })
 	bad := ok
 	bad.ID = "TST-REG-1"
 	mustPanic(t, "not AREA-TOPIC-NNN", func() { Register(bad) })
@@ -31,7 +31,7 @@ func TestRegisterRejectsBadAndDuplicateIDs(t *testing.T) {
 	if !found || c.Timeout != DefaultTimeout {
 		t.Fatalf("lookup: %+v %v", c, found)
 	}
-	if got := c.Labels(); !slices.Equal(got, []string{"id:TST-REG-001", "sse", "tst-reg", "must"}) {
+	if got := c.AllLabels(); !slices.Equal(got, []string{"id:TST-REG-001", "sse", "tst-reg", "must"}) {
 		t.Fatalf("labels %v", got)
 	}
 }
@@ -48,5 +48,41 @@ func TestSummaryExitCodes(t *testing.T) {
 	}
 	if (Summary{Warned: []string{"A"}}).Exit() != 0 {
 		t.Error("a warning alone passes")
+	}
+}
+
+func TestMatrixCellsShareAnIDButNotAKey(t *testing.T) {
+	c := Check{ID: "TST-CELL-001", Level: MUST, Transport: SSE, Requirement: "r", Spec: "s", Run: func(*T) {},
+		Cell: "nginx:naive", Labels: []string{"proxy", "proxy:nginx"}}
+	Register(c)
+	c2 := c
+	c2.Cell = "nginx:recommended"
+	Register(c2)
+	mustPanic(t, "duplicate check TST-CELL-001@nginx:naive", func() { Register(c) })
+	bad := c
+	bad.Cell = "a b"
+	mustPanic(t, "has cell", func() { Register(bad) })
+	got, found := Lookup("TST-CELL-001@nginx:recommended")
+	if !found || got.Cell != "nginx:recommended" {
+		t.Fatalf("lookup by key: %+v %v", got, found)
+	}
+	if l := got.AllLabels(); !slices.Equal(l, []string{"id:TST-CELL-001", "sse", "tst-cell", "must", "cell:nginx:recommended", "proxy", "proxy:nginx"}) {
+		t.Fatalf("labels %v", l)
+	}
+}
+
+func TestEffectiveLabelFilterMakesChaosAndProxyOptIn(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                  "!chaos && !proxy",
+		"sse":               "(sse) && !chaos && !proxy",
+		"sse || websocket":  "(sse || websocket) && !chaos && !proxy",
+		"chaos":             "chaos",
+		"proxy && sse":      "proxy && sse",
+		"id:RC-SSE-001":     "id:RC-SSE-001",
+		" longpoll && must": "(longpoll && must) && !chaos && !proxy",
+	} {
+		if got := EffectiveLabelFilter(in); got != want {
+			t.Errorf("EffectiveLabelFilter(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -25,8 +25,23 @@ type Conformance struct {
 	Strict       bool         `json:"strict"`
 	Started      time.Time    `json:"started"`
 	DurationMS   int64        `json:"duration_ms"`
-	Summary      Summary      `json:"summary"`
-	Checks       []Result     `json:"checks"`
+	// LabelFilter is the filter the run used (see EffectiveLabelFilter).
+	LabelFilter string   `json:"label_filter,omitempty"`
+	Summary     Summary  `json:"summary"`
+	Checks      []Result `json:"checks"`
+	// Matrix holds the results of matrix checks (the proxy suite), one row per cell and check.
+	Matrix []MatrixRow `json:"matrix,omitempty"`
+}
+
+// MatrixRow is one cell × check of a compatibility matrix: "nginx:naive" × PX-SSE-002.
+type MatrixRow struct {
+	Cell      string    `json:"cell"`
+	Transport Transport `json:"transport"`
+	ID        string    `json:"id"`
+	Verdict   Verdict   `json:"verdict"`
+	// Measured is the check's measurements, joined ("first_byte=12ms").
+	Measured string `json:"measured,omitempty"`
+	Remedy   string `json:"remedy,omitempty"`
 }
 
 // ReportTarget identifies the target in the report.
@@ -51,7 +66,8 @@ type Summary struct {
 	MUST   Counts `json:"must"`
 	SHOULD Counts `json:"should"`
 	INFO   Counts `json:"info"`
-	// Failed lists FAIL and ERROR check IDs; Warned lists WARN check IDs.
+	// Failed lists FAIL check keys, Errors ERROR check keys, Warned WARN check keys (a key is
+	// the ID, or ID@cell for a matrix cell).
 	Failed []string `json:"failed,omitempty"`
 	Errors []string `json:"errors,omitempty"`
 	Warned []string `json:"warned,omitempty"`
@@ -113,6 +129,7 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 		Strict:       run.Profile.Strict,
 		Started:      run.Started,
 		DurationMS:   time.Since(run.Started).Milliseconds(),
+		LabelFilter:  rep.SuiteConfig.LabelFilter,
 		Checks:       []Result{},
 	}
 	for _, sr := range rep.SpecReports {
@@ -125,7 +142,7 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 		}
 		doc.Checks = append(doc.Checks, r)
 	}
-	sort.Slice(doc.Checks, func(i, j int) bool { return doc.Checks[i].ID < doc.Checks[j].ID })
+	sort.Slice(doc.Checks, func(i, j int) bool { return doc.Checks[i].Key() < doc.Checks[j].Key() })
 	for _, r := range doc.Checks {
 		c := doc.Summary.level(r.Level)
 		switch r.Verdict {
@@ -133,20 +150,39 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 			c.Passed++
 		case FAIL:
 			c.Failed++
-			doc.Summary.Failed = append(doc.Summary.Failed, r.ID)
+			doc.Summary.Failed = append(doc.Summary.Failed, r.Key())
 		case WARN:
 			c.Warned++
-			doc.Summary.Warned = append(doc.Summary.Warned, r.ID)
+			doc.Summary.Warned = append(doc.Summary.Warned, r.Key())
 		case INFOV:
 			c.Info++
 		case NOTSUPPORTED:
 			c.NotSupported++
 		case ERROR:
 			c.Errors++
-			doc.Summary.Errors = append(doc.Summary.Errors, r.ID)
+			doc.Summary.Errors = append(doc.Summary.Errors, r.Key())
+		}
+		if r.Cell != "" {
+			doc.Matrix = append(doc.Matrix, matrixRow(r))
 		}
 	}
+	sort.SliceStable(doc.Matrix, func(i, j int) bool {
+		a, b := doc.Matrix[i], doc.Matrix[j]
+		if a.Cell != b.Cell {
+			return a.Cell < b.Cell
+		}
+		return a.ID < b.ID
+	})
 	return doc
+}
+
+func matrixRow(r Result) MatrixRow {
+	var ms []string
+	for _, m := range r.Measurements {
+		ms = append(ms, m.Name+"="+m.Value)
+	}
+	return MatrixRow{Cell: r.Cell, Transport: r.Transport, ID: r.ID, Verdict: r.Verdict,
+		Measured: strings.Join(ms, "; "), Remedy: r.Remedy}
 }
 
 func (s *Summary) level(l Level) *Counts {
@@ -171,17 +207,20 @@ func resultOf(sr types.SpecReport) (Result, bool) {
 			return r, true
 		}
 	}
-	id := ""
+	key := ""
 	for _, l := range sr.Labels() {
 		if strings.HasPrefix(l, "id:") {
-			id = strings.TrimPrefix(l, "id:")
+			key = strings.TrimPrefix(l, "id:") + key
+		}
+		if strings.HasPrefix(l, "cell:") {
+			key += "@" + strings.TrimPrefix(l, "cell:")
 		}
 	}
-	c, known := Lookup(id)
+	c, known := Lookup(key)
 	if !known || sr.State == types.SpecStateSkipped || sr.State == types.SpecStatePending {
 		return Result{}, false
 	}
-	r := Result{ID: c.ID, Level: c.Level, Transport: c.Transport, Area: c.Area(), Requirement: c.Requirement,
+	r := Result{ID: c.ID, Cell: c.Cell, Level: c.Level, Transport: c.Transport, Area: c.Area(), Requirement: c.Requirement,
 		Spec: c.Spec, DurationMS: sr.RunTime.Milliseconds(), Message: sr.Failure.Message}
 	switch sr.State {
 	case types.SpecStateTimedout:
@@ -189,17 +228,20 @@ func resultOf(sr types.SpecReport) (Result, bool) {
 		if c.Level == SHOULD {
 			r.Verdict = WARN
 		}
-		r.Message = fmt.Sprintf("[%s] no verdict within the check's %s timeout: the target did not answer in time. %s", c.ID, c.Timeout, sr.Failure.Message)
+		r.Message = fmt.Sprintf("[%s] no verdict within the check's %s timeout: the target did not answer in time. %s", c.Key(), c.Timeout, sr.Failure.Message)
 	case types.SpecStatePassed:
 		r.Verdict = PASS
 	default:
 		r.Verdict = ERROR
-		r.Message = fmt.Sprintf("[%s] ended %s without a verdict: %s", c.ID, sr.State, sr.Failure.Message)
+		r.Message = fmt.Sprintf("[%s] ended %s without a verdict: %s", c.Key(), sr.State, sr.Failure.Message)
 	}
 	return r, true
 }
 
-// WriteReport writes conformance-report.json into dir.
+// HumanReportFile is the Markdown report written next to the JSON one.
+const HumanReportFile = "report.md"
+
+// WriteReport writes conformance-report.json and the human report.md into dir.
 func WriteReport(dir string, doc Conformance) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -208,7 +250,73 @@ func WriteReport(dir string, doc Conformance) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, ReportFile), append(b, '\n'), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, ReportFile), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	var md strings.Builder
+	WriteMarkdown(&md, doc)
+	return os.WriteFile(filepath.Join(dir, HumanReportFile), []byte(md.String()), 0o644)
+}
+
+// WriteMarkdown renders the human report: the summary, every check that did not pass, and the
+// compatibility matrix with remedies.
+func WriteMarkdown(w io.Writer, doc Conformance) {
+	fmt.Fprintf(w, "# rtconform report: %s\n\n", doc.Target.Name)
+	fmt.Fprintf(w, "Target %s, started %s, %d checks in %.1f s", doc.Target.URL, doc.Started.UTC().Format(time.RFC3339),
+		doc.Summary.Total(), float64(doc.DurationMS)/1000)
+	if doc.LabelFilter != "" {
+		fmt.Fprintf(w, ", label filter `%s`", doc.LabelFilter)
+	}
+	fmt.Fprintf(w, ".\n\n%s\n\n", doc.Summary.Line())
+	var bad []Result
+	for _, r := range doc.Checks {
+		if r.Verdict == FAIL || r.Verdict == ERROR || r.Verdict == WARN {
+			bad = append(bad, r)
+		}
+	}
+	if len(bad) > 0 {
+		fmt.Fprintf(w, "## Not passed\n\n")
+		for _, r := range bad {
+			fmt.Fprintf(w, "### %s %s\n\n```\n%s\n```\n\n", r.Verdict, r.Key(), strings.TrimSpace(r.Message))
+		}
+	}
+	if len(doc.Matrix) > 0 {
+		fmt.Fprintf(w, "## Compatibility matrix\n\n| cell | transport | check | verdict | measured | remedy |\n|---|---|---|---|---|---|\n")
+		for _, m := range doc.Matrix {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m.Cell, m.Transport, m.ID, m.Verdict,
+				mdCell(m.Measured), mdCell(m.Remedy))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func mdCell(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
+
+// printMatrix writes the matrix as one line per cell: the verdict of each check, then the
+// remedies of its failures.
+func printMatrix(w io.Writer, rows []MatrixRow) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "compatibility matrix (cell: check=verdict …):")
+	for i := 0; i < len(rows); {
+		j := i
+		var cells []string
+		var fixes []string
+		for ; j < len(rows) && rows[j].Cell == rows[i].Cell; j++ {
+			cells = append(cells, rows[j].ID+"="+string(rows[j].Verdict))
+			if rows[j].Verdict != PASS && rows[j].Verdict != INFOV && rows[j].Remedy != "" {
+				fixes = append(fixes, rows[j].ID+": "+rows[j].Remedy)
+			}
+		}
+		fmt.Fprintf(w, "  %-22s %s\n", rows[i].Cell, strings.Join(cells, " "))
+		for _, f := range fixes {
+			fmt.Fprintf(w, "  %-22s   fix %s\n", "", clip(f, 300))
+		}
+		i = j
+	}
 }
 
 // PrintSummary writes the human summary: the counts line, then each failing and warning check.
@@ -218,17 +326,28 @@ func PrintSummary(w io.Writer, doc Conformance, dir string) {
 		switch r.Verdict {
 		case FAIL, ERROR, WARN:
 			first, _, _ := strings.Cut(r.Message, "\n")
-			fmt.Fprintf(w, "  %-5s %s %s\n", r.Verdict, r.ID, strings.TrimPrefix(first, "["+r.ID+"] "))
+			fmt.Fprintf(w, "  %-5s %s %s\n", r.Verdict, r.Key(), strings.TrimPrefix(first, "["+r.Key()+"] "))
 			if r.Expected != "" || r.Observed != "" {
 				fmt.Fprintf(w, "        expected: %s\n        observed: %s\n", clip(r.Expected, 300), clip(r.Observed, 300))
 			}
 			if r.History != "" {
 				fmt.Fprintf(w, "        history: %s\n", r.History)
 			}
+			if r.Remedy != "" {
+				fmt.Fprintf(w, "        remedy: %s\n", clip(r.Remedy, 300))
+			}
 		}
 	}
+	printMatrix(w, doc.Matrix)
 	fmt.Fprintln(w, doc.Summary.Line())
-	fmt.Fprintf(w, "report: %s\n", filepath.Join(dir, ReportFile))
+	if doc.LabelFilter != "" {
+		fmt.Fprintf(w, "label filter: %s", doc.LabelFilter)
+		if !strings.Contains(doc.LabelFilter, "id:") && strings.Contains(doc.LabelFilter, "!chaos") {
+			fmt.Fprint(w, " (the chaos and proxy suites are opt-in: --label-filter chaos, --label-filter proxy)")
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "report: %s, %s\n", filepath.Join(dir, ReportFile), filepath.Join(dir, HumanReportFile))
 }
 
 func clip(s string, n int) string {

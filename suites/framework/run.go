@@ -33,6 +33,7 @@ type Run struct {
 
 	stop    []func()
 	restart func(context.Context) error // the in-process reference's Restart
+	shared  map[string]*sharedRes
 	mu      sync.Mutex
 	// the summary of the finished suite (set by the report hook)
 	summary *Summary
@@ -124,7 +125,39 @@ func durOr[T any](cfg *T, f func(*T) time.Duration) time.Duration {
 	return f(cfg)
 }
 
-// Teardown stops what Setup started (in reverse order).
+type sharedRes struct {
+	once sync.Once
+	val  any
+	err  error
+}
+
+// Shared returns the run-wide resource named key, starting it with start on first use (a
+// fault proxy backend, a real proxy in front of the target). stop, when start returns one,
+// runs at Teardown. A start that fails is not retried: every later caller gets its error.
+func (r *Run) Shared(key string, start func() (val any, stop func(), err error)) (any, error) {
+	r.mu.Lock()
+	if r.shared == nil {
+		r.shared = map[string]*sharedRes{}
+	}
+	s := r.shared[key]
+	if s == nil {
+		s = &sharedRes{}
+		r.shared[key] = s
+	}
+	r.mu.Unlock()
+	s.once.Do(func() {
+		var stop func()
+		s.val, stop, s.err = start()
+		if stop != nil {
+			r.mu.Lock()
+			r.stop = append(r.stop, stop)
+			r.mu.Unlock()
+		}
+	})
+	return s.val, s.err
+}
+
+// Teardown stops what Setup and Shared started (in reverse order).
 func (r *Run) Teardown() {
 	r.mu.Lock()
 	stop := r.stop
