@@ -45,6 +45,7 @@ type Stream struct {
 	space     *sync.Cond // signalled when the event queue shrinks or closing
 	wake      chan struct{}
 	firstByte time.Time
+	lastRead  time.Time
 	events    []Event
 	comments  []Comment
 	cDropped  int
@@ -119,6 +120,7 @@ func (s *Stream) read() {
 			if s.firstByte.IsZero() {
 				s.firstByte = at
 			}
+			s.lastRead = at
 			s.nChunks++
 			if len(s.chunks) < MaxChunks {
 				s.chunks = append(s.chunks, Chunk{At: at, Offset: off, Len: n})
@@ -309,6 +311,14 @@ func (s *Stream) Chunks() []Chunk {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Chunk(nil), s.chunks...)
+}
+
+// LastRead returns when the last read from the body returned data (zero before the first
+// byte): a heartbeat watchdog judges silence from it.
+func (s *Stream) LastRead() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastRead
 }
 
 // ChunkCount returns the number of reads from the body that returned data.

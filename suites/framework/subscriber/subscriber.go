@@ -1,0 +1,297 @@
+// Package subscriber is the chaos suites' reconnecting client: one subscriber follows one
+// topic over SSE, WebSocket or long-poll, resumes from the last id it saw after every
+// disconnect, and records everything it does into a history (connects with the token sent,
+// events with their payload seq, the target's reset signal, disconnects with their cause).
+//
+// It behaves like a careful production client, so that what goes wrong in the history is the
+// target's doing: it waits the reconnection delay the target asked for (SSE retry:) or the
+// declared one, it answers pings, and a watchdog ends a connection that stays silent longer
+// than the target's declared heartbeat bound (cause "heartbeat-timeout"), which is the only way
+// a black-holed connection is ever noticed. It judges nothing itself.
+//
+// Every buffer is bounded by the strict clients underneath (sseclient, wsclient, pollclient).
+package subscriber
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
+)
+
+// Recorder receives what a subscriber does (the history recorder implements it).
+type Recorder interface {
+	// Connect records a connection attempt that sent token ("" = start at now); err is nil
+	// when the target accepted it.
+	Connect(client string, transport fw.Transport, topic, token string, err error)
+	// Event records one event: the target's id, the payload seq (-1 for a payload that is not
+	// the check's) and the retry value the connection carried when it arrived (0: none).
+	Event(client, id string, seq int, retry time.Duration)
+	// Reset records the target's explicit loss signal (the token is too old or unknown).
+	Reset(client string)
+	// Disconnect records the end of a connection and its cause.
+	Disconnect(client, cause string)
+}
+
+// Causes of a disconnect the subscriber records.
+const (
+	CauseHeartbeat = "heartbeat-timeout" // silence longer than Options.Idle
+	CauseEOF       = "eof"               // the target (or something between) ended the stream
+	CauseClosed    = "client-close"      // Stop
+)
+
+// Options configure one subscriber.
+type Options struct {
+	Name      string       // client name in the history ("sse-3")
+	Transport fw.Transport // sse, websocket or longpoll
+	// Base is scheme://host:port the subscriber connects to: a fault proxy in front of the
+	// target, or the target itself.
+	Base   string
+	Topic  string
+	Target *fw.Target // paths, resume forms, envelope and reset signals come from the profile
+	Rec    Recorder
+	// Seq reads the payload seq of an event's data (ok false: not the check's payload).
+	Seq func(data string) (int, bool)
+	// Token is the resume token of the first connection ("": start at now).
+	Token string
+	// Idle is the longest silence a connection may keep before the subscriber gives up on it
+	// (0: never). For a long-poll it is added to the declared hold.
+	Idle time.Duration
+	// Delay is the wait before reconnecting when the target named none (SSE retry: wins).
+	Delay time.Duration
+}
+
+// Subscriber is one running subscriber. Its methods are safe for concurrent use.
+type Subscriber struct {
+	o      Options
+	http   *http.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	token    string
+	seqs     map[int]bool
+	events   int
+	connects int
+	resets   int
+	changed  chan struct{} // closed and replaced on every event
+	conn     func()        // closes the current connection (Drop)
+}
+
+// Start starts a subscriber; it runs until Stop or until ctx ends.
+func Start(ctx context.Context, o Options) *Subscriber {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Subscriber{o: o, cancel: cancel, done: make(chan struct{}), token: o.Token,
+		seqs: map[int]bool{}, changed: make(chan struct{})}
+	// A client of its own: no pooled connection is shared with anything else, so a fault or
+	// a Drop cuts exactly this subscriber's connections.
+	s.http = &http.Client{Transport: &http.Transport{
+		Proxy:                  nil,
+		DialContext:            (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConnsPerHost:    1,
+		IdleConnTimeout:        10 * time.Second,
+	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	go s.loop(ctx)
+	return s
+}
+
+// Stop ends the subscriber and waits for it (recording a client-close disconnect when a
+// connection was open).
+func (s *Subscriber) Stop() {
+	s.cancel()
+	<-s.done
+	s.http.CloseIdleConnections()
+}
+
+// Drop closes the current connection as if the network had cut it; the subscriber
+// reconnects as usual. It reports whether a connection was open.
+func (s *Subscriber) Drop() bool {
+	s.mu.Lock()
+	f := s.conn
+	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return f != nil
+}
+
+// Has reports whether the subscriber has received seq.
+func (s *Subscriber) Has(seq int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seqs[seq]
+}
+
+// Counts returns the events and connects so far and how many reset signals arrived.
+func (s *Subscriber) Counts() (events, connects, resets int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events, s.connects, s.resets
+}
+
+// WaitFor waits until the subscriber has received every seq in want, or ctx ends; it
+// returns the seqs still missing.
+func (s *Subscriber) WaitFor(ctx context.Context, want []int) []int {
+	for {
+		s.mu.Lock()
+		var missing []int
+		for _, q := range want {
+			if !s.seqs[q] {
+				missing = append(missing, q)
+			}
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return missing
+		case <-ch:
+		case <-s.done:
+			return missing
+		}
+	}
+}
+
+// WaitResets waits until at least n reset signals arrived, or ctx ends.
+func (s *Subscriber) WaitResets(ctx context.Context, n int) bool {
+	for {
+		s.mu.Lock()
+		ok := s.resets >= n
+		ch := s.changed
+		s.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ch:
+		case <-s.done:
+			return false
+		}
+	}
+}
+
+// Token is the resume token the subscriber would send now (the last id it saw).
+func (s *Subscriber) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// event records one delivered event and advances the resume token.
+func (s *Subscriber) event(id, data string, retry time.Duration) {
+	seq, ok := -1, false
+	if s.o.Seq != nil {
+		seq, ok = s.o.Seq(data)
+		if !ok {
+			seq = -1
+		}
+	}
+	s.o.Rec.Event(s.o.Name, id, seq, retry)
+	s.mu.Lock()
+	if id != "" {
+		s.token = id
+	}
+	if ok {
+		s.seqs[seq] = true
+	}
+	s.events++
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Subscriber) reset(cursor string) {
+	s.o.Rec.Reset(s.o.Name)
+	s.mu.Lock()
+	if cursor != "" {
+		s.token = cursor
+	}
+	s.resets++
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Subscriber) connected(token string, err error) {
+	s.o.Rec.Connect(s.o.Name, s.o.Transport, s.o.Topic, token, err)
+	if err == nil {
+		s.mu.Lock()
+		s.connects++
+		s.mu.Unlock()
+	}
+}
+
+func (s *Subscriber) setConn(f func()) {
+	s.mu.Lock()
+	s.conn = f
+	s.mu.Unlock()
+}
+
+// loop connects, reads until the connection ends, waits, and reconnects with the last id.
+func (s *Subscriber) loop(ctx context.Context) {
+	defer close(s.done)
+	for ctx.Err() == nil {
+		var delay time.Duration
+		switch s.o.Transport {
+		case fw.SSE:
+			delay = s.runSSE(ctx)
+		case fw.WebSocket:
+			delay = s.runWS(ctx)
+		case fw.LongPoll:
+			delay = s.runPoll(ctx)
+		default:
+			s.o.Rec.Disconnect(s.o.Name, fmt.Sprintf("error: unknown transport %q", s.o.Transport))
+			return
+		}
+		if delay <= 0 {
+			delay = s.o.Delay
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+}
+
+// cause names why a connection ended: Stop, the watchdog, or the error.
+func cause(ctx context.Context, idle bool, err error) string {
+	switch {
+	case ctx.Err() != nil:
+		return CauseClosed
+	case idle:
+		return CauseHeartbeat
+	case err == nil || errors.Is(err, errEOF):
+		return CauseEOF
+	}
+	return "error: " + err.Error()
+}
+
+var errEOF = errors.New("end of stream")
+
+// endpoint renders the profile's path template for the topic on the subscriber's base, with
+// an optional query parameter.
+func (s *Subscriber) endpoint(tmpl, param, value string) string {
+	u := s.o.Base + fw.Path(tmpl, s.o.Topic)
+	if param != "" && value != "" {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + url.Values{param: {value}}.Encode()
+	}
+	return u
+}

@@ -1,0 +1,254 @@
+package subscriber
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/jsonptr"
+	"github.com/rtconform/rtconform/suites/framework/pollclient"
+	"github.com/rtconform/rtconform/suites/framework/sseclient"
+	"github.com/rtconform/rtconform/suites/framework/wsclient"
+)
+
+// tick is how often a reader wakes to run the silence watchdog.
+const tick = 100 * time.Millisecond
+
+// maxMessage bounds one assembled WebSocket message.
+const maxMessage = 1 << 20
+
+// runSSE runs one SSE connection and returns the reconnection delay the stream asked for.
+func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
+	cfg := s.o.Target.SSE
+	token := s.Token()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.endpoint(cfg.Path, "", ""), nil)
+	if err != nil {
+		s.connected(token, err)
+		return 0
+	}
+	if token != "" {
+		req.Header.Set("Last-Event-ID", token)
+	}
+	st, err := sseclient.Open(cctx, s.http, req, sseclient.Limits{})
+	if err != nil {
+		s.connected(token, err)
+		return 0
+	}
+	defer st.Close()
+	if st.Resp.StatusCode != http.StatusOK {
+		s.connected(token, fmt.Errorf("status %d", st.Resp.StatusCode))
+		return 0
+	}
+	s.connected(token, nil)
+	s.setConn(cancel)
+	defer s.setConn(nil)
+	retry := func() time.Duration { r, _ := st.Retry(); return r }
+	for {
+		nctx, ncancel := context.WithTimeout(cctx, tick)
+		ev, err := st.Next(nctx)
+		ncancel()
+		switch {
+		case err == nil:
+			if cfg.Reset.Event != "" && ev.Type == cfg.Reset.Event {
+				s.reset(ev.LastEventID)
+				continue
+			}
+			if ev.Type != "" && ev.Type != "message" {
+				continue // another event type of the target's: not a payload
+			}
+			s.event(ev.LastEventID, ev.Data, retry())
+		case errors.Is(err, context.DeadlineExceeded) && cctx.Err() == nil:
+			last := st.LastRead()
+			if last.IsZero() {
+				last = st.Headers
+			}
+			if s.o.Idle > 0 && time.Since(last) > s.o.Idle {
+				s.o.Rec.Disconnect(s.o.Name, CauseHeartbeat)
+				return retry()
+			}
+		default:
+			if errors.Is(err, sseclient.ErrClosed) || errors.Is(err, context.Canceled) {
+				err = st.Err()
+			}
+			s.o.Rec.Disconnect(s.o.Name, cause(ctx, false, orEOF(err)))
+			return retry()
+		}
+	}
+}
+
+func orEOF(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, sseclient.ErrClosed) {
+		return errEOF
+	}
+	return err
+}
+
+// runWS runs one WebSocket connection: pings are answered, fragments assembled, and silence
+// longer than Idle (no frame at all, pings included) ends it.
+func (s *Subscriber) runWS(ctx context.Context) time.Duration {
+	cfg := s.o.Target.WebSocket
+	token := s.Token()
+	u := s.endpoint(cfg.Path, cfg.Resume.Query, token)
+	if cfg.Resume.Query == "" {
+		u = s.endpoint(cfg.Path, "", "")
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	c, hs, err := wsclient.Dial(dctx, u, wsclient.DialOptions{})
+	dcancel()
+	if err != nil {
+		if hs != nil {
+			err = fmt.Errorf("%s: %w", hs.StatusLine, err)
+		}
+		s.connected(token, err)
+		return 0
+	}
+	defer c.Close()
+	if m := cfg.Resume.Message; token != "" && m != "" && cfg.Resume.Query == "" {
+		if err := c.WriteMessage(ws.OpText, []byte(strings.ReplaceAll(m, "{{.ID}}", token))); err != nil {
+			s.connected(token, err)
+			return 0
+		}
+	}
+	s.connected(token, nil)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.setConn(cancel)
+	defer s.setConn(nil)
+	var msg []byte
+	last := time.Now()
+	for {
+		rctx, rcancel := context.WithTimeout(cctx, tick)
+		f, err := c.ReadFrame(rctx)
+		rcancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && cctx.Err() == nil {
+				if s.o.Idle > 0 && time.Since(last) > s.o.Idle {
+					s.o.Rec.Disconnect(s.o.Name, CauseHeartbeat)
+					return 0
+				}
+				continue
+			}
+			s.o.Rec.Disconnect(s.o.Name, cause(ctx, false, orEOF(err)))
+			return 0
+		}
+		last = time.Now()
+		switch f.Op {
+		case ws.OpPing:
+			_ = c.WriteFrame(wsclient.Frame{Fin: true, Op: ws.OpPong, Masked: true, Payload: f.Payload})
+		case ws.OpClose:
+			ce := wsclient.ParseClose(f.Payload)
+			_ = c.WriteFrame(wsclient.Frame{Fin: true, Op: ws.OpClose, Masked: true, Payload: f.Payload[:min(2, len(f.Payload))]})
+			s.o.Rec.Disconnect(s.o.Name, fmt.Sprintf("close %d %q", ce.Code, ce.Reason))
+			return 0
+		case ws.OpText, ws.OpBinary, ws.OpContinuation:
+			if len(msg)+len(f.Payload) > maxMessage {
+				s.o.Rec.Disconnect(s.o.Name, fmt.Sprintf("error: a message over %d bytes", maxMessage))
+				return 0
+			}
+			msg = append(msg, f.Payload...)
+			if f.Fin {
+				s.message(msg)
+				msg = nil
+			}
+		}
+	}
+}
+
+// message handles one WebSocket data message: a reset signal, an event, or neither.
+func (s *Subscriber) message(b []byte) {
+	var doc any
+	if json.Unmarshal(b, &doc) != nil {
+		s.event("", string(b), 0) // not JSON: recorded as a foreign payload (seq -1)
+		return
+	}
+	if isReset(s.o.Target.WebSocket.Reset, doc) {
+		s.reset("")
+		return
+	}
+	env := s.o.Target.Envelope
+	data, ok := jsonptr.GetText(doc, env.Data)
+	if !ok {
+		return // a control message of the target's (ack, welcome)
+	}
+	id, _ := jsonptr.GetText(doc, env.ID)
+	s.event(id, data, 0)
+}
+
+// isReset reports whether doc carries the declared reset signal.
+func isReset(sig fw.ResetSignal, doc any) bool {
+	if sig.Pointer == "" || doc == nil {
+		return false
+	}
+	v, ok := jsonptr.Get(doc, sig.Pointer)
+	if !ok || v == nil {
+		return false
+	}
+	return sig.Value == "" || jsonptr.Text(v) == sig.Value
+}
+
+// runPoll runs polls back to back until one fails; the first successful poll is the
+// "connect" of the history, the failing one its disconnect. A poll held longer than the
+// declared hold plus Idle ends with a heartbeat timeout.
+func (s *Subscriber) runPoll(ctx context.Context) time.Duration {
+	cfg := s.o.Target.LongPoll
+	env := s.o.Target.Envelope
+	shape := pollclient.Shape{CursorParam: cfg.Cursor.Query, Events: cfg.Events, Next: cfg.Next, ID: env.ID, Data: env.Data}
+	endpoint := s.o.Base + fw.Path(cfg.Path, s.o.Topic)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.setConn(cancel)
+	defer s.setConn(nil)
+	token := s.Token()
+	first := true
+	bound := cfg.Timeout.D() + s.o.Idle
+	for {
+		pctx, pcancel := context.WithCancel(cctx)
+		if s.o.Idle > 0 {
+			pctx, pcancel = context.WithTimeout(cctx, bound)
+		}
+		r, err := pollclient.Poll(pctx, s.http, endpoint, token, shape)
+		timedOut := errors.Is(pctx.Err(), context.DeadlineExceeded) && cctx.Err() == nil
+		pcancel()
+		if err == nil && r.Status != http.StatusOK {
+			err = fmt.Errorf("status %d", r.Status)
+		} else if err == nil && r.DecodeErr != nil {
+			err = fmt.Errorf("undecodable response: %v", r.DecodeErr)
+		}
+		if err != nil {
+			if first {
+				if timedOut {
+					err = fmt.Errorf("no answer within %s", bound)
+				}
+				s.connected(token, err)
+			} else {
+				s.o.Rec.Disconnect(s.o.Name, cause(ctx, timedOut, err))
+			}
+			return 0
+		}
+		if first {
+			s.connected(token, nil)
+			first = false
+		}
+		if isReset(cfg.Reset, r.Doc) {
+			s.reset("")
+		}
+		for _, ev := range r.Events {
+			s.event(ev.ID, ev.Data, 0)
+		}
+		if r.HasCursor && r.Cursor != "" {
+			token = r.Cursor
+			s.mu.Lock()
+			s.token = token
+			s.mu.Unlock()
+		}
+	}
+}
