@@ -24,27 +24,32 @@ import (
 	"time"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/history"
 )
 
-// Recorder receives what a subscriber does (the history recorder implements it).
+// Recorder receives what a subscriber does (*history.Recorder implements it).
 type Recorder interface {
-	// Connect records a connection attempt that sent token ("" = start at now); err is nil
-	// when the target accepted it.
-	Connect(client string, transport fw.Transport, topic, token string, err error)
-	// Event records one event: the target's id, the payload seq (-1 for a payload that is not
-	// the check's) and the retry value the connection carried when it arrived (0: none).
-	Event(client, id string, seq int, retry time.Duration)
+	// Now is the recorder's clock.
+	Now() time.Duration
+	// Connect records a connection attempt begun at start that sent token ("" = start at
+	// now); err is nil when the target accepted it.
+	Connect(client, transport, topic, token string, start time.Duration, err error)
+	// EventRetry records one event: the target's id, the payload seq (-1 for a payload that
+	// is not the check's) and the reconnection time the stream carried (SSE retry:).
+	EventRetry(client, id string, seq int64, retry time.Duration)
+	// Event is EventRetry without a retry value.
+	Event(client, id string, seq int64)
 	// Reset records the target's explicit loss signal (the token is too old or unknown).
 	Reset(client string)
 	// Disconnect records the end of a connection and its cause.
 	Disconnect(client, cause string)
 }
 
-// Causes of a disconnect the subscriber records.
+// Causes of a disconnect the subscriber records (the history package's vocabulary).
 const (
-	CauseHeartbeat = "heartbeat-timeout" // silence longer than Options.Idle
-	CauseEOF       = "eof"               // the target (or something between) ended the stream
-	CauseClosed    = "client-close"      // Stop
+	CauseHeartbeat = history.CauseHeartbeatTimeout // silence longer than Options.Idle
+	CauseEOF       = history.CauseEOF              // the target (or something between) ended the stream
+	CauseClosed    = history.CauseClientClose      // Stop
 )
 
 // Options configure one subscriber.
@@ -200,7 +205,11 @@ func (s *Subscriber) event(id, data string, retry time.Duration) {
 			seq = -1
 		}
 	}
-	s.o.Rec.Event(s.o.Name, id, seq, retry)
+	if retry > 0 {
+		s.o.Rec.EventRetry(s.o.Name, id, int64(seq), retry)
+	} else {
+		s.o.Rec.Event(s.o.Name, id, int64(seq))
+	}
 	s.mu.Lock()
 	if id != "" {
 		s.token = id
@@ -226,8 +235,8 @@ func (s *Subscriber) reset(cursor string) {
 	s.mu.Unlock()
 }
 
-func (s *Subscriber) connected(token string, err error) {
-	s.o.Rec.Connect(s.o.Name, s.o.Transport, s.o.Topic, token, err)
+func (s *Subscriber) connected(token string, start time.Duration, err error) {
+	s.o.Rec.Connect(s.o.Name, string(s.o.Transport), s.o.Topic, token, start, err)
 	if err == nil {
 		s.mu.Lock()
 		s.connects++
@@ -277,7 +286,7 @@ func cause(ctx context.Context, idle bool, err error) string {
 	case err == nil || errors.Is(err, errEOF):
 		return CauseEOF
 	}
-	return "error: " + err.Error()
+	return history.ErrorCause(err)
 }
 
 var errEOF = errors.New("end of stream")
@@ -295,3 +304,5 @@ func (s *Subscriber) endpoint(tmpl, param, value string) string {
 	}
 	return u
 }
+
+var _ Recorder = (*history.Recorder)(nil)

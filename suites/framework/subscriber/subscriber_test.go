@@ -22,12 +22,14 @@ type log struct {
 }
 
 func (l *log) add(s string) { l.mu.Lock(); l.lines = append(l.lines, s); l.mu.Unlock() }
-func (l *log) Connect(c string, tr fw.Transport, topic, token string, err error) {
+func (l *log) Now() time.Duration { return 0 }
+func (l *log) Connect(c, tr, topic, token string, start time.Duration, err error) {
 	l.add(fmt.Sprintf("connect %s token=%q err=%v", c, token, err))
 }
-func (l *log) Event(c, id string, seq int, retry time.Duration) {
+func (l *log) EventRetry(c, id string, seq int64, retry time.Duration) {
 	l.add(fmt.Sprintf("event %s id=%s seq=%d retry=%s", c, id, seq, retry))
 }
+func (l *log) Event(c, id string, seq int64) { l.EventRetry(c, id, seq, 0) }
 func (l *log) Reset(c string)             { l.add("reset " + c) }
 func (l *log) Disconnect(c, cause string) { l.add("disconnect " + c + " " + cause) }
 

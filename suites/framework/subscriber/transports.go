@@ -28,11 +28,12 @@ const maxMessage = 1 << 20
 func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 	cfg := s.o.Target.SSE
 	token := s.Token()
+	start := s.o.Rec.Now()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.endpoint(cfg.Path, "", ""), nil)
 	if err != nil {
-		s.connected(token, err)
+		s.connected(token, start, err)
 		return 0
 	}
 	if token != "" {
@@ -40,15 +41,15 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 	}
 	st, err := sseclient.Open(cctx, s.http, req, sseclient.Limits{})
 	if err != nil {
-		s.connected(token, err)
+		s.connected(token, start, err)
 		return 0
 	}
 	defer st.Close()
 	if st.Resp.StatusCode != http.StatusOK {
-		s.connected(token, fmt.Errorf("status %d", st.Resp.StatusCode))
+		s.connected(token, start, fmt.Errorf("status %d", st.Resp.StatusCode))
 		return 0
 	}
-	s.connected(token, nil)
+	s.connected(token, start, nil)
 	s.setConn(cancel)
 	defer s.setConn(nil)
 	retry := func() time.Duration { r, _ := st.Retry(); return r }
@@ -101,6 +102,7 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 	if cfg.Resume.Query == "" {
 		u = s.endpoint(cfg.Path, "", "")
 	}
+	start := s.o.Rec.Now()
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
 	c, hs, err := wsclient.Dial(dctx, u, wsclient.DialOptions{})
 	dcancel()
@@ -108,17 +110,17 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 		if hs != nil {
 			err = fmt.Errorf("%s: %w", hs.StatusLine, err)
 		}
-		s.connected(token, err)
+		s.connected(token, start, err)
 		return 0
 	}
 	defer c.Close()
 	if m := cfg.Resume.Message; token != "" && m != "" && cfg.Resume.Query == "" {
 		if err := c.WriteMessage(ws.OpText, []byte(strings.ReplaceAll(m, "{{.ID}}", token))); err != nil {
-			s.connected(token, err)
+			s.connected(token, start, err)
 			return 0
 		}
 	}
-	s.connected(token, nil)
+	s.connected(token, start, nil)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.setConn(cancel)
@@ -208,6 +210,7 @@ func (s *Subscriber) runPoll(ctx context.Context) time.Duration {
 	s.setConn(cancel)
 	defer s.setConn(nil)
 	token := s.Token()
+	start := s.o.Rec.Now()
 	first := true
 	bound := cfg.Timeout.D() + s.o.Idle
 	for {
@@ -228,14 +231,14 @@ func (s *Subscriber) runPoll(ctx context.Context) time.Duration {
 				if timedOut {
 					err = fmt.Errorf("no answer within %s", bound)
 				}
-				s.connected(token, err)
+				s.connected(token, start, err)
 			} else {
 				s.o.Rec.Disconnect(s.o.Name, cause(ctx, timedOut, err))
 			}
 			return 0
 		}
 		if first {
-			s.connected(token, nil)
+			s.connected(token, start, nil)
 			first = false
 		}
 		if isReset(cfg.Reset, r.Doc) {
