@@ -4,6 +4,7 @@
 //	rtconform run        run the suites (exit 0: every MUST passed, 1: a conformance failure, 2: usage or harness error)
 //	rtconform reference  serve the reference server
 //	rtconform list       print every check
+//	rtconform recheck    re-run the history checker on saved chaos histories
 package main
 
 import (
@@ -27,6 +28,7 @@ Usage:
   rtconform run [flags]        run the suites against a target (default: ginkgo.yaml, else the in-process reference server)
   rtconform reference [flags]  serve the bundled reference server
   rtconform list [flags]       print every check: ID, level, transport, requirement
+  rtconform recheck <path>...  re-run the history checker on saved histories (a .jsonl file or a report dir)
 
 Run "rtconform <command> --help" for the flags of a command.
 
@@ -50,6 +52,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdReference(args[1:], stdout, stderr)
 	case "list":
 		return cmdList(args[1:], stdout, stderr)
+	case "recheck":
+		return cmdRecheck(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
