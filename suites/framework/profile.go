@@ -195,7 +195,10 @@ type OriginPolicy struct {
 type Faults struct {
 	Backend string `yaml:"backend"` // embedded | container | external
 	API     string `yaml:"api"`     // external: the Toxiproxy API URL
-	Image   string `yaml:"image"`   // container: the image
+	Image   string `yaml:"image"`   // container: the image (default ghcr.io/shopify/toxiproxy:2.12.0, built locally when it cannot be pulled)
+	// Network is the Docker network the container joins when the target runs in one (the
+	// target URL then names the container); empty: host networking, target on the host.
+	Network string `yaml:"network"`
 }
 
 // Report configures where reports are written.

@@ -319,6 +319,18 @@ func (t *T) Payload(seq int) []byte {
 	return fmt.Appendf(nil, `{"run":%q,"check":%q,"seq":%d}`, t.Run.ID[:8], t.Check.ID, seq)
 }
 
+// PaddedPayload is Payload grown to about size bytes with a "pad" field (bandwidth checks
+// need events of a known size); Seq reads it like any payload.
+func (t *T) PaddedPayload(seq, size int) []byte {
+	p := t.Payload(seq)
+	if n := size - len(p) - len(`,"pad":""`); n > 0 {
+		p = append(p[:len(p)-1], `,"pad":"`...)
+		p = append(p, bytes.Repeat([]byte{'x'}, n)...)
+		p = append(p, `"}`...)
+	}
+	return p
+}
+
 // Publish makes the target emit payload on the check's topic through the profile's publish
 // hook. A hook that fails is a harness fault (the check cannot drive the target).
 func (t *T) Publish(payload []byte) {
@@ -330,6 +342,21 @@ func (t *T) PublishTo(topic string, payload []byte) {
 	if err := t.Run.publish(t.ctx, topic, payload); err != nil {
 		t.Harness("publish hook: %v", err)
 	}
+}
+
+// PublishRefused is the publish hook's error when the target answered with a non-2xx
+// status: the publish certainly did not happen (a transport error leaves it unknown).
+type PublishRefused struct {
+	Status int
+	Msg    string
+}
+
+func (e *PublishRefused) Error() string { return e.Msg }
+
+// TryPublish is PublishTo that returns the hook's error instead of ending the check: the
+// chaos suites record a failing publish in their history (outcome fail or unknown).
+func (t *T) TryPublish(ctx context.Context, topic string, payload []byte) error {
+	return t.Run.publish(ctx, topic, payload)
 }
 
 func (r *Run) publish(ctx context.Context, topic string, payload []byte) error {
@@ -377,7 +404,7 @@ func (r *Run) publish(ctx context.Context, topic string, payload []byte) error {
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s answered %d: %s", h.Method, target, resp.StatusCode, strings.TrimSpace(string(msg)))
+		return &PublishRefused{Status: resp.StatusCode, Msg: fmt.Sprintf("%s %s answered %d: %s", h.Method, target, resp.StatusCode, strings.TrimSpace(string(msg)))}
 	}
 	return nil
 }

@@ -24,6 +24,15 @@ const tick = 100 * time.Millisecond
 // maxMessage bounds one assembled WebSocket message.
 const maxMessage = 1 << 20
 
+// connectBound is how long a connection attempt may take: Idle when set (a silent attempt is
+// as dead as a silent stream), else 10 s.
+func (s *Subscriber) connectBound() time.Duration {
+	if s.o.Idle > 0 {
+		return max(s.o.Idle, time.Second)
+	}
+	return 10 * time.Second
+}
+
 // runSSE runs one SSE connection and returns the reconnection delay the stream asked for.
 func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 	cfg := s.o.Target.SSE
@@ -39,7 +48,13 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 	if token != "" {
 		req.Header.Set("Last-Event-ID", token)
 	}
+	// Headers must arrive within the connect bound: a request swallowed by a black hole
+	// would otherwise wait forever.
+	timer := time.AfterFunc(s.connectBound(), cancel)
 	st, err := sseclient.Open(cctx, s.http, req, sseclient.Limits{})
+	if !timer.Stop() && err != nil {
+		err = fmt.Errorf("no response within %s", s.connectBound())
+	}
 	if err != nil {
 		s.connected(token, start, err)
 		return 0
@@ -103,7 +118,7 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 		u = s.endpoint(cfg.Path, "", "")
 	}
 	start := s.o.Rec.Now()
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	dctx, dcancel := context.WithTimeout(ctx, s.connectBound())
 	c, hs, err := wsclient.Dial(dctx, u, wsclient.DialOptions{})
 	dcancel()
 	if err != nil {

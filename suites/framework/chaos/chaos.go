@@ -1,0 +1,403 @@
+// Package chaos is the harness of the behaviour-under-faults suites (suites/reconnect,
+// suites/ordering): generator → faults → history → checker.
+//
+// A check makes an Env: a Toxiproxy proxy of its own in front of the target (on the run's
+// shared backend, chosen by the profile's faults.backend), a history recorder, and helpers
+// that start reconnecting subscribers through the proxy, publish the check's own sequenced
+// payloads straight to the target (recording invoke and outcome), and put named fault
+// profiles in effect (recording their start and stop). Judge runs the pure checker of package
+// history on what was recorded; a failing history is saved as JSONL in the report dir, where
+// `rtconform recheck` judges it again offline.
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rtconform/rtconform/proxies/toxiproxy"
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/history"
+	"github.com/rtconform/rtconform/suites/framework/subscriber"
+)
+
+// Label marks every chaos check (opt-in: see framework.EffectiveLabelFilter).
+const Label = "chaos"
+
+// Backend returns the run's Toxiproxy backend, opened on first use from the profile's faults
+// section and closed at the end of the run. A backend that cannot be opened is a harness
+// error of every chaos check (the target was not judged).
+func Backend(t *fw.T) toxiproxy.Backend {
+	f := t.Run.Profile.Faults
+	v, err := t.Run.Shared("toxiproxy", func() (any, func(), error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		b, err := toxiproxy.Open(ctx, toxiproxy.Config{Backend: f.Backend, API: f.API, Image: f.Image, Network: f.Network})
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func() {
+			c, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = b.Close(c)
+		}, nil
+	})
+	if err != nil {
+		t.Harness("faults.backend %q: %v", f.Backend, err)
+	}
+	return v.(toxiproxy.Backend)
+}
+
+// Env is one chaos scenario of a check.
+type Env struct {
+	T         *fw.T
+	Transport fw.Transport
+	Rec       *history.Recorder
+	Proxy     *toxiproxy.Proxy // the check's proxy in front of the target
+	Base      string           // http://<proxy address>: where subscribers connect
+
+	mu   sync.Mutex
+	subs []*subscriber.Subscriber
+	n    int
+}
+
+// New makes the check's Env for transport tr, judged by rules.
+func New(t *fw.T, tr fw.Transport, rules history.Rules) *Env {
+	e := &Env{T: t, Transport: tr}
+	e.Rec = history.NewRecorder(0, map[string]string{
+		"check": t.Check.ID, "cell": t.Check.Cell, "transport": string(tr), "target": t.Run.Profile.Target.Name,
+		"url": t.Run.BaseURL, "run": t.Run.ID[:8], "backend": Backend(t).Name(),
+	}, rules)
+	e.Proxy = e.NewProxy("main")
+	e.Base = "http://" + e.Proxy.Listen()
+	return e
+}
+
+// NewProxy makes another proxy of the check's in front of the target (e.g. one for a slow
+// subscriber and one for the others); it is deleted when the check ends.
+func (e *Env) NewProxy(role string) *toxiproxy.Proxy {
+	t := e.T
+	u, err := url.Parse(t.Run.BaseURL)
+	if err != nil || u.Host == "" {
+		t.Harness("target url %q: %v", t.Run.BaseURL, err)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	if u.Scheme == "https" {
+		t.NotSupported("the chaos suites put a TCP fault proxy in front of the target and speak plain HTTP to it; an https target needs a plain-HTTP origin address")
+	}
+	name := strings.ToLower(strings.NewReplacer("@", "-", ":", "-", "/", "-").Replace(t.Check.Key())) + "-" + role + "-" + t.Run.ID[:6]
+	ctx, cancel := t.Within(time.Minute)
+	defer cancel()
+	p, err := Backend(t).NewProxy(ctx, name, host)
+	if err != nil {
+		t.Harness("creating fault proxy %s → %s: %v", name, host, err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.Delete(c)
+	})
+	return p
+}
+
+// Idle is the silence after which the suite's subscribers give a connection up: twice the
+// target's declared heartbeat (SSE heartbeat, WebSocket keepalive) plus a second, or, for a
+// long-poll, two seconds beyond the declared hold. 0 when the target declares no heartbeat
+// (its black-holed connections cannot be detected).
+func Idle(t *fw.T, tr fw.Transport) time.Duration {
+	tg := t.Target()
+	switch tr {
+	case fw.SSE:
+		if tg.Has(fw.CapHeartbeat) && tg.SSE != nil && tg.SSE.Heartbeat > 0 {
+			return 2*tg.SSE.Heartbeat.D() + time.Second
+		}
+	case fw.WebSocket:
+		if tg.Has(fw.CapHeartbeat) && tg.WebSocket != nil && tg.WebSocket.Keepalive > 0 {
+			return 2*tg.WebSocket.Keepalive.D() + time.Second
+		}
+	case fw.LongPoll:
+		return 2 * time.Second
+	}
+	return 0
+}
+
+// ReconnectDelay is the wait before a reconnect the suite's subscribers use when the target
+// names none (SSE streams name theirs with retry:).
+const ReconnectDelay = 250 * time.Millisecond
+
+// Subscribe starts a subscriber named name through the check's proxy; mod may adjust its
+// options (another Base, a Token). It is stopped by Stop or when the check ends.
+func (e *Env) Subscribe(name string, mod ...func(*subscriber.Options)) *subscriber.Subscriber {
+	o := subscriber.Options{Name: name, Transport: e.Transport, Base: e.Base, Topic: e.T.Topic(), Target: e.T.Target(),
+		Rec: e.Rec, Seq: e.T.Seq, Idle: Idle(e.T, e.Transport), Delay: ReconnectDelay}
+	for _, m := range mod {
+		m(&o)
+	}
+	s := subscriber.Start(e.T.Context(), o)
+	e.mu.Lock()
+	e.subs = append(e.subs, s)
+	e.mu.Unlock()
+	e.T.Cleanup(s.Stop)
+	return s
+}
+
+// Subscribers starts n subscribers named <prefix>-1 … <prefix>-n.
+func (e *Env) Subscribers(prefix string, n int, mod ...func(*subscriber.Options)) []*subscriber.Subscriber {
+	out := make([]*subscriber.Subscriber, n)
+	for i := range out {
+		out[i] = e.Subscribe(fmt.Sprintf("%s-%d", prefix, i+1), mod...)
+	}
+	return out
+}
+
+// Stop stops every subscriber (recording their client-close); call it before Judge.
+func (e *Env) Stop() {
+	e.mu.Lock()
+	subs := e.subs
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range subs {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Stop() }()
+	}
+	wg.Wait()
+}
+
+// Publish publishes seq (the check's payload, padded to size bytes when size > 0) on the
+// check's topic straight to the target, recording invoke and outcome: ok, fail (the target
+// refused it), or unknown (a transport error or timeout: it may or may not have happened).
+func (e *Env) Publish(publisher string, seq int64, size int) error {
+	t := e.T
+	p := t.Payload(int(seq))
+	if size > 0 {
+		p = t.PaddedPayload(int(seq), size)
+	}
+	e.Rec.PublishInvoke(publisher, t.Topic(), seq)
+	ctx, cancel := t.Within(10 * time.Second)
+	defer cancel()
+	err := t.TryPublish(ctx, t.Topic(), p)
+	var refused *fw.PublishRefused
+	switch {
+	case err == nil:
+		e.Rec.PublishOK(publisher, t.Topic(), seq)
+	case errors.As(err, &refused):
+		e.Rec.PublishFail(publisher, t.Topic(), seq, err)
+	default:
+		e.Rec.PublishUnknown(publisher, t.Topic(), seq, err)
+	}
+	return err
+}
+
+// Generate publishes seqs from, from+1, … every interval from one publisher until stop is
+// closed or the check ends; it returns the seqs it invoked. Publishes that fail are recorded
+// (the checker excuses them); the generator goes on.
+func (e *Env) Generate(publisher string, from int64, step int64, interval time.Duration, size int, stop <-chan struct{}) <-chan []int64 {
+	out := make(chan []int64, 1)
+	go func() {
+		var seqs []int64
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for seq := from; ; seq += step {
+			_ = e.Publish(publisher, seq, size)
+			seqs = append(seqs, seq)
+			select {
+			case <-stop:
+				out <- seqs
+				return
+			case <-e.T.Context().Done():
+				out <- seqs
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out
+}
+
+// Prime publishes seq from publisher "prime" until every subscriber has received it (a
+// subscriber that starts "at now" may connect after a first publish); it returns the next
+// free seq. A target that never delivers is a violation.
+func (e *Env) Prime(subs []*subscriber.Subscriber, seq int64, within time.Duration) int64 {
+	ctx, cancel := e.T.Within(within)
+	defer cancel()
+	for {
+		for _, s := range subs {
+			for {
+				_, connects, _ := s.Counts()
+				if connects > 0 || ctx.Err() != nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		if ctx.Err() != nil {
+			e.T.Violation(fmt.Sprintf("%d subscribers connected through the fault proxy within %s", len(subs), within),
+				history.Analyze(e.Rec.History()).Summary())
+		}
+		_ = e.Publish("prime", seq, 0)
+		wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+		all := true
+		for _, s := range subs {
+			if s.WaitFor(wctx, []int{int(seq)}) != nil {
+				all = false
+			}
+		}
+		wcancel()
+		seq++
+		if all {
+			return seq
+		}
+		if ctx.Err() != nil {
+			e.T.Violation(fmt.Sprintf("every subscriber receives a published event within %s", within), fmt.Sprintf("seqs up to %d did not reach all", seq-1))
+		}
+	}
+}
+
+// Settle waits until every subscriber has received every seq in want, or d passes.
+func (e *Env) Settle(subs []*subscriber.Subscriber, want []int64, d time.Duration) {
+	ctx, cancel := e.T.Within(d)
+	defer cancel()
+	ints := make([]int, len(want))
+	for i, s := range want {
+		ints[i] = int(s)
+	}
+	for _, s := range subs {
+		s.WaitFor(ctx, ints)
+	}
+}
+
+// Fault puts the named fault profile in effect on p, adjusted by mod, and records its start;
+// the returned stop ends it and records the stop. Stop is idempotent; it also runs when the
+// check ends.
+func (e *Env) Fault(p *toxiproxy.Proxy, name string, mod func(*toxiproxy.Fault)) (stop func()) {
+	t := e.T
+	f, ok := toxiproxy.FaultNamed(name)
+	if !ok {
+		t.Harness("no fault profile %q (known: %s)", name, strings.Join(toxiproxy.FaultNames(), ", "))
+	}
+	if mod != nil {
+		mod(&f)
+	}
+	ctx, cancel := t.Within(30 * time.Second)
+	defer cancel()
+	e.Rec.FaultStart(f.Name, f.Doc)
+	a, err := toxiproxy.Apply(ctx, p, f)
+	if err != nil {
+		t.Harness("applying fault %s on %s: %v", f.Name, p.Name(), err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := a.Stop(c)
+			e.Rec.FaultStop(f.Name, "")
+			if err != nil {
+				t.Harness("ending fault %s on %s: %v", f.Name, p.Name(), err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// Judge stops the subscribers, runs the checker on the history and reports: measurements
+// always, and on a violation the saved history and a Violation listing the broken rules.
+func (e *Env) Judge() history.Report {
+	e.Stop()
+	t := e.T
+	h := e.Rec.History()
+	rep := history.Analyze(h)
+	measure(t, rep)
+	if len(rep.Violations) == 0 {
+		return rep
+	}
+	path, err := h.SaveReport(t.Run.Profile.Report.Dir, t.Check.ID, t.Check.Cell)
+	if err == nil {
+		t.SetHistory(path)
+	}
+	var b strings.Builder
+	rules := map[string]int{}
+	for _, v := range rep.Violations {
+		rules[v.Rule]++
+	}
+	var names []string
+	for r := range rules {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(&b, "the history breaks %s (%d ops, %d violations):\n", strings.Join(names, ", "), len(h.Ops), len(rep.Violations))
+	for i, v := range rep.Violations {
+		if i == 8 {
+			fmt.Fprintf(&b, "… and %d more (see the history)\n", len(rep.Violations)-i)
+			break
+		}
+		fmt.Fprintf(&b, "%s\n", v)
+	}
+	t.Violationf("%s", b.String())
+	return rep
+}
+
+// measure reports the history's headline numbers.
+func measure(t *fw.T, rep history.Report) {
+	var events, dups, missing int
+	var lag time.Duration
+	for _, c := range rep.Clients {
+		events += c.Events
+		dups += c.Duplicates
+		missing += c.Missing
+		lag = max(lag, c.MaxLag)
+	}
+	t.Measure("events", "%d delivered to %d subscribers (%d duplicates, %d missing)", events, len(rep.Clients), dups, missing)
+	if lag > 0 {
+		t.Measure("max_lag", "%s", lag.Round(time.Millisecond))
+	}
+	for _, f := range rep.Faults {
+		if s := faultSummary(f); s != "" {
+			t.Measure("fault_"+f.Name, "%s", s)
+		}
+	}
+}
+
+// faultSummary is the slowest reconnect and detection around one fault.
+func faultSummary(f history.FaultMeasures) string {
+	var parts []string
+	worst := func(m map[string]time.Duration) (string, time.Duration) {
+		name, d := "", time.Duration(-1<<62)
+		for k, v := range m {
+			if v > d || (v == d && k < name) {
+				name, d = k, v
+			}
+		}
+		return name, d
+	}
+	if len(f.Reconnect) > 0 {
+		n, d := worst(f.Reconnect)
+		parts = append(parts, fmt.Sprintf("%d clients reconnected, slowest %s %s after the fault ended", len(f.Reconnect), n, d.Round(time.Millisecond)))
+	}
+	if len(f.FirstEvent) > 0 {
+		n, d := worst(f.FirstEvent)
+		parts = append(parts, fmt.Sprintf("last first-event %s %s after", n, d.Round(time.Millisecond)))
+	}
+	if len(f.NotReconnected) > 0 {
+		parts = append(parts, fmt.Sprintf("never reconnected: %s", strings.Join(f.NotReconnected, ", ")))
+	}
+	if len(f.Detect) > 0 {
+		n, d := worst(f.Detect)
+		parts = append(parts, fmt.Sprintf("black hole detected by all %d, slowest %s after %s", len(f.Detect), n, d.Round(time.Millisecond)))
+	}
+	return strings.Join(parts, "; ")
+}
