@@ -184,6 +184,9 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 	if run == nil {
 		panic("rtconform: no target resolved; call framework.Setup before RunSpecs")
 	}
+	if c.Enabled != nil && !c.Enabled(run) {
+		ginkgo.Skip("not selected by the profile")
+	}
 	res := Result{ID: c.ID, Cell: c.Cell, Level: c.Level, Transport: c.Transport, Area: c.Area(),
 		Requirement: c.Requirement, Spec: c.Spec}
 	if missing := run.Profile.Target.Missing(c.Requires); len(missing) > 0 {

@@ -357,10 +357,22 @@ func (p *Profile) validate(lines map[string]int) error {
 	default:
 		return bad("faults.backend", "%q is not one of embedded, container, external", p.Faults.Backend)
 	}
-	for i, px := range p.Proxies {
-		if !slices.Contains([]string{"nginx", "haproxy", "varnish", "caddy"}, px) {
-			return bad(fmt.Sprintf("proxies[%d]", i), "%q is not one of nginx, haproxy, varnish, caddy", px)
+	for i, c := range p.Proxies.Cells {
+		name, variant, _ := strings.Cut(c, ":")
+		if !slices.Contains(ProxyNames, name) && c != "deployment" {
+			return bad(fmt.Sprintf("proxies.cells[%d]", i), "%q names no proxy (one of %s, optionally :naive or :recommended; or deployment)", c, strings.Join(ProxyNames, ", "))
 		}
+		if variant != "" && variant != "naive" && variant != "recommended" {
+			return bad(fmt.Sprintf("proxies.cells[%d]", i), "%q: the config is naive or recommended", c)
+		}
+	}
+	if d := p.Proxies.Direct; d != "" {
+		if u, err := url.Parse(d); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return bad("proxies.direct", "%q must be an http(s) URL (the origin behind the proxy or CDN)", d)
+		}
+	}
+	if p.Proxies.Idle < 0 || p.Proxies.StreamIdle < 0 {
+		return bad("proxies.idle", "must not be negative")
 	}
 	if t.Retention < 0 {
 		return bad("target.retention", "must not be negative")

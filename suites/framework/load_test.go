@@ -67,7 +67,7 @@ func TestLoadErrorsNameFileLineAndKey(t *testing.T) {
 		{"target:\n  url: http://h:1\n  capabilities: [websocket, resume]\n  websocket: {path: /w}\n", "target.websocket.resume", "query or message"},
 		{"target:\n  url: http://h:{port}\n  capabilities: []\n", "target.url", "{port}"},
 		{"target:\n  publish: {path: /p, body: {type: json}}\n", "target.publish.body.pointer", "JSON pointer"},
-		{"proxies: [squid]\n", "proxies[0]", "squid"},
+		{"proxies: {cells: [squid]}\n", "proxies.cells[0]", "squid"},
 		{"target: [1, 2]\n", "target", "mapping"},
 	}
 	for _, c := range cases {

@@ -49,7 +49,7 @@ type Profile struct {
 	Target  Target   `yaml:"target"`
 	Strict  bool     `yaml:"strict"`  // SHOULD violations fail the run
 	Faults  Faults   `yaml:"faults"`  // fault-injection backend (chaos suites)
-	Proxies []string `yaml:"proxies"` // real proxies the proxy suite puts in front of the target
+	Proxies ProxyMatrix `yaml:"proxies"` // the proxy suite: real proxies put in front of the target
 	Report  Report   `yaml:"report"`
 
 	// Source is the file the profile was read from ("" for built-in defaults).
@@ -199,6 +199,24 @@ type Faults struct {
 	// Network is the Docker network the container joins when the target runs in one (the
 	// target URL then names the container); empty: host networking, target on the host.
 	Network string `yaml:"network"`
+}
+
+// ProxyMatrix configures the proxy suite (label "proxy").
+type ProxyMatrix struct {
+	// Cells are the proxy × config cells to run, "nginx:naive", "haproxy:recommended", or a
+	// proxy name for both of its configs. Empty: every cell when the target runs locally
+	// (the in-process reference, or target.start), none for a remote url — which is then
+	// checked as a deployment (cell "deployment": the same checks end to end).
+	Cells []string `yaml:"cells"`
+	// Idle is the idle timeout the proxy configs are rendered with, standing in for their
+	// real defaults (nginx proxy_read_timeout 60s …) so idle cuts show in seconds (default 4s).
+	Idle Duration `yaml:"idle"`
+	// StreamIdle is the recommended configs' timeout for streams and upgraded connections;
+	// it must outlast the target's heartbeat (default 3× the SSE heartbeat).
+	StreamIdle Duration `yaml:"streamIdle"`
+	// Direct is the origin's own URL, behind the proxy or CDN that url goes through: the
+	// deployment cell compares delivery through url with delivery from Direct.
+	Direct string `yaml:"direct"`
 }
 
 // Report configures where reports are written.

@@ -47,6 +47,10 @@ type Check struct {
 	// Cell names one cell of a matrix the same check runs in several times (the proxy suite:
 	// "nginx:naive"); "" for an ordinary check. ID and Cell together identify a spec.
 	Cell string
+	// Enabled, when set, decides at run time whether the spec runs at all for this profile
+	// (a matrix cell the profile does not select); a disabled spec is skipped like one the
+	// label filter left out, with no verdict.
+	Enabled func(r *Run) bool
 	// Labels are extra Ginkgo labels: "chaos" and "proxy" mark the opt-in suites (see
 	// EffectiveLabelFilter), "proxy:nginx" and the like select matrix cells.
 	Labels []string
@@ -88,6 +92,9 @@ func (c Check) AllLabels() []string {
 	}
 	return append(l, c.Labels...)
 }
+
+// ProxyNames are the real proxies the proxy suite runs (proxies/<name>).
+var ProxyNames = []string{"nginx", "haproxy", "varnish", "apache", "caddy"}
 
 // OptIn are the labels of suites that run only when a label filter asks for them: they need
 // fault injection or real proxies and take minutes, not the default run's seconds.
