@@ -46,11 +46,11 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // Profile is the whole run configuration: ginkgo.yaml, or the file given with --config.
 type Profile struct {
-	Target  Target   `yaml:"target"`
-	Strict  bool     `yaml:"strict"`  // SHOULD violations fail the run
-	Faults  Faults   `yaml:"faults"`  // fault-injection backend (chaos suites)
+	Target  Target      `yaml:"target"`
+	Strict  bool        `yaml:"strict"`  // SHOULD violations fail the run
+	Faults  Faults      `yaml:"faults"`  // fault-injection backend (chaos suites)
 	Proxies ProxyMatrix `yaml:"proxies"` // the proxy suite: real proxies put in front of the target
-	Report  Report   `yaml:"report"`
+	Report  Report      `yaml:"report"`
 
 	// Source is the file the profile was read from ("" for built-in defaults).
 	Source string `yaml:"-"`

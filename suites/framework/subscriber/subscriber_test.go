@@ -21,7 +21,7 @@ type log struct {
 	lines []string
 }
 
-func (l *log) add(s string) { l.mu.Lock(); l.lines = append(l.lines, s); l.mu.Unlock() }
+func (l *log) add(s string)       { l.mu.Lock(); l.lines = append(l.lines, s); l.mu.Unlock() }
 func (l *log) Now() time.Duration { return 0 }
 func (l *log) Connect(c, tr, topic, token string, start time.Duration, err error) {
 	l.add(fmt.Sprintf("connect %s token=%q err=%v", c, token, err))
@@ -30,8 +30,8 @@ func (l *log) EventRetry(c, id string, seq int64, retry time.Duration) {
 	l.add(fmt.Sprintf("event %s id=%s seq=%d retry=%s", c, id, seq, retry))
 }
 func (l *log) Event(c, id string, seq int64) { l.EventRetry(c, id, seq, 0) }
-func (l *log) Reset(c string)             { l.add("reset " + c) }
-func (l *log) Disconnect(c, cause string) { l.add("disconnect " + c + " " + cause) }
+func (l *log) Reset(c string)                { l.add("reset " + c) }
+func (l *log) Disconnect(c, cause string)    { l.add("disconnect " + c + " " + cause) }
 
 func (l *log) count(prefix string) int {
 	l.mu.Lock()
