@@ -4,6 +4,8 @@ package all
 
 import (
 	_ "github.com/rtconform/rtconform/suites/longpoll"
+	_ "github.com/rtconform/rtconform/suites/ordering"
+	_ "github.com/rtconform/rtconform/suites/reconnect"
 	_ "github.com/rtconform/rtconform/suites/sse"
 	_ "github.com/rtconform/rtconform/suites/websocket"
 )

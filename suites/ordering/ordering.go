@@ -1,0 +1,181 @@
+// Package ordering holds the ordering checks (ORD-…): several publishers and many
+// subscribers per topic, under latency with jitter, TCP slicing and a bandwidth-limited
+// subscriber. Per topic, the order of events is total and the same for every subscriber, no
+// event is lost or duplicated, a slow subscriber does not hold the others back, and the order
+// survives a reconnect and a switch of transport with the same resume token.
+//
+// Like the reconnect checks, they follow generator → faults → history → checker (package
+// chaos); the Ordered rule of package history compares every pair of subscribers and the
+// order implied by publish timing (a publish acknowledged before another was invoked must come
+// first).
+//
+// IDs: ORD-<SSE|WS|LP>-NNN — 001 latency+jitter, 002 slicer, 003 slow-consumer isolation,
+// 004 across a reconnect; ORD-SWITCH-NNN — 001 sse→websocket, 002 websocket→longpoll,
+// 003 longpoll→sse (capability fallback). Label "chaos" (opt-in).
+package ordering
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rtconform/rtconform/proxies/toxiproxy"
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/chaos"
+	"github.com/rtconform/rtconform/suites/framework/history"
+	"github.com/rtconform/rtconform/suites/framework/subscriber"
+)
+
+var transports = []struct {
+	tr  fw.Transport
+	id  string
+	cap fw.Capability
+}{{fw.SSE, "SSE", fw.CapSSE}, {fw.WebSocket, "WS", fw.CapWebSocket}, {fw.LongPoll, "LP", fw.CapLongPoll}}
+
+const (
+	publishers  = 3
+	subscribers = 5
+	spec        = "rtconform ordering rule (DESIGN.md: histories and the checker — Ordered, Unique, NoLoss)"
+)
+
+// SlowLag bounds how far behind a publish the subscribers on a clean link may fall while one
+// subscriber reads through a 2 KB/s link (ORD-*-003).
+const SlowLag = 2 * time.Second
+
+var _ = register()
+
+func register() bool {
+	for _, x := range transports {
+		tr := x.tr
+		caps := []fw.Capability{x.cap, fw.CapPublish}
+		reg := func(num, fault, requirement string, extra []fw.Capability, run func(*fw.T, fw.Transport)) {
+			fw.Register(fw.Check{ID: "ORD-" + x.id + "-" + num, Level: fw.MUST, Transport: tr,
+				Requirement: fmt.Sprintf(requirement, tr), Spec: spec + "; Toxiproxy fault " + fault,
+				Requires: append(append([]fw.Capability(nil), caps...), extra...), Timeout: 90 * time.Second,
+				Labels: []string{chaos.Label, "fault:" + fault}, Run: func(t *fw.T) { run(t, tr) }})
+		}
+		reg("001", "latency", "with 3 concurrent publishers and 300±100 ms latency with jitter, all 5 %s subscribers see one identical total order, with no event lost or duplicated", nil,
+			concurrent("latency", false))
+		reg("002", "slicer", "with 3 concurrent publishers and every byte in its own TCP segment, all 5 %s subscribers see one identical total order, with no event lost or duplicated", nil,
+			concurrent("slicer", false))
+		reg("003", "bandwidth", "a %s subscriber behind a 2 KB/s link does not delay the subscribers on a clean link by more than 2 s (slow-consumer isolation)", nil,
+			slowConsumer)
+		reg("004", "none", "with 3 concurrent publishers, the order every %s subscriber sees is the same across reconnects, and resumes have no gap and no duplicate",
+			[]fw.Capability{fw.CapResume}, concurrent("", true))
+	}
+	switches := []struct {
+		num      string
+		from, to fw.Transport
+		caps     []fw.Capability
+	}{
+		{"001", fw.SSE, fw.WebSocket, []fw.Capability{fw.CapSSE, fw.CapWebSocket}},
+		{"002", fw.WebSocket, fw.LongPoll, []fw.Capability{fw.CapWebSocket, fw.CapLongPoll}},
+		{"003", fw.LongPoll, fw.SSE, []fw.Capability{fw.CapLongPoll, fw.CapSSE}},
+	}
+	for _, s := range switches {
+		from, to := s.from, s.to
+		fw.Register(fw.Check{ID: "ORD-SWITCH-" + s.num, Level: fw.MUST, Transport: from,
+			Requirement: fmt.Sprintf("a subscriber that switches from %s to %s with its last id as the resume token continues in the same order with no gap and no duplicate", from, to),
+			Spec:        spec + "; DESIGN.md fallback: a resume token from one transport resumes on another",
+			Requires:    append(append([]fw.Capability(nil), s.caps...), fw.CapPublish, fw.CapResume, fw.CapFallback),
+			Timeout:     90 * time.Second, Labels: []string{chaos.Label, "fault:none", "switch"},
+			Run: func(t *fw.T) { switchTransport(t, from, to) }})
+	}
+	return true
+}
+
+// rules are the ordering rules: Ordered, Unique, NoLoss, Resumable.
+func rules() history.Rules { return history.SafetyRules() }
+
+// concurrent: 3 publishers publish interleaved seqs every 40 ms each while 5 subscribers
+// follow through the proxy under fault (if any); with drops, every subscriber loses its
+// connection twice.
+func concurrent(fault string, drops bool) func(*fw.T, fw.Transport) {
+	return func(t *fw.T, tr fw.Transport) {
+		e := chaos.New(t, tr, rules())
+		subs := e.Subscribers(string(tr), subscribers)
+		next := e.Prime(subs, 0, 20*time.Second)
+		if fault != "" {
+			e.Fault(e.Proxy, fault, nil)
+		}
+		stopGen := make(chan struct{})
+		var gens []<-chan []int64
+		for p := 0; p < publishers; p++ {
+			gens = append(gens, e.Generate(fmt.Sprintf("pub-%d", p+1), next+int64(p), publishers, 40*time.Millisecond, 0, stopGen))
+		}
+		if drops {
+			for round := 0; round < 2; round++ {
+				sleep(t, 1200*time.Millisecond)
+				for _, s := range subs {
+					s.Drop()
+				}
+			}
+			sleep(t, 1200*time.Millisecond)
+		} else {
+			sleep(t, 3*time.Second)
+		}
+		close(stopGen)
+		var all []int64
+		for _, g := range gens {
+			all = append(all, <-g...)
+		}
+		e.Settle(subs, all, 30*time.Second)
+		e.Judge()
+	}
+}
+
+// slowConsumer: one subscriber reads through a 2 KB/s link while three read through a clean
+// one; one publisher sends 1 KB events at 10 per second (five times what the slow link
+// carries). The clean subscribers must see every event within SlowLag of its publish.
+func slowConsumer(t *fw.T, tr fw.Transport) {
+	r := history.Rules{Ordered: true, Unique: true, MaxLag: SlowLag, Slow: []string{"slow-1"}}
+	e := chaos.New(t, tr, r)
+	slowProxy := e.NewProxy("slow")
+	fast := e.Subscribers(string(tr), 3)
+	slow := e.Subscribe("slow-1", func(o *subscriber.Options) { o.Base = "http://" + slowProxy.Listen() })
+	next := e.Prime(append(fast, slow), 0, 20*time.Second)
+	e.Fault(slowProxy, "bandwidth", func(f *toxiproxy.Fault) { f.RateKBps = 2 })
+	stopGen := make(chan struct{})
+	gen := e.Generate("pub", next, 1, 100*time.Millisecond, 1024, stopGen)
+	sleep(t, 5*time.Second)
+	close(stopGen)
+	e.Settle(fast, <-gen, 15*time.Second)
+	ev, _, _ := slow.Counts()
+	t.Measure("slow_subscriber", "received %d events through 2 KB/s", ev)
+	e.Judge()
+}
+
+// switchTransport: a subscriber follows on from, then continues on to with the last id it
+// saw; a second subscriber stays on from as the witness of the order.
+func switchTransport(t *fw.T, from, to fw.Transport) {
+	e := chaos.New(t, from, rules())
+	mover := e.Subscribe("mover")
+	witness := e.Subscribe("witness")
+	next := e.Prime([]*subscriber.Subscriber{mover, witness}, 0, 20*time.Second)
+	stopGen := make(chan struct{})
+	var gens []<-chan []int64
+	for p := 0; p < publishers; p++ {
+		gens = append(gens, e.Generate(fmt.Sprintf("pub-%d", p+1), next+int64(p), publishers, 50*time.Millisecond, 0, stopGen))
+	}
+	sleep(t, 1500*time.Millisecond)
+	mover.Stop()
+	token := mover.Token()
+	moved := e.Subscribe("mover", func(o *subscriber.Options) {
+		o.Transport, o.Token, o.Idle = to, token, chaos.Idle(t, to)
+	})
+	sleep(t, 1500*time.Millisecond)
+	close(stopGen)
+	var all []int64
+	for _, g := range gens {
+		all = append(all, <-g...)
+	}
+	e.Settle([]*subscriber.Subscriber{moved, witness}, all, 30*time.Second)
+	t.Measure("switch", "%s → %s with token %q", from, to, token)
+	e.Judge()
+}
+
+func sleep(t *fw.T, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-t.Context().Done():
+	}
+}

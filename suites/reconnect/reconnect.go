@@ -1,0 +1,352 @@
+// Package reconnect holds the reconnect checks (RC-…): for each transport and each named
+// fault profile of proxies/toxiproxy, the target keeps its promise to a reconnecting client
+// while the network misbehaves — the client reconnects and resumes with no gap and no
+// duplicate, a black-holed connection is detected within the declared heartbeat bound, an
+// outage longer than retention ends in the target's explicit loss signal, a reconnect storm of
+// 200 clients recovers, and the SSE retry: value is sent and honoured.
+//
+// Every check follows generator → faults → history → checker (package chaos): the suite's
+// subscribers connect through a Toxiproxy proxy of the check's own, the suite publishes its
+// own sequenced payloads straight to the target, a fault is put in effect for a window, and
+// the pure checker of package history judges the recorded history. A failing history is
+// saved in the report dir (histories/<ID>.jsonl) and `rtconform recheck` judges it again.
+//
+// IDs are RC-<SSE|WS|LP>-NNN with the same number for the same fault on every transport:
+//
+//	001 latency   002 bandwidth  003 slicer    004 limit-data  005 reset   006 blackhole
+//	007 slow-close 008 outage    009 flap      010 retention   011 storm   012 retry (SSE)
+//
+// The checks carry the label "chaos" and run only when a label filter names it
+// (`rtconform run --label-filter chaos`).
+package reconnect
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rtconform/rtconform/proxies/toxiproxy"
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/chaos"
+	"github.com/rtconform/rtconform/suites/framework/history"
+)
+
+// transports maps each transport to its ID part and its capability.
+var transports = []struct {
+	tr  fw.Transport
+	id  string
+	cap fw.Capability
+}{{fw.SSE, "SSE", fw.CapSSE}, {fw.WebSocket, "WS", fw.CapWebSocket}, {fw.LongPoll, "LP", fw.CapLongPoll}}
+
+const spec = "rtconform chaos rule (DESIGN.md: histories and the checker); Toxiproxy fault profiles"
+
+// scenario is one row of the table: a fault and what the check does around it.
+type scenario struct {
+	num         string
+	fault       string
+	level       fw.Level
+	requirement string // %s is the transport
+	quote       string
+	spec        string
+	requires    []fw.Capability
+	only        fw.Transport // "" = every transport
+	timeout     time.Duration
+	run         func(t *fw.T, tr fw.Transport)
+}
+
+var scenarios = []scenario{
+	{num: "001", fault: "latency", level: fw.MUST,
+		requirement: "under 300±100 ms latency, a %s client that loses its connection resumes with no gap, no duplicate and in order",
+		run:         resumeUnder("latency", nil, true, 2*time.Second)},
+	{num: "002", fault: "bandwidth", level: fw.MUST,
+		requirement: "through a 16 KB/s link, a %s client that loses its connection resumes with no gap, no duplicate and in order",
+		run:         resumeUnder("bandwidth", nil, true, 2*time.Second)},
+	{num: "003", fault: "slicer", level: fw.MUST,
+		requirement: "when every byte arrives in its own TCP segment, a %s client still receives every event once and in order, also across a reconnect",
+		run:         resumeUnder("slicer", nil, true, 2*time.Second)},
+	{num: "004", fault: "limit-data", level: fw.MUST,
+		requirement: "when connections are cut after 512 bytes (mid-event), a %s client reconnects and resumes with no gap and no duplicate, and no half event is delivered",
+		run:         resumeUnder("limit-data", nil, false, 2500*time.Millisecond)},
+	{num: "005", fault: "reset", level: fw.MUST,
+		requirement: "when new connections are reset (TCP RST), a %s client retries and, once connections succeed, resumes with no gap and no duplicate",
+		run:         resumeUnder("reset", nil, true, 2*time.Second)},
+	{num: "006", fault: "blackhole", level: fw.MUST, requires: []fw.Capability{fw.CapHeartbeat},
+		requirement: "a black-holed %s connection (packets vanish, the socket stays open) is detected within the declared heartbeat bound, and the client resumes with no gap once the network is back",
+		quote:       "WHATWG HTML §9.2.7: legacy proxy servers are known to, in certain cases, drop HTTP connections after a short timeout. To protect against such proxy servers, authors can include a comment line every 15 seconds or so.",
+		spec:        "WHATWG HTML §9.2.7 (heartbeats); RFC 6455 §5.5.2 (ping); rtconform chaos rule DetectWithin",
+		run:         blackhole},
+	{num: "007", fault: "slow-close", level: fw.MUST, requires: []fw.Capability{fw.CapRestart},
+		requirement: "when the target restarts and its closes reach the %s client late (slow close), the client reconnects and resumes with no gap and no duplicate",
+		run:         slowClose},
+	{num: "008", fault: "outage", level: fw.MUST,
+		requirement: "after a 3 s network outage, every %s client reconnects within the bound and resumes with no gap and no duplicate",
+		run:         resumeUnder("outage", nil, false, 3500*time.Millisecond)},
+	{num: "009", fault: "flap", level: fw.MUST,
+		requirement: "through repeated short outages (500 ms every 2 s), a %s client keeps resuming with no gap and no duplicate",
+		run:         resumeUnder("flap", nil, false, 4500*time.Millisecond)},
+	{num: "010", fault: "outage", level: fw.MUST, requires: []fw.Capability{fw.CapResume},
+		requirement: "after an outage during which more events than the declared retention were published, a resuming %s client receives the target's explicit loss signal, never a silent gap",
+		quote:       "rtconform: a resume token older than retention must be answered with the declared reset signal",
+		spec:        "rtconform reset rule (sse.reset.event, websocket.reset, longpoll.reset); DESIGN.md reference server: an explicit signal when the token is older than retention",
+		timeout:     90 * time.Second,
+		run:         beyondRetention},
+	{num: "011", fault: "outage", level: fw.MUST,
+		requirement: "when 200 %s clients are cut at once (reconnect storm), all of them reconnect and resume with no gap and no duplicate; the time to full recovery is reported",
+		timeout:     150 * time.Second,
+		run:         storm},
+	{num: "012", fault: "outage", level: fw.MUST, requires: []fw.Capability{fw.CapRetry}, only: fw.SSE,
+		requirement: "every SSE connection carries the declared retry: value, so a client that honours it reconnects after that delay (judged on the history: RetryHonoured)",
+		quote:       "WHATWG HTML §9.2.6: If the field value consists of only ASCII digits, then interpret the field value as an integer in base ten, and set the event stream's reconnection time to that integer.",
+		spec:        "WHATWG HTML §9.2.6 (retry field), §9.2.3 (reestablish the connection after the reconnection time)",
+		run:         retryHonoured},
+}
+
+var _ = register()
+
+func register() bool {
+	for _, sc := range scenarios {
+		for _, x := range transports {
+			if sc.only != "" && sc.only != x.tr {
+				continue
+			}
+			sp, quote := sc.spec, sc.quote
+			if sp == "" {
+				sp = spec + " (" + sc.fault + ")"
+			}
+			req := append([]fw.Capability{x.cap, fw.CapPublish}, sc.requires...)
+			if sc.num != "010" && x.tr != fw.LongPoll {
+				req = append(req, fw.CapResume)
+			}
+			timeout := sc.timeout
+			if timeout == 0 {
+				timeout = 60 * time.Second
+			}
+			run, tr := sc.run, x.tr
+			requirement := sc.requirement
+			if sc.only == "" {
+				requirement = fmt.Sprintf(sc.requirement, string(x.tr))
+			}
+			fw.Register(fw.Check{ID: "RC-" + x.id + "-" + sc.num, Level: sc.level, Transport: x.tr,
+				Requirement: requirement, Quote: quote, Spec: sp, Requires: req, Timeout: timeout,
+				Labels: []string{chaos.Label, "fault:" + sc.fault},
+				Run:    func(t *fw.T) { run(t, tr) }})
+		}
+	}
+	return true
+}
+
+// reconnectBound is how soon after a fault ends a client must be connected again: its
+// reconnection delay (SSE: the declared retry) plus the connect bound plus 5 s of slack.
+func reconnectBound(t *fw.T, tr fw.Transport) time.Duration {
+	d := chaos.ReconnectDelay
+	if tr == fw.SSE && t.Target().SSE != nil && t.Target().SSE.Retry > 0 {
+		d = t.Target().SSE.Retry.D()
+	}
+	return d + max(chaos.Idle(t, tr), time.Second) + 5*time.Second
+}
+
+// safety are the rules of a resume: ordered, unique, no loss, resumable, reconnect in time.
+func safety(t *fw.T, tr fw.Transport) history.Rules {
+	r := history.SafetyRules()
+	r.ReconnectWithin = reconnectBound(t, tr)
+	return r
+}
+
+// settleBound is how long the check waits for every subscriber to catch up after the fault.
+func settleBound(t *fw.T, tr fw.Transport) time.Duration {
+	return 2*reconnectBound(t, tr) + 5*time.Second
+}
+
+// resumeUnder is the common scenario: three subscribers follow the topic through the proxy
+// while one publisher publishes every 100 ms; the fault is in effect for window (with every
+// connection dropped once inside it when drop is set, so that faults which do not cut
+// connections themselves are crossed by a reconnect); publishing goes on 1.5 s after the
+// fault; then the history is judged.
+func resumeUnder(fault string, mod func(*toxiproxy.Fault), drop bool, window time.Duration) func(*fw.T, fw.Transport) {
+	return func(t *fw.T, tr fw.Transport) {
+		e := chaos.New(t, tr, safety(t, tr))
+		subs := e.Subscribers(string(tr), 3)
+		next := e.Prime(subs, 0, 20*time.Second)
+		stopGen := make(chan struct{})
+		gen := e.Generate("pub", next, 1, 100*time.Millisecond, 0, stopGen)
+		sleep(t, 500*time.Millisecond)
+		stop := e.Fault(e.Proxy, fault, mod)
+		if drop {
+			sleep(t, 300*time.Millisecond)
+			for _, s := range subs {
+				s.Drop()
+			}
+			sleep(t, window-300*time.Millisecond)
+		} else {
+			sleep(t, window)
+		}
+		stop()
+		sleep(t, 1500*time.Millisecond)
+		close(stopGen)
+		e.Settle(subs, <-gen, settleBound(t, tr))
+		e.Judge()
+	}
+}
+
+// blackhole: data vanishes while connections stay open; every subscriber must give its
+// connection up within the heartbeat bound (only heartbeats make that possible), then resume.
+func blackhole(t *fw.T, tr fw.Transport) {
+	idle := chaos.Idle(t, tr)
+	if idle == 0 {
+		t.NotSupported("the profile declares no heartbeat interval for %s (sse.heartbeat, websocket.keepalive)", tr)
+	}
+	rules := safety(t, tr)
+	rules.BlackHole = "blackhole"
+	rules.DetectWithin = idle + 2*time.Second
+	if tr == fw.LongPoll {
+		rules.DetectWithin = t.Target().LongPoll.Timeout.D() + idle + 2*time.Second
+	}
+	e := chaos.New(t, tr, rules)
+	subs := e.Subscribers(string(tr), 3)
+	next := e.Prime(subs, 0, 20*time.Second)
+	stopGen := make(chan struct{})
+	gen := e.Generate("pub", next, 1, 200*time.Millisecond, 0, stopGen)
+	sleep(t, 300*time.Millisecond)
+	stop := e.Fault(e.Proxy, "blackhole", nil)
+	sleep(t, rules.DetectWithin+time.Second)
+	stop()
+	sleep(t, 1500*time.Millisecond)
+	close(stopGen)
+	e.Settle(subs, <-gen, settleBound(t, tr))
+	t.Measure("detect_bound", "%s", rules.DetectWithin)
+	e.Judge()
+}
+
+// slowClose: the target restarts while its closes are held back 2 s by the proxy.
+func slowClose(t *fw.T, tr fw.Transport) {
+	e := chaos.New(t, tr, safety(t, tr))
+	subs := e.Subscribers(string(tr), 3)
+	next := e.Prime(subs, 0, 20*time.Second)
+	stopGen := make(chan struct{})
+	gen := e.Generate("pub", next, 1, 100*time.Millisecond, 0, stopGen)
+	sleep(t, 300*time.Millisecond)
+	stop := e.Fault(e.Proxy, "slow-close", nil)
+	t.Restart()
+	sleep(t, 3*time.Second)
+	stop()
+	sleep(t, 1500*time.Millisecond)
+	close(stopGen)
+	e.Settle(subs, <-gen, settleBound(t, tr))
+	e.Judge()
+}
+
+// beyondRetention: the proxy is down while more than retention events are published; the
+// resuming subscribers must get the reset signal, then the events after it.
+func beyondRetention(t *fw.T, tr fw.Transport) {
+	tg := t.Target()
+	n := tg.Retention
+	if n <= 0 || n > 5000 {
+		t.NotSupported("the profile declares no retention (or one over 5000 events, too many to overrun within a check): target.retention")
+	}
+	switch {
+	case tr == fw.SSE && (tg.SSE == nil || tg.SSE.Reset.Event == ""):
+		t.NotSupported("the profile declares no sse.reset.event (the target's explicit loss signal)")
+	case tr == fw.WebSocket && (tg.WebSocket == nil || tg.WebSocket.Reset.Pointer == ""):
+		t.NotSupported("the profile declares no websocket.reset.pointer (the target's explicit loss signal)")
+	case tr == fw.LongPoll && (tg.LongPoll == nil || tg.LongPoll.Reset.Pointer == ""):
+		t.NotSupported("the profile declares no longpoll.reset.pointer (the target's explicit loss signal)")
+	}
+	e := chaos.New(t, tr, safety(t, tr))
+	subs := e.Subscribers(string(tr), 2)
+	next := e.Prime(subs, 0, 20*time.Second)
+	stop := e.Fault(e.Proxy, "outage", func(f *toxiproxy.Fault) { f.Down = time.Hour })
+	for _, s := range subs {
+		s.Drop()
+	}
+	for i := 0; i < n+20; i++ {
+		if err := e.Publish("pub", next, 0); err != nil {
+			t.Harness("publishing %d events during the outage: %v", n+20, err)
+		}
+		next++
+	}
+	stop()
+	ctx, cancel := t.Within(settleBound(t, tr))
+	for _, s := range subs {
+		s.WaitResets(ctx, 1)
+	}
+	cancel()
+	var after []int64
+	for i := 0; i < 5; i++ {
+		_ = e.Publish("pub", next, 0)
+		after = append(after, next)
+		next++
+	}
+	e.Settle(subs, after, settleBound(t, tr))
+	rep := e.Judge()
+	for _, s := range subs {
+		if _, _, resets := s.Counts(); resets == 0 {
+			t.Violation(fmt.Sprintf("every resuming subscriber receives the explicit loss signal after %d events were published beyond retention %d", n+20, n),
+				fmt.Sprintf("no reset signal reached a subscriber (%s)", rep.Summary()))
+		}
+	}
+}
+
+// storm: 200 subscribers are cut at once; all must be back and caught up.
+func storm(t *fw.T, tr fw.Transport) {
+	const clients = 200
+	e := chaos.New(t, tr, safety(t, tr))
+	subs := e.Subscribers(string(tr), clients)
+	next := e.Prime(subs, 0, 60*time.Second)
+	stopGen := make(chan struct{})
+	gen := e.Generate("pub", next, 1, 200*time.Millisecond, 0, stopGen)
+	sleep(t, 500*time.Millisecond)
+	stop := e.Fault(e.Proxy, "outage", func(f *toxiproxy.Fault) { f.Down = time.Hour })
+	sleep(t, time.Second)
+	stop()
+	back := time.Now()
+	sleep(t, 1500*time.Millisecond)
+	close(stopGen)
+	seqs := <-gen
+	e.Settle(subs, seqs, 90*time.Second)
+	t.Measure("recovery", "%d clients caught up %s after the outage ended", clients, time.Since(back).Round(time.Millisecond))
+	e.Judge()
+}
+
+// retryHonoured: every SSE connection states the declared retry, and the suite's client waits
+// for it after a drop (RetryHonoured judges the history).
+func retryHonoured(t *fw.T, tr fw.Transport) {
+	declared := t.Target().SSE.Retry.D()
+	if declared <= 0 {
+		t.NotSupported("the profile declares no sse.retry")
+	}
+	rules := safety(t, tr)
+	rules.RetryHonoured = true
+	rules.RetryTolerance = 50 * time.Millisecond
+	e := chaos.New(t, tr, rules)
+	subs := e.Subscribers("sse", 2)
+	next := e.Prime(subs, 0, 20*time.Second)
+	for round := 0; round < 2; round++ {
+		for _, s := range subs {
+			s.Drop()
+		}
+		_ = e.Publish("pub", next, 0)
+		e.Settle(subs, []int64{next}, declared+15*time.Second)
+		next++
+	}
+	rep := e.Judge()
+	if len(rep.Retries) == 0 {
+		t.Violation(fmt.Sprintf("a retry: field (declared %s) on the stream", declared), "no connection carried a retry value")
+	}
+	for _, r := range rep.Retries {
+		if r.Retry != declared {
+			t.Violation(fmt.Sprintf("retry: %d (the declared %s)", declared.Milliseconds(), declared),
+				fmt.Sprintf("retry %s on %s's stream", r.Retry, r.Client))
+		}
+	}
+	t.Measure("retry", "%s on %d reconnects", declared, len(rep.Retries))
+}
+
+// sleep waits d or until the check ends.
+func sleep(t *fw.T, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-time.After(d):
+	case <-t.Context().Done():
+	}
+}
