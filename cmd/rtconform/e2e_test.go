@@ -153,50 +153,80 @@ func TestFixturesFailExactlyTheirChecks(t *testing.T) {
 			t.Parallel()
 			profile := filepath.Join("fixtures", "profiles", "fixture.yaml")
 			// A fixture's bug lives in one transport's routes: run that transport's checks
-			// (all of them, so an unrelated failure in it still shows).
-			var scope []string
+			// (all of them, so an unrelated failure in it still shows) — the conformance
+			// checks, and, when the fixture names chaos checks, the chaos checks too.
+			var conformance, chaos []string
 			for _, id := range f.Breaks {
 				c, ok := fw.Lookup(id)
 				if !ok {
 					t.Fatalf("fixture %s names an unknown check %s", name, id)
 				}
-				if !slices.Contains(scope, string(c.Transport)) {
-					scope = append(scope, string(c.Transport))
+				if slices.Contains(c.Labels, "chaos") {
+					chaos = append(chaos, id)
+				} else {
+					conformance = append(conformance, id)
 				}
 			}
-			dir := t.TempDir()
-			r := cliEnv(t, 8*time.Minute, []string{"RTCONFORM_FIXTURE=" + name}, "run", "--config", profile, "--report-dir", dir, "--label-filter", strings.Join(scope, " || "))
-			if r.report == nil {
-				t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			if len(f.Breaks) == 0 {
+				t.Fatalf("fixture %s lists no check it breaks", name)
 			}
-			var broken []string
-			for _, c := range r.report.Checks {
-				switch c.Verdict {
-				case fw.FAIL, fw.WARN:
-					broken = append(broken, c.ID)
-				case fw.ERROR:
-					t.Errorf("%s: harness error against the fixture: %s", c.ID, c.Message)
-				}
+			if len(conformance) > 0 {
+				fixtureBreaks(t, name, f, profile, strings.Join(transportsOf(conformance), " || "), conformance)
 			}
-			want := slices.Sorted(slices.Values(f.Breaks))
-			if !slices.Equal(broken, want) {
-				t.Errorf("fixture %s (%s): failing checks %v, want exactly %v\nstdout:\n%s", name, f.Bug, broken, want, r.stdout)
-			}
-			wantCode := 0
-			for _, id := range want {
-				if c, ok := fw.Lookup(id); ok && c.Level == fw.MUST {
-					wantCode = 1
-				}
-			}
-			if r.code != wantCode {
-				t.Errorf("exit %d, want %d", r.code, wantCode)
-			}
-			for _, id := range want {
-				if !strings.Contains(r.stdout, id) {
-					t.Errorf("the output does not name the failing check %s", id)
-				}
+			if len(chaos) > 0 {
+				fixtureBreaks(t, name, f, profile, "chaos && ("+strings.Join(transportsOf(chaos), " || ")+")", chaos)
 			}
 		})
+	}
+}
+
+// transportsOf lists the transports of the checks ids, in order of first appearance.
+func transportsOf(ids []string) []string {
+	var scope []string
+	for _, id := range ids {
+		c, _ := fw.Lookup(id)
+		if !slices.Contains(scope, string(c.Transport)) {
+			scope = append(scope, string(c.Transport))
+		}
+	}
+	return scope
+}
+
+// fixtureBreaks runs the checks selected by filter against fixture name and requires exactly
+// want to fail or warn.
+func fixtureBreaks(t *testing.T, name string, f fixtures.Fixture, profile, filter string, want []string) {
+	t.Helper()
+	dir := t.TempDir()
+	r := cliEnv(t, 10*time.Minute, []string{"RTCONFORM_FIXTURE=" + name}, "run", "--config", profile, "--report-dir", dir, "--label-filter", filter)
+	if r.report == nil {
+		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var broken []string
+	for _, c := range r.report.Checks {
+		switch c.Verdict {
+		case fw.FAIL, fw.WARN:
+			broken = append(broken, c.ID)
+		case fw.ERROR:
+			t.Errorf("%s: harness error against the fixture: %s", c.ID, c.Message)
+		}
+	}
+	want = slices.Sorted(slices.Values(want))
+	if !slices.Equal(broken, want) {
+		t.Errorf("fixture %s (%s), label filter %q: failing checks %v, want exactly %v\nstdout:\n%s", name, f.Bug, filter, broken, want, r.stdout)
+	}
+	wantCode := 0
+	for _, id := range want {
+		if c, ok := fw.Lookup(id); ok && c.Level == fw.MUST {
+			wantCode = 1
+		}
+	}
+	if r.code != wantCode {
+		t.Errorf("label filter %q: exit %d, want %d", filter, r.code, wantCode)
+	}
+	for _, id := range want {
+		if !strings.Contains(r.stdout, id) {
+			t.Errorf("the output does not name the failing check %s", id)
+		}
 	}
 }
 

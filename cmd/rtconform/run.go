@@ -32,6 +32,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	labels := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'sse && must' or 'id:SSE-RESUME-001'; the chaos and proxy suites run only when it names them ('chaos', 'proxy')")
 	reportDir := fs.String("report-dir", "", "directory for conformance-report.json and junit.xml (overrides report.dir)")
 	strict := fs.Bool("strict", false, "SHOULD violations fail the run (overrides strict)")
+	faults := fs.String("faults", "", "Toxiproxy backend of the chaos suites: embedded, container or external (overrides faults.backend)")
 	verbose := fs.Bool("v", false, "print every check as it runs")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rtconform run [flags]\n\nRuns the conformance suites against the target of a profile.\n"+
@@ -50,6 +51,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			o.ReportDir = reportDir
 		case "strict":
 			o.Strict = strict
+		case "faults":
+			o.Faults = faults
 		}
 	})
 	path := *config

@@ -22,6 +22,7 @@ type Overrides struct {
 	Target    *string
 	Strict    *bool
 	ReportDir *string
+	Faults    *string // faults.backend
 }
 
 // Load reads a profile: built-in defaults, then the file (if path is not empty), then the
@@ -50,6 +51,9 @@ func Load(path string, o Overrides) (Profile, error) {
 	}
 	if o.ReportDir != nil {
 		p.Report.Dir = *o.ReportDir
+	}
+	if o.Faults != nil {
+		p.Faults.Backend = *o.Faults
 	}
 	p.Target.Name = os.ExpandEnv(p.Target.Name)
 	p.fillDefaults()

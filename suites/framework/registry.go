@@ -3,12 +3,14 @@ package framework
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 )
 
 // Level is how binding a requirement is.
@@ -100,12 +102,17 @@ var ProxyNames = []string{"nginx", "haproxy", "varnish", "apache", "caddy"}
 // fault injection or real proxies and take minutes, not the default run's seconds.
 var OptIn = []string{"chaos", "proxy"}
 
-// EffectiveLabelFilter is the filter a run really uses: a filter that names an opt-in label
-// ("chaos", "proxy") or a check ("id:…") is taken as given; any other filter, and the empty
-// one, also excludes the opt-in suites, so `rtconform run` and `--label-filter sse` stay the
-// fast conformance run.
+// EffectiveLabelFilter is the filter a run really uses. The opt-in suites run only when
+// asked for: a filter that names an opt-in label ("chaos", "proxy") or a check ("id:…") is
+// taken as given, and so is a filter that selects nothing but opt-in checks (e.g. an area
+// such as "ord-switch"); any other filter, and the empty one, also excludes the opt-in suites,
+// so `rtconform run` and `--label-filter sse` stay the fast conformance run.
 func EffectiveLabelFilter(filter string) string {
 	f := strings.TrimSpace(filter)
+	ex := "!" + strings.Join(OptIn, " && !")
+	if f == "" {
+		return ex
+	}
 	if strings.Contains(f, "id:") {
 		return f
 	}
@@ -114,11 +121,26 @@ func EffectiveLabelFilter(filter string) string {
 			return f
 		}
 	}
-	ex := "!" + strings.Join(OptIn, " && !")
-	if f == "" {
-		return ex
+	match, err := types.ParseLabelFilter(f)
+	if err != nil {
+		return f // the caller reports the syntax error
 	}
-	return "(" + f + ") && " + ex
+	for _, c := range Checks() {
+		if match(c.AllLabels()) && !c.OptIn() {
+			return "(" + f + ") && " + ex
+		}
+	}
+	return f
+}
+
+// OptIn reports whether the check belongs to an opt-in suite.
+func (c Check) OptIn() bool {
+	for _, l := range c.Labels {
+		if slices.Contains(OptIn, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // Register declares a check and creates its Ginkgo spec. It panics on a malformed or duplicate

@@ -72,6 +72,8 @@ func TestMatrixCellsShareAnIDButNotAKey(t *testing.T) {
 }
 
 func TestEffectiveLabelFilterMakesChaosAndProxyOptIn(t *testing.T) {
+	Register(Check{ID: "TST-REG-009", Level: MUST, Transport: SSE, Requirement: "r", Spec: "s", Run: func(*T) {}})
+	Register(Check{ID: "TST-CELL-009", Level: MUST, Transport: SSE, Requirement: "r", Spec: "s", Run: func(*T) {}, Labels: []string{"proxy"}})
 	for in, want := range map[string]string{
 		"":                  "!chaos && !proxy",
 		"sse":               "(sse) && !chaos && !proxy",
@@ -79,7 +81,10 @@ func TestEffectiveLabelFilterMakesChaosAndProxyOptIn(t *testing.T) {
 		"chaos":             "chaos",
 		"proxy && sse":      "proxy && sse",
 		"id:RC-SSE-001":     "id:RC-SSE-001",
-		" longpoll && must": "(longpoll && must) && !chaos && !proxy",
+		" longpoll && must": "longpoll && must", // selects no check here: nothing to exclude
+		"tst-reg":           "(tst-reg) && !chaos && !proxy",
+		"tst-cell":          "tst-cell", // selects only opt-in checks: asked for
+		"sse &&":            "sse &&",   // a syntax error is the caller's to report
 	} {
 		if got := EffectiveLabelFilter(in); got != want {
 			t.Errorf("EffectiveLabelFilter(%q) = %q, want %q", in, got, want)

@@ -54,13 +54,15 @@ func register() bool {
 				Labels: []string{chaos.Label, "fault:" + fault}, Run: func(t *fw.T) { run(t, tr) }})
 		}
 		reg("001", "latency", "with 3 concurrent publishers and 300±100 ms latency with jitter, all 5 %s subscribers see one identical total order, with no event lost or duplicated", nil,
-			concurrent("latency", false))
+			concurrent("latency", nil, 40*time.Millisecond, false))
+		// A 1-byte slicer carries a few KB/s at most: publish slower, and pause only 100 µs
+		// between segments (what is exercised is segmentation, not speed).
 		reg("002", "slicer", "with 3 concurrent publishers and every byte in its own TCP segment, all 5 %s subscribers see one identical total order, with no event lost or duplicated", nil,
-			concurrent("slicer", false))
+			concurrent("slicer", func(f *toxiproxy.Fault) { f.SliceDelay = 100 * time.Microsecond }, 250*time.Millisecond, false))
 		reg("003", "bandwidth", "a %s subscriber behind a 2 KB/s link does not delay the subscribers on a clean link by more than 2 s (slow-consumer isolation)", nil,
 			slowConsumer)
 		reg("004", "none", "with 3 concurrent publishers, the order every %s subscriber sees is the same across reconnects, and resumes have no gap and no duplicate",
-			[]fw.Capability{fw.CapResume}, concurrent("", true))
+			[]fw.Capability{fw.CapResume}, concurrent("", nil, 120*time.Millisecond, true))
 	}
 	switches := []struct {
 		num      string
@@ -86,21 +88,21 @@ func register() bool {
 // rules are the ordering rules: Ordered, Unique, NoLoss, Resumable.
 func rules() history.Rules { return history.SafetyRules() }
 
-// concurrent: 3 publishers publish interleaved seqs every 40 ms each while 5 subscribers
-// follow through the proxy under fault (if any); with drops, every subscriber loses its
-// connection twice.
-func concurrent(fault string, drops bool) func(*fw.T, fw.Transport) {
+// concurrent: 3 publishers publish interleaved seqs every interval each while 5 subscribers
+// follow through the proxy under fault (if any, adjusted by mod); with drops, every subscriber
+// loses its connection twice.
+func concurrent(fault string, mod func(*toxiproxy.Fault), interval time.Duration, drops bool) func(*fw.T, fw.Transport) {
 	return func(t *fw.T, tr fw.Transport) {
 		e := chaos.New(t, tr, rules())
 		subs := e.Subscribers(string(tr), subscribers)
 		next := e.Prime(subs, 0, 20*time.Second)
 		if fault != "" {
-			e.Fault(e.Proxy, fault, nil)
+			e.Fault(e.Proxy, fault, mod)
 		}
 		stopGen := make(chan struct{})
 		var gens []<-chan []int64
 		for p := 0; p < publishers; p++ {
-			gens = append(gens, e.Generate(fmt.Sprintf("pub-%d", p+1), next+int64(p), publishers, 40*time.Millisecond, 0, stopGen))
+			gens = append(gens, e.Generate(fmt.Sprintf("pub-%d", p+1), next+int64(p), publishers, interval, 0, stopGen))
 		}
 		if drops {
 			for round := 0; round < 2; round++ {
@@ -168,7 +170,14 @@ func switchTransport(t *fw.T, from, to fw.Transport) {
 	for _, g := range gens {
 		all = append(all, <-g...)
 	}
-	e.Settle([]*subscriber.Subscriber{moved, witness}, all, 30*time.Second)
+	var rest []int64 // what the mover had not received before it switched
+	for _, q := range all {
+		if !mover.Has(int(q)) {
+			rest = append(rest, q)
+		}
+	}
+	e.Settle([]*subscriber.Subscriber{witness}, all, 30*time.Second)
+	e.Settle([]*subscriber.Subscriber{moved}, rest, 30*time.Second)
 	t.Measure("switch", "%s → %s with token %q", from, to, token)
 	e.Judge()
 }

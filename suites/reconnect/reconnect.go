@@ -251,6 +251,7 @@ func beyondRetention(t *fw.T, tr fw.Transport) {
 		t.NotSupported("the profile declares no longpoll.reset.pointer (the target's explicit loss signal)")
 	}
 	e := chaos.New(t, tr, safety(t, tr))
+	e.Resets = true
 	subs := e.Subscribers(string(tr), 2)
 	next := e.Prime(subs, 0, 20*time.Second)
 	stop := e.Fault(e.Proxy, "outage", func(f *toxiproxy.Fault) { f.Down = time.Hour })

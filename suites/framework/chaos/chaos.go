@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -62,9 +63,14 @@ type Env struct {
 	Proxy     *toxiproxy.Proxy // the check's proxy in front of the target
 	Base      string           // http://<proxy address>: where subscribers connect
 
-	mu   sync.Mutex
-	subs []*subscriber.Subscriber
-	n    int
+	// Resets is set by checks that provoke the target's loss signal on purpose (an outage
+	// beyond retention); otherwise a reset, and a subscriber still missing events after
+	// Settle, are violations (liveness: the history rules excuse what a reset explains).
+	Resets bool
+
+	mu        sync.Mutex
+	subs      []*subscriber.Subscriber
+	unsettled []string
 }
 
 // New makes the check's Env for transport tr, judged by rules.
@@ -266,16 +272,30 @@ func (e *Env) Prime(subs []*subscriber.Subscriber, seq int64, within time.Durati
 	}
 }
 
-// Settle waits until every subscriber has received every seq in want, or d passes.
+// Settle waits until every subscriber has received every seq in want, or d passes; it
+// measures how long that took, and which seqs were still missing where (the checker judges
+// whether that is a loss).
 func (e *Env) Settle(subs []*subscriber.Subscriber, want []int64, d time.Duration) {
+	start := time.Now()
 	ctx, cancel := e.T.Within(d)
 	defer cancel()
 	ints := make([]int, len(want))
 	for i, s := range want {
 		ints[i] = int(s)
 	}
+	var late []string
 	for _, s := range subs {
-		s.WaitFor(ctx, ints)
+		if m := s.WaitFor(ctx, ints); len(m) > 0 {
+			late = append(late, fmt.Sprintf("%s lacks %d (first %d)", s.Name(), len(m), m[0]))
+		}
+	}
+	if len(late) > 0 {
+		e.T.Measure("unsettled", "after %s: %s", d, strings.Join(late, "; "))
+		e.mu.Lock()
+		e.unsettled = append(e.unsettled, late...)
+		e.mu.Unlock()
+	} else {
+		e.T.Measure("settled", "%d subscribers had every event %s after publishing ended", len(subs), time.Since(start).Round(time.Millisecond))
 	}
 }
 
@@ -322,7 +342,15 @@ func (e *Env) Judge() history.Report {
 	h := e.Rec.History()
 	rep := history.Analyze(h)
 	measure(t, rep)
+	if !e.Resets {
+		rep.Violations = append(rep.Violations, e.liveness(rep)...)
+	}
 	if len(rep.Violations) == 0 {
+		if os.Getenv("RTCONFORM_KEEP_HISTORIES") != "" {
+			if path, err := h.SaveReport(t.Run.Profile.Report.Dir, t.Check.ID, t.Check.Cell); err == nil {
+				t.SetHistory(path)
+			}
+		}
 		return rep
 	}
 	path, err := h.SaveReport(t.Run.Profile.Report.Dir, t.Check.ID, t.Check.Cell)
@@ -349,6 +377,26 @@ func (e *Env) Judge() history.Report {
 	}
 	t.Violationf("%s", b.String())
 	return rep
+}
+
+// liveness turns what the safety rules let pass into violations when no loss was provoked:
+// a reset signal (the target declared events lost although the check stayed within its
+// retention) and subscribers that never caught up.
+func (e *Env) liveness(rep history.Report) []history.Violation {
+	var v []history.Violation
+	for name, c := range rep.Clients {
+		if c.Resets > 0 {
+			v = append(v, history.Violation{Rule: "NoReset", Client: name,
+				Msg: fmt.Sprintf("%s received %d reset signal(s) although the check published fewer events than the declared retention (%d): the target declared events lost that it had promised to keep", name, c.Resets, e.T.Target().Retention)})
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, u := range e.unsettled {
+		v = append(v, history.Violation{Rule: "CaughtUp", Msg: "a subscriber never caught up: " + u})
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i].Client < v[j].Client })
+	return v
 }
 
 // measure reports the history's headline numbers.

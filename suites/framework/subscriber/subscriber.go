@@ -189,6 +189,9 @@ func (s *Subscriber) WaitResets(ctx context.Context, n int) bool {
 	}
 }
 
+// Name is the subscriber's client name in the history.
+func (s *Subscriber) Name() string { return s.o.Name }
+
 // Token is the resume token the subscriber would send now (the last id it saw).
 func (s *Subscriber) Token() string {
 	s.mu.Lock()
