@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -140,24 +141,42 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 	defer cancel()
 	s.setConn(cancel)
 	defer s.setConn(nil)
-	var msg []byte
-	last := time.Now()
-	for {
-		rctx, rcancel := context.WithTimeout(cctx, tick)
-		f, err := c.ReadFrame(rctx)
-		rcancel()
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && cctx.Err() == nil {
-				if s.o.Idle > 0 && time.Since(last) > s.o.Idle {
-					s.o.Rec.Disconnect(s.o.Name, CauseHeartbeat)
-					return 0
+	// The watchdog cancels the read when no frame (pings included) completed for Idle. Reads
+	// themselves get no deadline: a deadline that fires in the middle of a frame (a slow or
+	// sliced link) would leave the frame half read.
+	var last atomic.Int64
+	var silent atomic.Bool
+	last.Store(time.Now().UnixNano())
+	if s.o.Idle > 0 {
+		go func() {
+			tk := time.NewTicker(tick)
+			defer tk.Stop()
+			for {
+				select {
+				case <-cctx.Done():
+					return
+				case <-tk.C:
+					if time.Since(time.Unix(0, last.Load())) > s.o.Idle {
+						silent.Store(true)
+						cancel()
+						return
+					}
 				}
-				continue
+			}
+		}()
+	}
+	var msg []byte
+	for {
+		f, err := c.ReadFrame(cctx)
+		if err != nil {
+			if silent.Load() {
+				s.o.Rec.Disconnect(s.o.Name, CauseHeartbeat)
+				return 0
 			}
 			s.o.Rec.Disconnect(s.o.Name, cause(ctx, false, orEOF(err)))
 			return 0
 		}
-		last = time.Now()
+		last.Store(time.Now().UnixNano())
 		switch f.Op {
 		case ws.OpPing:
 			_ = c.WriteFrame(wsclient.Frame{Fin: true, Op: ws.OpPong, Masked: true, Payload: f.Payload})
