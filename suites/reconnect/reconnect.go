@@ -30,13 +30,6 @@ import (
 	"github.com/rtconform/rtconform/suites/framework/history"
 )
 
-// transports maps each transport to its ID part and its capability.
-var transports = []struct {
-	tr  fw.Transport
-	id  string
-	cap fw.Capability
-}{{fw.SSE, "SSE", fw.CapSSE}, {fw.WebSocket, "WS", fw.CapWebSocket}, {fw.LongPoll, "LP", fw.CapLongPoll}}
-
 const spec = "rtconform chaos rule (DESIGN.md: histories and the checker); Toxiproxy fault profiles"
 
 // scenario is one row of the table: a fault and what the check does around it.
@@ -104,28 +97,28 @@ var _ = register()
 
 func register() bool {
 	for _, sc := range scenarios {
-		for _, x := range transports {
-			if sc.only != "" && sc.only != x.tr {
+		for _, x := range chaos.Transports {
+			if sc.only != "" && sc.only != x.Transport {
 				continue
 			}
 			sp, quote := sc.spec, sc.quote
 			if sp == "" {
 				sp = spec + " (" + sc.fault + ")"
 			}
-			req := append([]fw.Capability{x.cap, fw.CapPublish}, sc.requires...)
-			if sc.num != "010" && x.tr != fw.LongPoll {
+			req := append([]fw.Capability{x.Cap, fw.CapPublish}, sc.requires...)
+			if sc.num != "010" && x.Transport != fw.LongPoll {
 				req = append(req, fw.CapResume)
 			}
 			timeout := sc.timeout
 			if timeout == 0 {
 				timeout = 60 * time.Second
 			}
-			run, tr := sc.run, x.tr
+			run, tr := sc.run, x.Transport
 			requirement := sc.requirement
 			if sc.only == "" {
-				requirement = fmt.Sprintf(sc.requirement, string(x.tr))
+				requirement = fmt.Sprintf(sc.requirement, string(tr))
 			}
-			fw.Register(fw.Check{ID: "RC-" + x.id + "-" + sc.num, Level: sc.level, Transport: x.tr,
+			fw.Register(fw.Check{ID: "RC-" + x.ID + "-" + sc.num, Level: sc.level, Transport: tr,
 				Requirement: requirement, Quote: quote, Spec: sp, Requires: req, Timeout: timeout,
 				Labels: []string{chaos.Label, "fault:" + sc.fault},
 				Run:    func(t *fw.T) { run(t, tr) }})
@@ -166,23 +159,20 @@ func resumeUnder(fault string, mod func(*toxiproxy.Fault), drop bool, window tim
 		e := chaos.New(t, tr, safety(t, tr))
 		subs := e.Subscribers(string(tr), 3)
 		next := e.Prime(subs, 0, 20*time.Second)
-		stopGen := make(chan struct{})
-		gen := e.Generate("pub", next, 1, 100*time.Millisecond, 0, stopGen)
-		sleep(t, 500*time.Millisecond)
-		stop := e.Fault(e.Proxy, fault, mod)
-		if drop {
-			sleep(t, 300*time.Millisecond)
-			for _, s := range subs {
-				s.Drop()
+		e.PublishAround(subs, next, 100*time.Millisecond, 1500*time.Millisecond, settleBound(t, tr), func() {
+			sleep(t, 500*time.Millisecond)
+			stop := e.Fault(e.Proxy, fault, mod)
+			if drop {
+				sleep(t, 300*time.Millisecond)
+				for _, s := range subs {
+					s.Drop()
+				}
+				sleep(t, window-300*time.Millisecond)
+			} else {
+				sleep(t, window)
 			}
-			sleep(t, window-300*time.Millisecond)
-		} else {
-			sleep(t, window)
-		}
-		stop()
-		sleep(t, 1500*time.Millisecond)
-		close(stopGen)
-		e.Settle(subs, <-gen, settleBound(t, tr))
+			stop()
+		})
 		e.Judge()
 	}
 }
@@ -203,15 +193,12 @@ func blackhole(t *fw.T, tr fw.Transport) {
 	e := chaos.New(t, tr, rules)
 	subs := e.Subscribers(string(tr), 3)
 	next := e.Prime(subs, 0, 20*time.Second)
-	stopGen := make(chan struct{})
-	gen := e.Generate("pub", next, 1, 200*time.Millisecond, 0, stopGen)
-	sleep(t, 300*time.Millisecond)
-	stop := e.Fault(e.Proxy, "blackhole", nil)
-	sleep(t, rules.DetectWithin+time.Second)
-	stop()
-	sleep(t, 1500*time.Millisecond)
-	close(stopGen)
-	e.Settle(subs, <-gen, settleBound(t, tr))
+	e.PublishAround(subs, next, 200*time.Millisecond, 1500*time.Millisecond, settleBound(t, tr), func() {
+		sleep(t, 300*time.Millisecond)
+		stop := e.Fault(e.Proxy, "blackhole", nil)
+		sleep(t, rules.DetectWithin+time.Second)
+		stop()
+	})
 	t.Measure("detect_bound", "%s", rules.DetectWithin)
 	e.Judge()
 }
@@ -221,16 +208,13 @@ func slowClose(t *fw.T, tr fw.Transport) {
 	e := chaos.New(t, tr, safety(t, tr))
 	subs := e.Subscribers(string(tr), 3)
 	next := e.Prime(subs, 0, 20*time.Second)
-	stopGen := make(chan struct{})
-	gen := e.Generate("pub", next, 1, 100*time.Millisecond, 0, stopGen)
-	sleep(t, 300*time.Millisecond)
-	stop := e.Fault(e.Proxy, "slow-close", nil)
-	t.Restart()
-	sleep(t, 3*time.Second)
-	stop()
-	sleep(t, 1500*time.Millisecond)
-	close(stopGen)
-	e.Settle(subs, <-gen, settleBound(t, tr))
+	e.PublishAround(subs, next, 100*time.Millisecond, 1500*time.Millisecond, settleBound(t, tr), func() {
+		sleep(t, 300*time.Millisecond)
+		stop := e.Fault(e.Proxy, "slow-close", nil)
+		t.Restart()
+		sleep(t, 3*time.Second)
+		stop()
+	})
 	e.Judge()
 }
 
@@ -292,17 +276,14 @@ func storm(t *fw.T, tr fw.Transport) {
 	e := chaos.New(t, tr, safety(t, tr))
 	subs := e.Subscribers(string(tr), clients)
 	next := e.Prime(subs, 0, 60*time.Second)
-	stopGen := make(chan struct{})
-	gen := e.Generate("pub", next, 1, 200*time.Millisecond, 0, stopGen)
-	sleep(t, 500*time.Millisecond)
-	stop := e.Fault(e.Proxy, "outage", func(f *toxiproxy.Fault) { f.Down = time.Hour })
-	sleep(t, time.Second)
-	stop()
-	back := time.Now()
-	sleep(t, 1500*time.Millisecond)
-	close(stopGen)
-	seqs := <-gen
-	e.Settle(subs, seqs, 90*time.Second)
+	var back time.Time
+	e.PublishAround(subs, next, 200*time.Millisecond, 1500*time.Millisecond, 90*time.Second, func() {
+		sleep(t, 500*time.Millisecond)
+		stop := e.Fault(e.Proxy, "outage", func(f *toxiproxy.Fault) { f.Down = time.Hour })
+		sleep(t, time.Second)
+		stop()
+		back = time.Now()
+	})
 	t.Measure("recovery", "%d clients caught up %s after the outage ended", clients, time.Since(back).Round(time.Millisecond))
 	e.Judge()
 }
@@ -341,13 +322,4 @@ func retryHonoured(t *fw.T, tr fw.Transport) {
 	t.Measure("retry", "%s on %d reconnects", declared, len(rep.Retries))
 }
 
-// sleep waits d or until the check ends.
-func sleep(t *fw.T, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	select {
-	case <-time.After(d):
-	case <-t.Context().Done():
-	}
-}
+var sleep = chaos.Sleep

@@ -31,6 +31,25 @@ import (
 // Label marks every chaos check (opt-in: see framework.EffectiveLabelFilter).
 const Label = "chaos"
 
+// Transports are the transports the chaos suites table over: the transport, its part of a
+// check ID, and its capability.
+var Transports = []struct {
+	Transport fw.Transport
+	ID        string
+	Cap       fw.Capability
+}{{fw.SSE, "SSE", fw.CapSSE}, {fw.WebSocket, "WS", fw.CapWebSocket}, {fw.LongPoll, "LP", fw.CapLongPoll}}
+
+// Sleep waits d or until the check ends.
+func Sleep(t *fw.T, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-time.After(d):
+	case <-t.Context().Done():
+	}
+}
+
 // Backend returns the run's Toxiproxy backend, opened on first use from the profile's faults
 // section and closed at the end of the run. A backend that cannot be opened is a harness
 // error of every chaos check (the target was not judged).
@@ -231,6 +250,18 @@ func (e *Env) Generate(publisher string, from int64, step int64, interval time.D
 		}
 	}()
 	return out
+}
+
+// PublishAround runs body while publisher "pub" publishes seqs from next every interval,
+// goes on publishing for after once body returns, then settles subs on every seq published
+// (bounded by settle).
+func (e *Env) PublishAround(subs []*subscriber.Subscriber, next int64, interval, after, settle time.Duration, body func()) {
+	stop := make(chan struct{})
+	gen := e.Generate("pub", next, 1, interval, 0, stop)
+	body()
+	Sleep(e.T, after)
+	close(stop)
+	e.Settle(subs, <-gen, settle)
 }
 
 // Prime publishes seq from publisher "prime" until every subscriber has received it (a
