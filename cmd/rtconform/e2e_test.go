@@ -174,7 +174,11 @@ func TestFixturesFailExactlyTheirChecks(t *testing.T) {
 				fixtureBreaks(t, name, f, profile, strings.Join(transportsOf(conformance), " || "), conformance)
 			}
 			if len(chaos) > 0 {
-				fixtureBreaks(t, name, f, profile, "chaos && ("+strings.Join(transportsOf(chaos), " || ")+")", chaos)
+				scope := "chaos && (" + strings.Join(transportsOf(chaos), " || ") + ")"
+				if f.ChaosScope != "" {
+					scope = f.ChaosScope
+				}
+				fixtureBreaks(t, name, f, profile, scope, chaos)
 			}
 		})
 	}

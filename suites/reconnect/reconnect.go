@@ -179,6 +179,8 @@ func resumeUnder(fault string, mod func(*toxiproxy.Fault), drop bool, window tim
 
 // blackhole: data vanishes while connections stay open; every subscriber must give its
 // connection up within the heartbeat bound (only heartbeats make that possible), then resume.
+// First the topic stays quiet for longer than that bound: a target that is silent while idle
+// makes healthy connections look black-holed, so no subscriber may time out then.
 func blackhole(t *fw.T, tr fw.Transport) {
 	idle := chaos.Idle(t, tr)
 	if idle == 0 {
@@ -193,6 +195,16 @@ func blackhole(t *fw.T, tr fw.Transport) {
 	e := chaos.New(t, tr, rules)
 	subs := e.Subscribers(string(tr), 3)
 	next := e.Prime(subs, 0, 20*time.Second)
+	quiet := idle + time.Second
+	sleep(t, quiet)
+	for _, op := range e.Rec.History().Ops {
+		if op.Kind == history.KindDisconnect && op.Cause == history.CauseHeartbeatTimeout {
+			t.Remedy("send a heartbeat (SSE comment, WebSocket ping, a held poll's answer) at least as often as the declared bound")
+			t.Violation(fmt.Sprintf("an idle %s connection stays lively: something arrives at least every %s (twice the declared heartbeat, plus 1 s)", tr, idle),
+				fmt.Sprintf("%s heard nothing for %s while no fault was active (%.1f s into a %s quiet period), so a black-holed connection cannot be told from a healthy one",
+					op.Client, idle, op.T.Seconds(), quiet))
+		}
+	}
 	e.PublishAround(subs, next, 200*time.Millisecond, 1500*time.Millisecond, settleBound(t, tr), func() {
 		sleep(t, 300*time.Millisecond)
 		stop := e.Fault(e.Proxy, "blackhole", nil)
@@ -256,8 +268,9 @@ func beyondRetention(t *fw.T, tr fw.Transport) {
 	cancel()
 	var after []int64
 	for i := 0; i < 5; i++ {
-		_ = e.Publish("pub", next, 0)
-		after = append(after, next)
+		if e.Publish("pub", next, 0) == nil {
+			after = append(after, next)
+		}
 		next++
 	}
 	e.Settle(subs, after, settleBound(t, tr))
@@ -305,7 +318,9 @@ func retryHonoured(t *fw.T, tr fw.Transport) {
 		for _, s := range subs {
 			s.Drop()
 		}
-		_ = e.Publish("pub", next, 0)
+		if err := e.Publish("pub", next, 0); err != nil {
+			t.Harness("publish: %v", err)
+		}
 		e.Settle(subs, []int64{next}, declared+15*time.Second)
 		next++
 	}

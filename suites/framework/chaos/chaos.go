@@ -226,9 +226,10 @@ func (e *Env) Publish(publisher string, seq int64, size int) error {
 	return err
 }
 
-// Generate publishes seqs from, from+1, … every interval from one publisher until stop is
-// closed or the check ends; it returns the seqs it invoked. Publishes that fail are recorded
-// (the checker excuses them); the generator goes on.
+// Generate publishes seqs from, from+step, … every interval from one publisher until stop is
+// closed or the check ends; it returns the seqs the target acknowledged. Publishes that fail
+// or whose outcome is unknown are recorded (the checker excuses them) but not returned, so
+// nobody waits for them; the generator goes on.
 func (e *Env) Generate(publisher string, from int64, step int64, interval time.Duration, size int, stop <-chan struct{}) <-chan []int64 {
 	out := make(chan []int64, 1)
 	go func() {
@@ -236,8 +237,9 @@ func (e *Env) Generate(publisher string, from int64, step int64, interval time.D
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for seq := from; ; seq += step {
-			_ = e.Publish(publisher, seq, size)
-			seqs = append(seqs, seq)
+			if e.Publish(publisher, seq, size) == nil {
+				seqs = append(seqs, seq)
+			}
 			select {
 			case <-stop:
 				out <- seqs
@@ -463,13 +465,19 @@ func faultSummary(f history.FaultMeasures) string {
 		}
 		return name, d
 	}
+	when := func(d time.Duration) string {
+		if d < 0 {
+			return fmt.Sprintf("%s before the fault ended", (-d).Round(time.Millisecond))
+		}
+		return fmt.Sprintf("%s after the fault ended", d.Round(time.Millisecond))
+	}
 	if len(f.Reconnect) > 0 {
 		n, d := worst(f.Reconnect)
-		parts = append(parts, fmt.Sprintf("%d clients reconnected, slowest %s %s after the fault ended", len(f.Reconnect), n, d.Round(time.Millisecond)))
+		parts = append(parts, fmt.Sprintf("%d clients reconnected, the last (%s) %s", len(f.Reconnect), n, when(d)))
 	}
 	if len(f.FirstEvent) > 0 {
 		n, d := worst(f.FirstEvent)
-		parts = append(parts, fmt.Sprintf("last first-event %s %s after", n, d.Round(time.Millisecond)))
+		parts = append(parts, fmt.Sprintf("the last first event (%s) %s", n, when(d)))
 	}
 	if len(f.NotReconnected) > 0 {
 		parts = append(parts, fmt.Sprintf("never reconnected: %s", strings.Join(f.NotReconnected, ", ")))
