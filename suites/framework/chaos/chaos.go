@@ -8,6 +8,13 @@
 // profiles in effect (recording their start and stop). Judge runs the pure checker of package
 // history on what was recorded; a failing history is saved as JSONL in the report dir, where
 // `rtconform recheck` judges it again offline.
+//
+// Two liveness rules are judged here, beside the history's: CaughtUp (every subscriber
+// received, within the check's settle bound, every seq the target acknowledged — the
+// history's NoLoss does not blame a client that never reconnected) and NoReset (no reset
+// signal in a check that stayed within the declared retention), unless the check provokes a
+// loss on purpose (Env.Resets). They need the live subscribers, so `recheck` does not repeat
+// them.
 package chaos
 
 import (
