@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/rtconform/rtconform/suites/longpoll"
 	_ "github.com/rtconform/rtconform/suites/ordering"
+	_ "github.com/rtconform/rtconform/suites/proxy"
 	_ "github.com/rtconform/rtconform/suites/reconnect"
 	_ "github.com/rtconform/rtconform/suites/sse"
 	_ "github.com/rtconform/rtconform/suites/websocket"

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtconform/rtconform/proxies/proxyrun"
+	"github.com/rtconform/rtconform/reference"
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/proxy"
+)
+
+// The proxy matrix against the in-process reference (proxies/matrix.yaml), one run per proxy:
+// every recommended cell passes, each naive cell fails exactly what proxy.NaiveBreaks
+// documents, every failure carries a remedy, and the console shows the matrix. A missing
+// proxy FAILS with its install line. The "deployment" subtest checks a deployment end to end:
+// nginx's naive config in front of an origin that does not send X-Accel-Buffering, which
+// also shows that the buffering checks catch nginx's buffering.
+func TestProxyMatrix(t *testing.T) {
+	for _, name := range proxyrun.Names() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if err := proxyrun.Available(name); err != nil {
+				t.Fatalf("the proxy matrix needs %s: %v (every proxy: %s)", name, err, proxyrun.InstallLine())
+			}
+			dir := t.TempDir()
+			r := cli(t, 4*time.Minute, "run", "--config", filepath.Join("proxies", "matrix.yaml"), "--report-dir", dir,
+				"--label-filter", "proxy && proxy:"+name)
+			naive, recommended := name+":"+proxyrun.Naive, name+":"+proxyrun.Recommended
+			want := map[string][]string{naive: proxy.NaiveBreaks[name], recommended: nil}
+			judgeMatrix(t, r, want)
+		})
+	}
+	t.Run("deployment", func(t *testing.T) {
+		t.Parallel()
+		if err := proxyrun.Available("nginx"); err != nil {
+			t.Fatalf("the deployment run puts nginx in front of the origin: %v", err)
+		}
+		origin := strippedReference(t)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		inst, err := proxyrun.Start(ctx, "nginx", proxyrun.Naive, proxyrun.Options{
+			Upstream: strings.TrimPrefix(origin, "http://"), Idle: 4 * time.Second, Heartbeat: 6 * time.Second, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inst.Stop()
+		dir := t.TempDir()
+		profile := filepath.Join(dir, "deployment.yaml")
+		body := "target:\n  name: nginx-naive-deployment\n  url: " + inst.URL() + "\n" +
+			"  sse: {path: '/sse/{topic}', heartbeat: 6s}\n" +
+			"  websocket: {path: '/ws/{topic}', echo: /echo, resume: {query: since}, keepalive: 6s}\n" +
+			"  longpoll: {path: '/poll/{topic}', cursor: {query: cursor}, timeout: 6s}\n" +
+			"  publish: {path: '/publish/{topic}'}\n" +
+			"  capabilities: [sse, websocket, longpoll, resume, heartbeat, publish, echo]\n" +
+			"proxies: {idle: 4s, direct: '" + origin + "'}\n"
+		if err := os.WriteFile(profile, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := cli(t, 4*time.Minute, "run", "--config", profile, "--report-dir", dir, "--label-filter", "proxy && deployment")
+		judgeMatrix(t, r, map[string][]string{proxy.Deployment: deploymentBreaks})
+		for _, m := range r.report.Matrix {
+			if m.ID == "PX-SSE-009" && m.Verdict != fw.NOTSUPPORTED {
+				t.Errorf("PX-SSE-009 without capability restart: %s, want NOT_SUPPORTED", m.Verdict)
+			}
+			if slices.Contains([]string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-005", "PX-SSE-006", "PX-SSE-007"}, m.ID) &&
+				!strings.Contains(m.Remedy, "proxy_buffering off") {
+				t.Errorf("%s: the deployment remedy does not name nginx's proxy_buffering: %q", m.ID, m.Remedy)
+			}
+		}
+	})
+}
+
+// deploymentBreaks is what nginx's naive config breaks for an origin without
+// X-Accel-Buffering: no: what it breaks for the reference, plus buffering. The stream's
+// bytes (headers too) are held until ~4 KiB accumulate (PX-SSE-001, PX-SSE-002) and are
+// dropped when proxy_read_timeout ends the stream, so a resumed stream or two concurrent
+// streams never see their few events (PX-SSE-005, -006, -007, with the buffering remedy).
+var deploymentBreaks = append([]string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-005", "PX-SSE-006", "PX-SSE-007"}, proxy.NaiveBreaks["nginx"]...)
+
+// needsRestart are the checks the deployment run cannot judge: its profile has no restart hook.
+var needsRestart = map[string]bool{"PX-SSE-009": true}
+
+// judgeMatrix requires, for each cell of want, that the checks in want[cell] FAIL or WARN
+// and every other check of the cell PASS; every registered check of the cell has a row
+// with measurements; failing rows carry a remedy; the exit code and the console matrix
+// match.
+func judgeMatrix(t *testing.T, r result, want map[string][]string) {
+	t.Helper()
+	if r.report == nil {
+		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	rows := map[string]map[string]fw.MatrixRow{}
+	for _, m := range r.report.Matrix {
+		if rows[m.Cell] == nil {
+			rows[m.Cell] = map[string]fw.MatrixRow{}
+		}
+		rows[m.Cell][m.ID] = m
+	}
+	wantCode := 0
+	for cell, breaks := range want {
+		var ids []string
+		for _, c := range fw.Checks() {
+			if c.Cell == cell {
+				ids = append(ids, c.ID)
+			}
+		}
+		if len(ids) == 0 {
+			t.Fatalf("no check registered for cell %s", cell)
+		}
+		var broken []string
+		for _, id := range ids {
+			m, ok := rows[cell][id]
+			switch {
+			case !ok:
+				t.Errorf("%s@%s: no matrix row", id, cell)
+				continue
+			case m.Verdict == fw.FAIL || m.Verdict == fw.WARN:
+				broken = append(broken, id)
+				if strings.TrimSpace(m.Remedy) == "" {
+					t.Errorf("%s@%s: %s without a remedy", id, cell, m.Verdict)
+				}
+			case m.Verdict == fw.NOTSUPPORTED && cell == proxy.Deployment && needsRestart[id]:
+				continue
+			case m.Verdict != fw.PASS:
+				t.Errorf("%s@%s: %s", id, cell, m.Verdict)
+			}
+			if m.Measured == "" {
+				t.Errorf("%s@%s measured nothing", id, cell)
+			}
+		}
+		sort.Strings(broken)
+		exp := slices.Sorted(slices.Values(breaks))
+		if !slices.Equal(broken, exp) {
+			t.Errorf("%s: failing checks %v, want exactly %v", cell, broken, exp)
+		}
+		for _, id := range exp {
+			if c, ok := fw.Lookup(id + "@" + cell); ok && c.Level == fw.MUST {
+				wantCode = 1
+			}
+		}
+		if !strings.Contains(r.stdout, "  "+cell+" ") {
+			t.Errorf("the console matrix has no line for %s", cell)
+		}
+	}
+	for _, c := range r.report.Checks {
+		if c.Verdict == fw.ERROR || c.Verdict == fw.FAIL {
+			if _, ok := want[c.Cell]; !ok {
+				t.Errorf("%s: %s outside the cells under test", c.Key(), c.Verdict)
+			}
+		}
+		if c.Verdict == fw.ERROR {
+			t.Errorf("%s: harness error: %s", c.Key(), c.Message)
+		}
+	}
+	if !strings.Contains(r.stdout, "compatibility matrix") {
+		t.Errorf("no compatibility matrix in the console output")
+	}
+	if r.code != wantCode {
+		t.Errorf("exit %d, want %d", r.code, wantCode)
+	}
+	if t.Failed() {
+		var b strings.Builder
+		for _, m := range r.report.Matrix {
+			fmt.Fprintf(&b, "%s %s %s: %s\n", m.Cell, m.ID, m.Verdict, m.Measured)
+		}
+		t.Logf("matrix:\n%s\nstdout:\n%s\nstderr:\n%s", b.String(), r.stdout, r.stderr)
+	}
+}
+
+// strippedReference starts the reference (matrix.yaml's timings) behind a Go reverse proxy
+// that drops X-Accel-Buffering, as many origins never send it; it returns the origin's URL.
+func strippedReference(t *testing.T) string {
+	t.Helper()
+	ref := reference.New(reference.Config{Addr: "127.0.0.1:0", Heartbeat: 6 * time.Second, PingInterval: 6 * time.Second,
+		PollTimeout: 6 * time.Second})
+	if err := ref.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = ref.Shutdown(ctx)
+	})
+	u, _ := url.Parse(ref.URL())
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		resp.Header.Del("X-Accel-Buffering")
+		return nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: rp}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + l.Addr().String()
+}

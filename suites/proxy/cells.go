@@ -1,0 +1,329 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rtconform/rtconform/proxies/proxyrun"
+	fw "github.com/rtconform/rtconform/suites/framework"
+)
+
+// Deployment is the cell of a remote target: the checks run end to end against the
+// profile's url, which is expected to go through the deployment's proxy or CDN.
+const Deployment = "deployment"
+
+// Cells returns every cell the suite registers, in order: "<proxy>:<config>" for each proxy
+// of proxyrun.Names() and each config of proxyrun.Variants(), then Deployment.
+func Cells() []string {
+	var out []string
+	for _, n := range proxyrun.Names() {
+		for _, v := range proxyrun.Variants() {
+			out = append(out, n+":"+v)
+		}
+	}
+	return append(out, Deployment)
+}
+
+// splitCell returns the proxy and config of a local cell ("", "" for Deployment).
+func splitCell(cell string) (name, variant string) {
+	name, variant, _ = strings.Cut(cell, ":")
+	if cell == Deployment {
+		return "", ""
+	}
+	return name, variant
+}
+
+// check is one PX check, registered once per cell with the same ID.
+type check struct {
+	id          string
+	level       fw.Level
+	transport   fw.Transport
+	requirement string
+	quote       string
+	spec        string
+	requires    []fw.Capability
+	timeout     time.Duration
+	// problems are the proxyrun problem kinds the check detects; its failure remedies name
+	// them (the first is the default).
+	problems []string
+	run      func(e *env)
+}
+
+// detects maps a check ID to the problems it detects (see check.problems).
+var detects = map[string][]string{}
+
+// register declares c for every cell; use it as `var _ = register(check{…})`.
+func register(c check) bool {
+	if c.timeout == 0 {
+		c.timeout = 90 * time.Second
+	}
+	detects[c.id] = c.problems
+	for _, cell := range Cells() {
+		labels := []string{"proxy", Deployment}
+		if name, variant := splitCell(cell); name != "" {
+			labels = []string{"proxy", "proxy:" + name, "config:" + variant}
+		}
+		fw.Register(fw.Check{
+			ID: c.id, Level: c.level, Transport: c.transport, Requires: c.requires,
+			Requirement: c.requirement, Quote: c.quote, Spec: c.spec, Timeout: c.timeout,
+			Cell: cell, Labels: labels, Enabled: enabled(cell),
+			Run: func(t *fw.T) {
+				e := newEnv(t, cell, c.problems)
+				c.run(e)
+				e.alive()
+			},
+		})
+	}
+	return true
+}
+
+// enabled implements the profile's cell selection (proxies.cells): a local cell runs when
+// the list names it or its proxy, or, with an empty list, when the target is local; the
+// deployment cell runs for a remote target when the list is empty or names "deployment".
+func enabled(cell string) func(r *fw.Run) bool {
+	return func(r *fw.Run) bool {
+		cells := r.Profile.Proxies.Cells
+		if cell == Deployment {
+			return !local(r) && (len(cells) == 0 || slices.Contains(cells, Deployment))
+		}
+		if len(cells) == 0 {
+			return local(r)
+		}
+		name, _ := splitCell(cell)
+		return slices.Contains(cells, cell) || slices.Contains(cells, name)
+	}
+}
+
+// local reports whether the target runs on this machine under the run's control: started by
+// target.start, or the in-process reference. Setup replaces an empty target.url with the
+// in-process reference's address, so the reference is recognised by what the profile keeps:
+// its default name (a profile with a url is named after it unless it names itself), no
+// restart hook, and a loopback address.
+func local(r *fw.Run) bool {
+	t := r.Profile.Target
+	if t.Start != nil {
+		return true
+	}
+	if t.Name != "reference" || t.Restart != nil {
+		return false
+	}
+	u, err := url.Parse(r.BaseURL)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
+}
+
+// env is what a PX check works with: where its clients connect, the origin to compare with,
+// and the proxy in between.
+type env struct {
+	t             *fw.T
+	cell          string
+	proxy, config string             // "" for the deployment cell
+	inst          *proxyrun.Instance // nil for the deployment cell
+	// base is the URL the check's clients use: the proxy's, or the deployment's url.
+	base string
+	// direct is the origin without the proxy ("" when the deployment declares no
+	// proxies.direct): delivery through base is compared with delivery from it.
+	direct   string
+	problems []string
+}
+
+func newEnv(t *fw.T, cell string, problems []string) *env {
+	e := &env{t: t, cell: cell, problems: problems}
+	e.proxy, e.config = splitCell(cell)
+	if e.proxy == "" {
+		e.base = t.Run.BaseURL
+		e.direct = strings.TrimRight(t.Run.Profile.Proxies.Direct, "/")
+		return e
+	}
+	e.inst = instance(t, cell)
+	e.base, e.direct = e.inst.URL(), t.Run.BaseURL
+	e.alive()
+	return e
+}
+
+// idle is the proxies' short idle timeout (proxies.idle, default proxyrun.DefaultIdle).
+func idle(r *fw.Run) time.Duration {
+	if d := r.Profile.Proxies.Idle.D(); d > 0 {
+		return d
+	}
+	return proxyrun.DefaultIdle
+}
+
+// streamIdle is the recommended configs' stream timeout: proxies.streamIdle, else enough
+// for every keep-alive and hold the target declares (3× the SSE heartbeat and the WebSocket
+// keepalive, 2× the long-poll hold, 2× idle).
+func streamIdle(r *fw.Run) time.Duration {
+	if d := r.Profile.Proxies.StreamIdle.D(); d > 0 {
+		return d
+	}
+	t := r.Profile.Target
+	d := 2 * idle(r)
+	if t.SSE != nil {
+		d = max(d, 3*t.SSE.Heartbeat.D())
+	}
+	if t.WebSocket != nil {
+		d = max(d, 3*t.WebSocket.Keepalive.D())
+	}
+	if t.LongPoll != nil {
+		d = max(d, 2*t.LongPoll.Timeout.D())
+	}
+	return d
+}
+
+// instance returns the cell's proxy, started on first use and stopped at the run's teardown.
+// A proxy that cannot start (binary missing: the error carries the install line) is a
+// harness error of every check of the cell.
+func instance(t *fw.T, cell string) *proxyrun.Instance {
+	name, variant := splitCell(cell)
+	r := t.Run
+	v, err := r.Shared("proxy:"+cell, func() (any, func(), error) {
+		if err := proxyrun.Available(name); err != nil {
+			return nil, nil, fmt.Errorf("%w (every proxy: %s)", err, proxyrun.InstallLine())
+		}
+		up, err := upstream(r.BaseURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		var hb time.Duration
+		if r.Profile.Target.SSE != nil {
+			hb = r.Profile.Target.SSE.Heartbeat.D()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		inst, err := proxyrun.Start(ctx, name, variant, proxyrun.Options{
+			Upstream: up, Idle: idle(r), Heartbeat: hb, StreamIdle: streamIdle(r),
+			Dir: filepath.Join(r.Profile.Report.Dir, "proxies", cell),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return inst, func() { _ = inst.Stop() }, nil
+	})
+	if err != nil {
+		t.Harness("%s with the %s config could not be put in front of %s: %v", name, variant, r.BaseURL, err)
+	}
+	return v.(*proxyrun.Instance)
+}
+
+// upstream is the host:port a local proxy forwards to.
+func upstream(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "http" {
+		return "", fmt.Errorf("the local proxies forward plain HTTP; the target is %s (use the deployment cell for it)", base)
+	}
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "80"), nil
+	}
+	return u.Host, nil
+}
+
+// alive ends the check with a harness error when the cell's proxy has exited.
+func (e *env) alive() {
+	if e.inst == nil {
+		return
+	}
+	select {
+	case <-e.inst.Done():
+		e.t.Harness("%s (%s config) exited during the run; logs in %s:\n%s", e.proxy, e.config, e.inst.Logs(), e.inst.Tail(2048))
+	default:
+	}
+}
+
+// fail reports a violation caused by problems (default: the check's first problem), with
+// the remedy for this cell's proxy; a proxy that died meanwhile is a harness error instead.
+func (e *env) fail(expected, observed string, problems ...string) {
+	e.alive()
+	if len(problems) == 0 && len(e.problems) > 0 {
+		problems = e.problems[:1]
+	}
+	var fixes []string
+	for _, p := range problems {
+		fixes = append(fixes, e.remedy(p))
+	}
+	e.t.Remedy("%s", strings.Join(fixes, " — also: "))
+	if e.inst != nil {
+		e.t.Measure("proxy logs", "%s", e.inst.Logs())
+	}
+	e.t.Violation(expected, observed)
+}
+
+// remedy is what fixes problem behind this cell's proxy.
+func (e *env) remedy(problem string) string {
+	if problem == problemResumeHeader {
+		return resumeHeaderRemedy
+	}
+	if e.proxy == "" {
+		return DeploymentRemedy(problem)
+	}
+	r := proxyrun.Remedy(e.proxy, problem)
+	if strings.Contains(r, "no known remedy") {
+		// proxyrun has no proxy-specific fix: name the directive of every intermediary.
+		return DeploymentRemedy(problem)
+	}
+	switch {
+	case e.proxy == "nginx" && problem == proxyrun.ProblemBuffering:
+		// Measured: with the HTTP/1.0 upstream (the default before 1.29.7) nginx holds SSE
+		// bytes even though the origin sends X-Accel-Buffering: no.
+		r += "; " + proxyrun.Remedy("nginx", proxyrun.ProblemHTTP10)
+	case e.proxy == "apache" && problem == proxyrun.ProblemBadGateway:
+		r += "; a 503 that lasts after the upstream is back is mod_proxy's worker retry (`retry=`, default 60 s): set `retry=0` on the ProxyPass line"
+	}
+	return r
+}
+
+// deploymentRemedies name the directive for each common intermediary, for a deployment
+// whose proxy or CDN is not known (facts: shared/notes/proxy-facts.md).
+var deploymentRemedies = map[string]string{
+	proxyrun.ProblemBuffering: "an intermediary buffers the stream: nginx `proxy_buffering off;` + `proxy_http_version 1.1;` (or send `X-Accel-Buffering: no`); " +
+		"HAProxy `option http-no-delay` and no `compression type text/event-stream`; Varnish `return (pass)` with `beresp.do_stream = true`; " +
+		"Apache `flushpackets=on` on ProxyPass (FastCGI/AJP) and no mod_deflate for text/event-stream; Caddy `flush_interval -1`; " +
+		"CDNs: a no-buffering/bypass rule for the realtime paths (cloudflared streams only text/event-stream; Fastly `beresp.do_stream`)",
+	proxyrun.ProblemIdleTimeout: "an intermediary cut the idle connection: send heartbeats/pings and hold long-polls for less than the smallest idle limit, or raise it — " +
+		"nginx `proxy_read_timeout` (60s), HAProxy `timeout client`/`timeout server` (+ `timeout tunnel` for WebSocket), " +
+		"Varnish `between_bytes_timeout`/`first_byte_timeout` (60s) and `-p pipe_timeout`, Apache `ProxyTimeout` (defaults to Timeout, 60s), " +
+		"Caddy `transport http read_timeout`; AWS ALB idle timeout (60s), Cloudflare Proxy Read Timeout (100s, 524), Heroku (55s rolling window)",
+	proxyrun.ProblemWebSocketUpgrade: "the WebSocket handshake does not get through: nginx `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; " +
+		"proxy_set_header Connection $connection_upgrade;`; HAProxy: keep Upgrade/Connection and set `timeout tunnel`; " +
+		"Varnish `if (req.http.upgrade ~ \"(?i)websocket\") { return (pipe); }` and copy Upgrade/Connection in vcl_pipe; " +
+		"Apache `upgrade=websocket` on ProxyPass (or mod_proxy_wstunnel); Caddy upgrades by default; CDNs: enable WebSockets for the zone",
+	proxyrun.ProblemCaching: "an intermediary served a stored answer: send `Cache-Control: no-store` (or no-cache/private) on streams and polls; " +
+		"nginx: no `proxy_cache` or `proxy_ignore_headers Cache-Control` there; Varnish `return (pass)`; Apache `CacheDisable`; HAProxy no `cache-use`; " +
+		"CDNs: a cache-bypass rule for the realtime paths (Bunny caches responses without Cache-Control for a month)",
+	proxyrun.ProblemCoalescing: "an intermediary collapses identical concurrent requests: Varnish `return (pass)` for realtime paths (waiting list); " +
+		"nginx `proxy_cache_lock off`; CDNs: disable request collapsing for them (Fastly `return(pass)`)",
+	proxyrun.ProblemCompression: "compression holds bytes until its buffer fills: keep text/event-stream out of nginx `gzip_types`, HAProxy `compression type`, " +
+		"Apache mod_deflate (`SetEnvIfNoCase Accept text/event-stream no-gzip`) and Caddy `encode`, or send `Cache-Control: no-transform` and flush per event",
+	proxyrun.ProblemBadGateway: "the intermediary kept answering 5xx after the origin came back, which ends an EventSource for good: nginx with one server " +
+		"recovers at once (no `max_fails`/`fail_timeout` games), HAProxy short health-check `inter`/`rise`, Varnish probes, Apache ProxyPass `retry=0` " +
+		"(default: 60s of 503 after a failed connect), Caddy `lb_try_duration`; CDNs: do not cache origin errors",
+	proxyrun.ProblemWriteDelay:     "an intermediary holds small writes: HAProxy `option http-no-delay`, nginx `tcp_nodelay on` (default)",
+	proxyrun.ProblemHTTP10:         "an intermediary speaks HTTP/1.0 to the origin: nginx `proxy_http_version 1.1;` (default before 1.29.7); Apache: no `force-proxy-request-1.0`",
+	proxyrun.ProblemStreamLifetime: "an intermediary bounds a response's total time: Varnish `set sess.send_timeout = 24h;` for event streams; CDNs: check the maximum response time",
+}
+
+// resumeHeaderRemedy fixes a resume that does not reach the origin, behind any proxy.
+const resumeHeaderRemedy = "let the resume token reach the origin: nothing may strip the Last-Event-ID request header or the resume query " +
+	"(nginx `proxy_set_header Last-Event-ID \"\"` or `proxy_pass_request_headers off`; HAProxy `http-request del-header`; " +
+	"Varnish `unset req.http.Last-Event-ID`; Apache `RequestHeader unset`; Caddy `header_up -Last-Event-ID`), and a cache in front of " +
+	"streams must pass them (Varnish `return (pass)`) rather than key on the URL alone"
+
+// DeploymentRemedy is the remedy for a problem behind an unknown proxy or CDN: the directive
+// of each common one.
+func DeploymentRemedy(problem string) string {
+	if r, ok := deploymentRemedies[problem]; ok {
+		return r
+	}
+	return "no known remedy for " + problem
+}

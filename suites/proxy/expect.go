@@ -1,0 +1,39 @@
+package proxy
+
+import "github.com/rtconform/rtconform/proxies/proxyrun"
+
+// NaiveBreaks lists, per proxy, the checks its naive config fails (FAIL, or WARN for the
+// SHOULD check PX-SSE-003) against the reference with proxies/matrix.yaml (idle 4 s;
+// heartbeat, WebSocket keepalive and long-poll hold 6 s), as observed with Debian 12's
+// packages (nginx 1.22.1, HAProxy 2.6.12, Varnish 7.1.1, Apache 2.4.71, Caddy 2.6.2). The
+// recommended configs fail none. TestProxyMatrix (cmd/rtconform) requires exactly this.
+//
+//	nginx    PX-SSE-004 stream cut 4.0 s after its last byte; PX-LP-001 504 after 4.0 s;
+//	         PX-WS-001…005 handshake answered 426 by the origin (Upgrade not passed)
+//	haproxy  PX-SSE-003 every event ~200 ms late (headers too); PX-SSE-004 cut after 4.0 s;
+//	         PX-WS-004 tunnel cut after 4.0 s (no timeout tunnel); PX-LP-001 504 after 4.0 s
+//	varnish  PX-SSE-004 cut after ~4.2 s; PX-LP-001 503 after 4.0 s; PX-WS-001…005 426 (no pipe)
+//	apache   PX-SSE-004 cut after 4.0 s; PX-LP-001 502 after 4.0 s; PX-WS-001…005 426
+//	caddy    nothing
+var NaiveBreaks = map[string][]string{
+	"nginx":   {"PX-SSE-004", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
+	"haproxy": {"PX-SSE-003", "PX-SSE-004", "PX-LP-001", "PX-WS-004"},
+	"varnish": {"PX-SSE-004", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
+	"apache":  {"PX-SSE-004", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
+	"caddy":   nil,
+}
+
+// NotObserved names the problems proxyrun.NaiveBreaks reports for a naive config that the
+// reference does not run into, and why; every other reported problem is caught by a check
+// in NaiveBreaks.
+var NotObserved = map[string]map[string]string{
+	"nginx": {
+		proxyrun.ProblemBuffering: "the reference sends X-Accel-Buffering: no, which nginx honours even with its HTTP/1.0 upstream; " +
+			"behind an origin without it PX-SSE-001 and PX-SSE-002 fail (TestProxyMatrix/deployment)",
+		proxyrun.ProblemHTTP10: "HTTP/1.0 to the upstream shows only as the buffering above (and the lost Upgrade, PX-WS-001)",
+	},
+	"varnish": {
+		proxyrun.ProblemCaching:    "the reference's streams and polls are Cache-Control: no-cache / no-store, so the built-in VCL does not cache them",
+		proxyrun.ProblemCoalescing: "the reference's answers are uncacheable, so concurrent identical polls are not serialised (PX-LP-001: both 503 at 4.0 s)",
+	},
+}

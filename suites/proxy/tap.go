@@ -1,0 +1,329 @@
+package proxy
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/sseclient"
+)
+
+// maxTapEvents bounds the events a tap keeps.
+const maxTapEvents = 1024
+
+// tap is one SSE request read in the background with arrival times. Unlike
+// sseclient.Stream it does not wait for the response headers (a buffering proxy may hold
+// them for seconds) and it decodes a gzip body, so delivery through a proxy is timed from
+// the publish whatever the proxy does. Events go through the strict sseclient.Parser.
+type tap struct {
+	label string
+	sent  time.Time
+
+	ready  chan struct{} // closed when the headers arrived or the request failed
+	done   chan struct{} // closed when the body ended (or the request failed)
+	notify chan struct{} // signalled on every read
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	status    int
+	header    http.Header
+	headersAt time.Time
+	reqErr    error
+	firstByte time.Time
+	lastRead  time.Time
+	maxGap    time.Duration // the longest silence between the request (or a read) and the next read
+	endedAt   time.Time
+	endErr    error
+	reads     int
+	bytes     int64
+	events    []tapEvent
+}
+
+// tapEvent is a dispatched event, with the index of the read that completed it and the
+// bytes received up to that read.
+type tapEvent struct {
+	sseclient.Event
+	read  int
+	bytes int64
+}
+
+// openTap starts GET base+sse path of the check's topic with the extra headers (Accept and
+// Cache-Control are set as an EventSource sets them). It returns at once.
+func (e *env) openTap(label, base string, header http.Header) *tap {
+	t := e.t
+	u := base + fw.Path(t.Target().SSE.Path, t.Topic())
+	ctx, cancel := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		cancel()
+		t.Harness("request for %s: %v", u, err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	tp := &tap{label: label, sent: time.Now(), ready: make(chan struct{}), done: make(chan struct{}),
+		notify: make(chan struct{}, 1), cancel: cancel}
+	go tp.run(t.HTTP(), req)
+	t.Cleanup(tp.close)
+	return tp
+}
+
+func (tp *tap) run(c *http.Client, req *http.Request) {
+	defer close(tp.done)
+	resp, err := c.Do(req)
+	tp.mu.Lock()
+	tp.headersAt = time.Now()
+	if err != nil {
+		tp.reqErr = err
+		tp.endedAt, tp.endErr = tp.headersAt, err
+		tp.mu.Unlock()
+		close(tp.ready)
+		return
+	}
+	tp.status, tp.header = resp.StatusCode, resp.Header
+	tp.mu.Unlock()
+	close(tp.ready)
+	defer resp.Body.Close()
+	var body io.Reader = resp.Body
+	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		// Go's http client decompresses only what it asked for itself; this request set
+		// Accept-Encoding, so the body is read through gzip here (each flushed block is
+		// returned as soon as it arrives).
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			tp.end(fmt.Errorf("gzip body: %w", err))
+			return
+		}
+		body = zr
+	}
+	p := sseclient.NewParser(sseclient.Limits{MaxBytes: 16 << 20})
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			now := time.Now()
+			evs, perr := p.Feed(buf[:n], now)
+			tp.mu.Lock()
+			if tp.firstByte.IsZero() {
+				tp.firstByte = now
+				tp.lastRead = tp.sent
+			}
+			tp.maxGap = max(tp.maxGap, now.Sub(tp.lastRead))
+			tp.lastRead = now
+			tp.reads++
+			tp.bytes += int64(n)
+			for _, ev := range evs {
+				if len(tp.events) < maxTapEvents {
+					tp.events = append(tp.events, tapEvent{Event: ev, read: tp.reads, bytes: tp.bytes})
+				}
+			}
+			tp.mu.Unlock()
+			tp.signal()
+			if perr != nil {
+				err = perr
+			}
+		}
+		if err != nil {
+			tp.end(err)
+			return
+		}
+	}
+}
+
+func (tp *tap) end(err error) {
+	tp.mu.Lock()
+	tp.endedAt, tp.endErr = time.Now(), err
+	tp.mu.Unlock()
+	tp.signal()
+}
+
+func (tp *tap) signal() {
+	select {
+	case tp.notify <- struct{}{}:
+	default:
+	}
+}
+
+// close cancels the request and waits (briefly) for the reader.
+func (tp *tap) close() {
+	tp.cancel()
+	select {
+	case <-tp.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// waitUntil waits until cond holds (evaluated under the tap's lock after every read), the
+// body ends, or the deadline passes; it reports whether cond held.
+func (tp *tap) waitUntil(deadline time.Time, cond func() bool) bool {
+	for {
+		tp.mu.Lock()
+		ok := cond()
+		ended := !tp.endedAt.IsZero()
+		tp.mu.Unlock()
+		if ok {
+			return true
+		}
+		if ended {
+			return false
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return false
+		}
+		select {
+		case <-tp.notify:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// waitReady waits for the response headers until the deadline; false when they did not come.
+func (tp *tap) waitReady(deadline time.Time) bool {
+	select {
+	case <-tp.ready:
+		return true
+	case <-time.After(time.Until(deadline)):
+		return false
+	}
+}
+
+// arrivals maps each of the check's payload seqs to the first event carrying it.
+func (tp *tap) arrivals(t *fw.T) map[int]tapEvent {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	out := map[int]tapEvent{}
+	for _, ev := range tp.events {
+		if s, ok := t.Seq(ev.Data); ok {
+			if _, seen := out[s]; !seen {
+				out[s] = ev
+			}
+		}
+	}
+	return out
+}
+
+// seqs returns the check's payload seqs in arrival order (duplicates kept).
+func (tp *tap) seqs(t *fw.T) []int {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	var out []int
+	for _, ev := range tp.events {
+		if s, ok := t.Seq(ev.Data); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// has reports (under the lock, for waitUntil) whether every seq in want has arrived.
+func (tp *tap) hasLocked(t *fw.T, want []int) bool {
+	got := map[int]bool{}
+	for _, ev := range tp.events {
+		if s, ok := t.Seq(ev.Data); ok {
+			got[s] = true
+		}
+	}
+	for _, w := range want {
+		if !got[w] {
+			return false
+		}
+	}
+	return true
+}
+
+// waitSeqs waits until every seq in want has arrived (or the body ended, or the deadline).
+func (tp *tap) waitSeqs(t *fw.T, want []int, deadline time.Time) bool {
+	return tp.waitUntil(deadline, func() bool { return tp.hasLocked(t, want) })
+}
+
+// snapshot is a copy of the tap's state for judging.
+type snapshot struct {
+	status                                        int
+	header                                        http.Header
+	reqErr, endErr                                error
+	sent, headersAt, firstByte, lastRead, endedAt time.Time
+	maxGap                                        time.Duration
+	reads                                         int
+	bytes                                         int64
+	events                                        []tapEvent
+	headersReceived, firstByteReceived, bodyEnded bool
+}
+
+func (tp *tap) snap() snapshot {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	s := snapshot{status: tp.status, header: tp.header, reqErr: tp.reqErr, endErr: tp.endErr, sent: tp.sent,
+		headersAt: tp.headersAt, firstByte: tp.firstByte, lastRead: tp.lastRead, endedAt: tp.endedAt, maxGap: tp.maxGap,
+		reads: tp.reads, bytes: tp.bytes, events: append([]tapEvent(nil), tp.events...)}
+	s.headersReceived = !tp.headersAt.IsZero() && tp.reqErr == nil
+	s.firstByteReceived = !tp.firstByte.IsZero()
+	s.bodyEnded = !tp.endedAt.IsZero()
+	// The silence up to the end of the body (or up to now) counts too.
+	last, end := tp.lastRead, time.Now()
+	if last.IsZero() {
+		last = tp.sent
+	}
+	if s.bodyEnded {
+		end = tp.endedAt
+	}
+	s.maxGap = max(s.maxGap, end.Sub(last))
+	return s
+}
+
+// describeEnd says how the body ended, relative to the request.
+func (s snapshot) describeEnd() string {
+	switch {
+	case s.reqErr != nil:
+		return fmt.Sprintf("the request failed after %s: %v", ms(s.headersAt.Sub(s.sent)), s.reqErr)
+	case !s.bodyEnded:
+		return "still open"
+	case s.endErr == io.EOF:
+		return fmt.Sprintf("ended (EOF) %s after the request", ms(s.endedAt.Sub(s.sent)))
+	}
+	return fmt.Sprintf("ended %s after the request: %v", ms(s.endedAt.Sub(s.sent)), s.endErr)
+}
+
+// latency is a set of per-event delivery delays.
+type latency []time.Duration
+
+func (l latency) max() time.Duration {
+	var m time.Duration
+	for _, d := range l {
+		m = max(m, d)
+	}
+	return m
+}
+
+func (l latency) median() time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := append(latency(nil), l...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func (l latency) String() string {
+	if len(l) == 0 {
+		return "no event"
+	}
+	return fmt.Sprintf("max %s, median %s over %d events", ms(l.max()), ms(l.median()), len(l))
+}
+
+// ms renders a duration for a measurement: "4.21 s" or "12 ms".
+func ms(d time.Duration) string {
+	if d >= time.Second || d <= -time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
