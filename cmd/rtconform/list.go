@@ -42,6 +42,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	case "json":
 		type row struct {
 			ID          string          `json:"id"`
+			Cell        string          `json:"cell,omitempty"`
 			Level       fw.Level        `json:"level"`
 			Transport   fw.Transport    `json:"transport"`
 			Requirement string          `json:"requirement"`
@@ -51,7 +52,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		}
 		rows := []row{}
 		for _, c := range checks {
-			rows = append(rows, row{c.ID, c.Level, c.Transport, c.Requirement, c.Spec, c.Requires, c.AllLabels()})
+			rows = append(rows, row{c.ID, c.Cell, c.Level, c.Transport, c.Requirement, c.Spec, c.Requires, c.AllLabels()})
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -60,14 +61,22 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tLEVEL\tTRANSPORT\tREQUIREMENT\tSPEC")
 		for _, c := range checks {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Level, c.Transport, c.Requirement, c.Spec)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Key(), c.Level, c.Transport, c.Requirement, c.Spec)
 		}
 		_ = w.Flush()
 		levels := map[fw.Level]int{}
 		for _, c := range checks {
 			levels[c.Level]++
 		}
-		fmt.Fprintf(stdout, "%d checks (MUST %d, SHOULD %d, INFO %d)\n", len(checks), levels[fw.MUST], levels[fw.SHOULD], levels[fw.INFO])
+		ids := map[string]bool{}
+		for _, c := range checks {
+			ids[c.ID] = true
+		}
+		fmt.Fprintf(stdout, "%d checks (MUST %d, SHOULD %d, INFO %d)", len(checks), levels[fw.MUST], levels[fw.SHOULD], levels[fw.INFO])
+		if len(ids) != len(checks) {
+			fmt.Fprintf(stdout, "; %d distinct IDs (matrix checks are listed once per cell, as ID@cell)", len(ids))
+		}
+		fmt.Fprintln(stdout)
 	default:
 		fmt.Fprintf(stderr, "rtconform list: --format %q: want text or json\n", *format)
 		return exitHarness

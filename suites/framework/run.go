@@ -30,6 +30,9 @@ type Run struct {
 	ID      string // random per run; topics and payloads carry it
 	HTTP    *http.Client
 	Started time.Time
+	// InProcess is true when the target is the reference server Setup started in this
+	// process (the profile gave no url).
+	InProcess bool
 
 	stop    []func()
 	restart func(context.Context) error // the in-process reference's Restart
@@ -75,6 +78,7 @@ func Setup(ctx context.Context, p Profile) (*Run, error) {
 	t := &r.Profile.Target
 	switch {
 	case t.URL == "":
+		r.InProcess = true
 		cfg := reference.Config{
 			Addr:           "127.0.0.1:0",
 			Heartbeat:      durOr(t.SSE, func(s *SSEConfig) time.Duration { return s.Heartbeat.D() }),

@@ -101,24 +101,9 @@ func enabled(cell string) func(r *fw.Run) bool {
 }
 
 // local reports whether the target runs on this machine under the run's control: started by
-// target.start, or the in-process reference. Setup replaces an empty target.url with the
-// in-process reference's address, so the reference is recognised by what the profile keeps:
-// its default name (a profile with a url is named after it unless it names itself), no
-// restart hook, and a loopback address.
+// target.start, or the in-process reference.
 func local(r *fw.Run) bool {
-	t := r.Profile.Target
-	if t.Start != nil {
-		return true
-	}
-	if t.Name != "reference" || t.Restart != nil {
-		return false
-	}
-	u, err := url.Parse(r.BaseURL)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
+	return r.InProcess || r.Profile.Target.Start != nil
 }
 
 // env is what a PX check works with: where its clients connect, the origin to compare with,

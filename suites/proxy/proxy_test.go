@@ -76,6 +76,8 @@ func TestEnabled(t *testing.T) {
 	run := func(url, name string, start bool, cells ...string) *fw.Run {
 		r := &fw.Run{BaseURL: url}
 		r.Profile.Target.Name = name
+		// Setup marks the reference it starts in this process (no url in the profile).
+		r.InProcess = name == "reference" && strings.HasPrefix(url, "http://127.0.0.1")
 		if start {
 			r.Profile.Target.Start = &fw.StartHook{Command: "./server --listen {port}"}
 		}
