@@ -17,9 +17,8 @@ func TestChaosPassesAgainstTheReferenceEmbedded(t *testing.T) {
 }
 
 // The same checks with Toxiproxy in a Docker container (image built locally when it cannot be
-// pulled). The SSE and long-poll reconnect checks cover every fault profile; the full matrix
-// runs with the embedded backend above. Without Docker this fails with the install line
-// (RTCONFORM_REQUIRE_DOCKER=0 makes it a reported skip instead).
+// pulled). Without Docker this fails with the install line (RTCONFORM_REQUIRE_DOCKER=0 makes
+// it a reported skip instead).
 func TestChaosPassesAgainstTheReferenceInAContainer(t *testing.T) {
 	t.Parallel()
 	if os.Getenv("RTCONFORM_REQUIRE_DOCKER") == "0" {
@@ -27,7 +26,7 @@ func TestChaosPassesAgainstTheReferenceInAContainer(t *testing.T) {
 			t.Skip("RTCONFORM_REQUIRE_DOCKER=0 and no Docker daemon: the container backend is not tested")
 		}
 	}
-	chaosRun(t, "container", "chaos && rc-sse", 12)
+	chaosRun(t, "container", "chaos", 34+15)
 }
 
 func chaosRun(t *testing.T, backend, filter string, want int) {

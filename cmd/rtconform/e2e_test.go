@@ -147,6 +147,9 @@ func TestRunAgainstReferencePassesEveryCheck(t *testing.T) {
 // Every fixture carries one bug: the run exits 1, the checks the fixture names fail (or
 // warn, for SHOULD checks) and no other check does.
 func TestFixturesFailExactlyTheirChecks(t *testing.T) {
+	// Parallel at the top level too, so the chaos and proxy runs share the four slots with
+	// the fixture runs instead of waiting for all of them.
+	t.Parallel()
 	for _, name := range fixtures.Names() {
 		f, _ := fixtures.Lookup(name)
 		t.Run(name, func(t *testing.T) {

@@ -24,9 +24,10 @@ import (
 // The proxy matrix against the in-process reference (proxies/matrix.yaml), one run per proxy:
 // every recommended cell passes, each naive cell fails exactly what proxy.NaiveBreaks
 // documents, every failure carries a remedy, and the console shows the matrix. A missing
-// proxy FAILS with its install line. The "deployment" subtest checks a deployment end to end:
-// nginx's naive config in front of an origin that does not send X-Accel-Buffering, which
-// also shows that the buffering checks catch nginx's buffering.
+// proxy FAILS with its install line. The "deployment-*" subtests check deployments end to end
+// (the deployment cell): nginx's naive config in front of an origin that does not send
+// X-Accel-Buffering (the buffering checks catch nginx's buffering), and Varnish's in front of
+// one that sends no Cache-Control (the caching checks catch Varnish's cache).
 func TestProxyMatrix(t *testing.T) {
 	for _, name := range proxyrun.Names() {
 		t.Run(name, func(t *testing.T) {
@@ -42,45 +43,67 @@ func TestProxyMatrix(t *testing.T) {
 			judgeMatrix(t, r, want)
 		})
 	}
-	t.Run("deployment", func(t *testing.T) {
-		t.Parallel()
-		if err := proxyrun.Available("nginx"); err != nil {
-			t.Fatalf("the deployment run puts nginx in front of the origin: %v", err)
-		}
-		origin := strippedReference(t)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		inst, err := proxyrun.Start(ctx, "nginx", proxyrun.Naive, proxyrun.Options{
-			Upstream: strings.TrimPrefix(origin, "http://"), Idle: 4 * time.Second, Heartbeat: 6 * time.Second, Dir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer inst.Stop()
-		dir := t.TempDir()
-		profile := filepath.Join(dir, "deployment.yaml")
-		body := "target:\n  name: nginx-naive-deployment\n  url: " + inst.URL() + "\n" +
-			"  sse: {path: '/sse/{topic}', heartbeat: 6s}\n" +
-			"  websocket: {path: '/ws/{topic}', echo: /echo, resume: {query: since}, keepalive: 6s}\n" +
-			"  longpoll: {path: '/poll/{topic}', cursor: {query: cursor}, timeout: 6s}\n" +
-			"  publish: {path: '/publish/{topic}'}\n" +
-			"  capabilities: [sse, websocket, longpoll, resume, heartbeat, publish, echo]\n" +
-			"proxies: {idle: 4s, direct: '" + origin + "'}\n"
-		if err := os.WriteFile(profile, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r := cli(t, 4*time.Minute, "run", "--config", profile, "--report-dir", dir, "--label-filter", "proxy && deployment")
-		judgeMatrix(t, r, map[string][]string{proxy.Deployment: deploymentBreaks})
-		for _, m := range r.report.Matrix {
-			if m.ID == "PX-SSE-009" && m.Verdict != fw.NOTSUPPORTED {
-				t.Errorf("PX-SSE-009 without capability restart: %s, want NOT_SUPPORTED", m.Verdict)
+	for _, d := range deployments {
+		t.Run("deployment-"+d.proxy, func(t *testing.T) {
+			t.Parallel()
+			if err := proxyrun.Available(d.proxy); err != nil {
+				t.Fatalf("the deployment run puts %s in front of the origin: %v", d.proxy, err)
 			}
-			if slices.Contains([]string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-005", "PX-SSE-006", "PX-SSE-007"}, m.ID) &&
-				!strings.Contains(m.Remedy, "proxy_buffering off") {
-				t.Errorf("%s: the deployment remedy does not name nginx's proxy_buffering: %q", m.ID, m.Remedy)
+			origin := strippedReference(t, d.strip...)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			inst, err := proxyrun.Start(ctx, d.proxy, proxyrun.Naive, proxyrun.Options{
+				Upstream: strings.TrimPrefix(origin, "http://"), Idle: 4 * time.Second, Heartbeat: 6 * time.Second, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
+			defer inst.Stop()
+			dir := t.TempDir()
+			profile := filepath.Join(dir, "deployment.yaml")
+			body := "target:\n  name: " + d.proxy + "-naive-deployment\n  url: " + inst.URL() + "\n" +
+				"  sse: {path: '/sse/{topic}', heartbeat: 6s}\n" +
+				"  websocket: {path: '/ws/{topic}', echo: /echo, resume: {query: since}, keepalive: 6s}\n" +
+				"  longpoll: {path: '/poll/{topic}', cursor: {query: cursor}, timeout: 6s}\n" +
+				"  publish: {path: '/publish/{topic}'}\n" +
+				"  capabilities: [sse, websocket, longpoll, resume, heartbeat, publish, echo]\n" +
+				"proxies: {idle: 4s, direct: '" + origin + "'}\n"
+			if err := os.WriteFile(profile, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := cli(t, 4*time.Minute, "run", "--config", profile, "--report-dir", dir, "--label-filter", "proxy && deployment")
+			judgeMatrix(t, r, map[string][]string{proxy.Deployment: d.breaks})
+			for _, m := range r.report.Matrix {
+				if m.ID == "PX-SSE-009" && m.Verdict != fw.NOTSUPPORTED {
+					t.Errorf("PX-SSE-009 without capability restart: %s, want NOT_SUPPORTED", m.Verdict)
+				}
+				if slices.Contains(d.remedied, m.ID) && !strings.Contains(m.Remedy, d.remedy) {
+					t.Errorf("%s: the deployment remedy does not name %q: %q", m.ID, d.remedy, m.Remedy)
+				}
+			}
+		})
+	}
 }
+
+// deployments are end-to-end runs of the deployment cell: a naive proxy in front of the
+// reference behind a Go proxy that strips a header many origins never send, which shows what
+// the reference's own headers protect it from.
+var deployments = []struct {
+	proxy    string
+	strip    []string // response headers the origin drops
+	breaks   []string // the checks that must fail or warn
+	remedied []string // checks whose remedy must name remedy
+	remedy   string
+}{
+	{"nginx", []string{"X-Accel-Buffering"}, deploymentBreaks,
+		[]string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-005", "PX-SSE-006", "PX-SSE-007"}, "proxy_buffering off"},
+	{"varnish", []string{"Cache-Control"}, varnishCacheBreaks, []string{"PX-SSE-007", "PX-LP-002"}, "Cache-Control: no-store"},
+}
+
+// varnishCacheBreaks is what Varnish's naive config breaks for an origin that sends no
+// Cache-Control: what it breaks for the reference, plus caching — the built-in VCL stores
+// the answers (default_ttl), so a resumed stream and a repeated poll get another client's data
+// (PX-SSE-007, PX-LP-002).
+var varnishCacheBreaks = append([]string{"PX-SSE-007", "PX-LP-002"}, proxy.NaiveBreaks["varnish"]...)
 
 // deploymentBreaks is what nginx's naive config breaks for an origin without
 // X-Accel-Buffering: no: what it breaks for the reference, plus buffering. The stream's
@@ -180,8 +203,9 @@ func judgeMatrix(t *testing.T, r result, want map[string][]string) {
 }
 
 // strippedReference starts the reference (matrix.yaml's timings) behind a Go reverse proxy
-// that drops X-Accel-Buffering, as many origins never send it; it returns the origin's URL.
-func strippedReference(t *testing.T) string {
+// that drops the named response headers (X-Accel-Buffering, Cache-Control: many origins never
+// send them); it returns the origin's URL.
+func strippedReference(t *testing.T, strip ...string) string {
 	t.Helper()
 	ref := reference.New(reference.Config{Addr: "127.0.0.1:0", Heartbeat: 6 * time.Second, PingInterval: 6 * time.Second,
 		PollTimeout: 6 * time.Second})
@@ -196,7 +220,9 @@ func strippedReference(t *testing.T) string {
 	u, _ := url.Parse(ref.URL())
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ModifyResponse = func(resp *http.Response) error {
-		resp.Header.Del("X-Accel-Buffering")
+		for _, h := range strip {
+			resp.Header.Del(h)
+		}
 		return nil
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -29,11 +29,12 @@ var NaiveBreaks = map[string][]string{
 var NotObserved = map[string]map[string]string{
 	"nginx": {
 		proxyrun.ProblemBuffering: "the reference sends X-Accel-Buffering: no, which nginx honours even with its HTTP/1.0 upstream; " +
-			"behind an origin without it PX-SSE-001 and PX-SSE-002 fail (TestProxyMatrix/deployment)",
+			"behind an origin without it PX-SSE-001 and PX-SSE-002 fail (TestProxyMatrix/deployment-nginx)",
 		proxyrun.ProblemHTTP10: "HTTP/1.0 to the upstream shows only as the buffering above (and the lost Upgrade, PX-WS-001)",
 	},
 	"varnish": {
-		proxyrun.ProblemCaching:    "the reference's streams and polls are Cache-Control: no-cache / no-store, so the built-in VCL does not cache them",
+		proxyrun.ProblemCaching: "the reference's streams and polls are Cache-Control: no-cache / no-store, so the built-in VCL does not cache them; " +
+			"behind an origin without Cache-Control PX-SSE-007 and PX-LP-002 fail (TestProxyMatrix/deployment-varnish)",
 		proxyrun.ProblemCoalescing: "the reference's answers are uncacheable, so concurrent identical polls are not serialised (PX-LP-001: both 503 at 4.0 s)",
 	},
 }
