@@ -55,6 +55,8 @@ type Result struct {
 	History      string        `json:"history,omitempty"`
 	// Remedy is what to change so the check passes (the proxy suite: a directive or header).
 	Remedy string `json:"remedy,omitempty"`
+	// Cause is the diagnosed root cause of a FAIL or WARN, when the check could name one.
+	Cause *Cause `json:"cause,omitempty"`
 }
 
 // Key is the result's check key: ID, or ID@cell.
@@ -81,6 +83,17 @@ type T struct {
 	g        gomega.Gomega
 	history  string
 	remedy   string
+	cause    *Cause
+	client   *http.Client
+}
+
+// Cause is a diagnosed root cause a check names when it fails: checks that fail for the same
+// cause (the same Key) are reported together, so one bug reads as one finding.
+type Cause struct {
+	// Key identifies the cause across checks and transports, e.g. "resume-inclusive".
+	Key string `json:"key"`
+	// Text says what is wrong in a sentence a user can act on.
+	Text string `json:"text"`
 }
 
 type violation struct{ expected, observed, msg string }
@@ -156,9 +169,25 @@ func (t *T) Remedy(format string, args ...any) { t.remedy = fmt.Sprintf(format, 
 // SetHistory records the path of a saved history file for the report and the failure message.
 func (t *T) SetHistory(path string) { t.history = path }
 
-// HTTP is the suite's HTTP client: no transparent decompression (checks see the wire), bounded
-// response headers, no overall timeout (streams are bounded by contexts instead).
-func (t *T) HTTP() *http.Client { return t.Run.HTTP }
+// Diagnose names the root cause of the violation the check is about to report (see Cause);
+// the report groups failing checks by it. Call it before Violation.
+func (t *T) Diagnose(key, format string, args ...any) {
+	t.cause = &Cause{Key: key, Text: fmt.Sprintf(format, args...)}
+}
+
+// HTTP is the check's own HTTP client: no transparent decompression (checks see the wire),
+// bounded response headers, no overall timeout (streams are bounded by contexts instead). Its
+// connection pool belongs to this check and is closed when the check ends, so no check
+// inherits another's connection state (a keep-alive connection a server left unusable after
+// a HEAD of a stream, say).
+func (t *T) HTTP() *http.Client {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.client == nil {
+		t.client = newHTTPClient()
+	}
+	return t.client
+}
 
 // Get sends a GET with the check's context; a transport error is a harness fault only when
 // the target cannot be reached at all, so it is returned for the check to judge.
@@ -170,7 +199,7 @@ func (t *T) Get(ctx context.Context, url string, header http.Header) (*http.Resp
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	return t.Run.HTTP.Do(req)
+	return t.HTTP().Do(req)
 }
 
 // Within returns a context that ends after d or with the check, whichever is first.
@@ -214,10 +243,11 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 	case violation:
 		res.Expected, res.Observed = o.expected, o.observed
 		res.Remedy = t.remedy
+		res.Cause = t.cause
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 			res.Observed += fmt.Sprintf(" (the check's %s timeout expired)", c.Timeout)
 		}
-		res.Message = failureText(c, o, t.measured, t.history, t.remedy)
+		res.Message = failureText(c, o, t.measured, t.history, t.remedy, t.cause)
 		switch {
 		case c.Level == MUST || (c.Level == SHOULD && run.Profile.Strict):
 			res.Verdict = FAIL
@@ -253,6 +283,14 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 // execute runs the check and its cleanups and returns what stopped it (nil: completed).
 func (t *T) execute() (outcome any) {
 	defer func() {
+		t.mu.Lock()
+		c := t.client
+		t.mu.Unlock()
+		if c != nil {
+			c.CloseIdleConnections()
+		}
+	}()
+	defer func() {
 		for i := len(t.cleanups) - 1; i >= 0; i-- {
 			func() {
 				defer func() { _ = recover() }()
@@ -274,7 +312,7 @@ func (t *T) execute() (outcome any) {
 	return nil
 }
 
-func failureText(c Check, v violation, ms []Measurement, history, remedy string) string {
+func failureText(c Check, v violation, ms []Measurement, history, remedy string, cause *Cause) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s] %s: %s\n", c.Key(), c.Level, c.Requirement)
 	fmt.Fprintf(&b, "  spec: %s", c.Spec)
@@ -296,6 +334,9 @@ func failureText(c Check, v violation, ms []Measurement, history, remedy string)
 	}
 	if history != "" {
 		fmt.Fprintf(&b, "  history: %s (re-check offline: rtconform recheck %s)\n", history, history)
+	}
+	if cause != nil {
+		fmt.Fprintf(&b, "  cause: %s\n", cause.Text)
 	}
 	if remedy != "" {
 		fmt.Fprintf(&b, "  remedy: %s\n", remedy)

@@ -121,6 +121,12 @@ type WebSocketConfig struct {
 	// Keepalive is the longest idle gap between frames from the server (pings or application
 	// heartbeats) the target promises (capability heartbeat). 0: not declared.
 	Keepalive Duration `yaml:"keepalive"`
+	// Protocol names the application protocol the endpoint at Path speaks ("centrifugo",
+	// "socket.io", …); "" means it accepts any message a client sends. A server may
+	// legitimately close a connection on a message that is not a command of its protocol, so
+	// the framing checks that need an arbitrary message to be accepted run on the echo
+	// endpoint only (capability echo) and are NOT_SUPPORTED on Path, with this reason.
+	Protocol string `yaml:"protocol"`
 }
 
 // WebSocketToken says how a resume token reaches the target: as a query parameter, or as a
@@ -184,6 +190,17 @@ type RestartHook struct {
 	Command string `yaml:"command"`
 	URL     string `yaml:"url"`
 	Method  string `yaml:"method"`
+	// Durable says whether the target keeps its event history across a restart (default
+	// true). A target that does not (durable: false) must signal the loss explicitly to a
+	// client resuming from before the restart (the declared reset signal); a silent gap, or
+	// ids reused so that a resume lands on the wrong events, still fail.
+	Durable *bool `yaml:"durable"`
+}
+
+// RestartDurable reports whether the target keeps its history across a restart: true unless
+// the restart hook declares durable: false.
+func (t *Target) RestartDurable() bool {
+	return t.Restart == nil || t.Restart.Durable == nil || *t.Restart.Durable
 }
 
 // OriginPolicy is the target's declared WebSocket/CORS origin allow-list.

@@ -71,6 +71,33 @@ type Summary struct {
 	Failed []string `json:"failed,omitempty"`
 	Errors []string `json:"errors,omitempty"`
 	Warned []string `json:"warned,omitempty"`
+	// Causes groups the FAIL and WARN checks that named the same diagnosed cause, largest
+	// group first: one bug reads as one finding, not as one failure per check it breaks.
+	Causes []CauseGroup `json:"causes,omitempty"`
+}
+
+// CauseGroup is one diagnosed cause and the checks (keys) that failed or warned for it.
+type CauseGroup struct {
+	Cause
+	Checks []string `json:"checks"`
+}
+
+// groupCauses fills s.Causes from the results.
+func (s *Summary) groupCauses(rs []Result) {
+	idx := map[string]int{}
+	for _, r := range rs {
+		if r.Cause == nil || (r.Verdict != FAIL && r.Verdict != WARN) {
+			continue
+		}
+		i, ok := idx[r.Cause.Key]
+		if !ok {
+			i = len(s.Causes)
+			idx[r.Cause.Key] = i
+			s.Causes = append(s.Causes, CauseGroup{Cause: *r.Cause})
+		}
+		s.Causes[i].Checks = append(s.Causes[i].Checks, r.Key())
+	}
+	sort.SliceStable(s.Causes, func(i, j int) bool { return len(s.Causes[i].Checks) > len(s.Causes[j].Checks) })
 }
 
 // Exit is 0 when no check failed, 1 on a conformance failure, 2 on a harness error (which
@@ -166,6 +193,7 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 			doc.Matrix = append(doc.Matrix, matrixRow(r))
 		}
 	}
+	doc.Summary.groupCauses(doc.Checks)
 	sort.SliceStable(doc.Matrix, func(i, j int) bool {
 		a, b := doc.Matrix[i], doc.Matrix[j]
 		if a.Cell != b.Cell {
@@ -274,6 +302,13 @@ func WriteMarkdown(w io.Writer, doc Conformance) {
 			bad = append(bad, r)
 		}
 	}
+	if len(doc.Summary.Causes) > 0 {
+		fmt.Fprintf(w, "## Causes\n\n")
+		for _, g := range doc.Summary.Causes {
+			fmt.Fprintf(w, "- **%s** (%s): %s\n", g.Text, plural(len(g.Checks), "check"), strings.Join(g.Checks, ", "))
+		}
+		fmt.Fprintln(w)
+	}
 	if len(bad) > 0 {
 		fmt.Fprintf(w, "## Not passed\n\n")
 		for _, r := range bad {
@@ -322,6 +357,12 @@ func printMatrix(w io.Writer, rows []MatrixRow) {
 // PrintSummary writes the human summary: the counts line, then each failing and warning check.
 func PrintSummary(w io.Writer, doc Conformance, dir string) {
 	fmt.Fprintf(w, "\nrtconform: %d checks against %s (%s)\n", doc.Summary.Total(), doc.Target.Name, doc.Target.URL)
+	if len(doc.Summary.Causes) > 0 {
+		fmt.Fprintln(w, "causes (one finding each; the checks are listed below):")
+		for _, g := range doc.Summary.Causes {
+			fmt.Fprintf(w, "  %s: %s\n        %s\n", plural(len(g.Checks), "check"), g.Text, clip(strings.Join(g.Checks, " "), 300))
+		}
+	}
 	for _, r := range doc.Checks {
 		switch r.Verdict {
 		case FAIL, ERROR, WARN:
@@ -348,6 +389,13 @@ func PrintSummary(w io.Writer, doc Conformance, dir string) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "report: %s, %s\n", filepath.Join(dir, ReportFile), filepath.Join(dir, HumanReportFile))
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func clip(s string, n int) string {

@@ -66,15 +66,7 @@ func (e *HarnessError) Unwrap() error { return e.Err }
 // that the target answers. Call Teardown when the suite is done.
 func Setup(ctx context.Context, p Profile) (*Run, error) {
 	r := &Run{Profile: p, ID: strings.ReplaceAll(uuid.NewString(), "-", ""), Started: time.Now()}
-	r.HTTP = &http.Client{Transport: &http.Transport{
-		Proxy:                  nil, // only the target itself, never an environment proxy
-		DialContext:            (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: 64 << 10,
-		MaxIdleConnsPerHost:    16,
-		IdleConnTimeout:        30 * time.Second,
-		ResponseHeaderTimeout:  0,
-	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r.HTTP = newHTTPClient()
 	t := &r.Profile.Target
 	switch {
 	case t.URL == "":
@@ -120,6 +112,39 @@ func Setup(ctx context.Context, p Profile) (*Run, error) {
 	current = r
 	currentMu.Unlock()
 	return r, nil
+}
+
+// newHTTPClient is the suite's HTTP client: no environment proxy, no transparent
+// decompression (checks see the wire), bounded response headers, redirects not followed, no
+// overall timeout (streams are bounded by contexts instead).
+func newHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                  nil, // only the target itself, never an environment proxy
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        30 * time.Second,
+		ResponseHeaderTimeout:  0,
+	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// WithQuery returns rawURL with the query parameter key=value added (net/url, so a path
+// template that already carries a query, such as Mercure's /.well-known/mercure?topic={topic},
+// gets "&"). An unparsable rawURL is returned with the parameter appended as best it can.
+func WithQuery(rawURL, key, value string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		sep := "?"
+		if strings.Contains(rawURL, "?") {
+			sep = "&"
+		}
+		return rawURL + sep + url.QueryEscape(key) + "=" + url.QueryEscape(value)
+	}
+	q := u.Query()
+	q.Add(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func durOr[T any](cfg *T, f func(*T) time.Duration) time.Duration {
@@ -361,6 +386,27 @@ func (e *PublishRefused) Error() string { return e.Msg }
 // chaos suites record a failing publish in their history (outcome fail or unknown).
 func (t *T) TryPublish(ctx context.Context, topic string, payload []byte) error {
 	return t.Run.publish(ctx, topic, payload)
+}
+
+// PublishCorner publishes a corner-case payload (a bare CR, a NUL, invalid UTF-8 …), what
+// naming it for the report. A target may legitimately refuse such input at publish (an SSE
+// stream cannot carry a bare CR): when the publish is refused with a 4xx and an ordinary
+// payload on another topic is accepted, the refusal is the target's input policy and the
+// check ends NOT_SUPPORTED with the target's answer — never ERROR, never FAIL. A hook that
+// refuses the ordinary payload too is broken: a harness fault.
+func (t *T) PublishCorner(payload []byte, what string) {
+	err := t.Run.publish(t.ctx, t.Topic(), payload)
+	if err == nil {
+		return
+	}
+	var refused *PublishRefused
+	if errors.As(err, &refused) && refused.Status/100 == 4 {
+		if perr := t.Run.publish(t.ctx, t.TopicN(99), t.Payload(0)); perr == nil {
+			t.Measure("publish refused", "%s", refused.Msg)
+			t.NotSupported("the target refuses %s at publish (its input policy, not a conformance failure): %s", what, refused.Msg)
+		}
+	}
+	t.Harness("publish hook: %v", err)
 }
 
 func (r *Run) publish(ctx context.Context, topic string, payload []byte) error {
