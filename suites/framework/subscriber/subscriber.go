@@ -18,8 +18,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -299,11 +297,7 @@ var errEOF = errors.New("end of stream")
 func (s *Subscriber) endpoint(tmpl, param, value string) string {
 	u := s.o.Base + fw.Path(tmpl, s.o.Topic)
 	if param != "" && value != "" {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + url.Values{param: {value}}.Encode()
+		u = fw.WithQuery(u, param, value)
 	}
 	return u
 }

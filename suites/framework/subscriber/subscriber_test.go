@@ -152,3 +152,20 @@ func httptestSilent(t *testing.T) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestEndpointAddsTheResumeQueryWithNetURL: a path template that already has a query (a
+// Mercure hub's /.well-known/mercure?topic={topic}) gets the resume parameter with "&".
+func TestEndpointAddsTheResumeQueryWithNetURL(t *testing.T) {
+	s := &Subscriber{o: Options{Base: "http://127.0.0.1:1", Topic: "t1"}}
+	for _, c := range []struct{ tmpl, want string }{
+		{"/ws/{topic}", "http://127.0.0.1:1/ws/t1?since=a+b%26c"},
+		{"/.well-known/mercure?topic={topic}", "http://127.0.0.1:1/.well-known/mercure?since=a+b%26c&topic=t1"},
+	} {
+		if got := s.endpoint(c.tmpl, "since", "a b&c"); got != c.want {
+			t.Errorf("endpoint(%q) = %q, want %q", c.tmpl, got, c.want)
+		}
+	}
+	if got := s.endpoint("/ws/{topic}", "since", ""); got != "http://127.0.0.1:1/ws/t1" {
+		t.Errorf("no token: %q", got)
+	}
+}
