@@ -141,9 +141,14 @@ func WithQuery(rawURL, key, value string) string {
 		}
 		return rawURL + sep + url.QueryEscape(key) + "=" + url.QueryEscape(value)
 	}
-	q := u.Query()
-	q.Add(key, value)
-	u.RawQuery = q.Encode()
+	// The template's own query is kept byte for byte (its order and encoding are the
+	// target's business); the parameter is appended.
+	add := url.Values{key: {value}}.Encode()
+	if u.RawQuery == "" {
+		u.RawQuery = add
+	} else {
+		u.RawQuery += "&" + add
+	}
 	return u.String()
 }
 

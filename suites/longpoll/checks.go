@@ -255,7 +255,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		cur := bootstrap(t)
 		want := fmt.Sprintf("{\"run\":%q,\"check\":%q,\"seq\":1,\"x\":\"q\\\"b\\\\ \\u2028\"}\nline 2\r\n\ttab \u00e9 \u2713 \U0001F600 </script>", t.Run.ID[:8], t.Check.ID)
-		t.Publish([]byte(want))
+		t.PublishCorner([]byte(want), "a payload with quotes, line breaks (CR LF and a bare LF), a tab and non-ASCII")
 		r := poll(t, cur)
 		if len(r.Events) != 1 {
 			t.Violation("exactly one event", fmt.Sprintf("%d events", len(r.Events)))
