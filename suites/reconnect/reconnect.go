@@ -200,6 +200,7 @@ func blackhole(t *fw.T, tr fw.Transport) {
 	for _, op := range e.Rec.History().Ops {
 		if op.Kind == history.KindDisconnect && op.Cause == history.CauseHeartbeatTimeout {
 			t.Remedy("send a heartbeat (SSE comment, WebSocket ping, a held poll's answer) at least as often as the declared bound")
+			t.Diagnose(history.DiagNoHeartbeat, "the declared heartbeat never comes: an idle %s connection stays silent beyond the bound, so a dead or black-holed connection cannot be noticed", tr)
 			t.Violation(fmt.Sprintf("an idle %s connection stays lively: something arrives at least every %s (twice the declared heartbeat, plus 1 s)", tr, idle),
 				fmt.Sprintf("%s heard nothing for %s while no fault was active (%.1f s into a %s quiet period), so a black-holed connection cannot be told from a healthy one",
 					op.Client, idle, op.T.Seconds(), quiet))

@@ -407,6 +407,12 @@ func (e *Env) Judge() history.Report {
 		names = append(names, r)
 	}
 	sort.Strings(names)
+	if key, text := rep.Diagnosis(); key != "" {
+		if text == "" {
+			text = livenessText[key]
+		}
+		t.Diagnose(key, "%s", text)
+	}
 	fmt.Fprintf(&b, "the history breaks %s (%d ops, %d violations):\n", strings.Join(names, ", "), len(h.Ops), len(rep.Violations))
 	for i, v := range rep.Violations {
 		if i == 8 {
@@ -419,6 +425,19 @@ func (e *Env) Judge() history.Report {
 	return rep
 }
 
+// Diagnoses of the liveness rules (package history names those of its own rules).
+const (
+	// DiagUnexpectedReset: a reset signal although nothing was lost.
+	DiagUnexpectedReset = "reset-within-retention"
+	// DiagNotCaughtUp: a subscriber never received events the target acknowledged.
+	DiagNotCaughtUp = "not-caught-up"
+)
+
+var livenessText = map[string]string{
+	DiagUnexpectedReset: "the target sent its reset signal (events lost) although the check stayed within the declared retention: keep what target.retention declares, or declare less (or restart.durable: false when a restart loses history)",
+	DiagNotCaughtUp:     "a subscriber never received events the target acknowledged: after a reconnect, deliver every event after the resume token (or the explicit reset signal)",
+}
+
 // liveness turns what the safety rules let pass into violations when no loss was provoked:
 // a reset signal (the target declared events lost although the check stayed within its
 // retention) and subscribers that never caught up.
@@ -426,14 +445,14 @@ func (e *Env) liveness(rep history.Report) []history.Violation {
 	var v []history.Violation
 	for name, c := range rep.Clients {
 		if c.Resets > 0 {
-			v = append(v, history.Violation{Rule: "NoReset", Client: name,
+			v = append(v, history.Violation{Rule: "NoReset", Client: name, Diagnosis: DiagUnexpectedReset,
 				Msg: fmt.Sprintf("%s received %d reset signal(s) although the check published fewer events than the declared retention (%d): the target declared events lost that it had promised to keep", name, c.Resets, e.T.Target().Retention)})
 		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, u := range e.unsettled {
-		v = append(v, history.Violation{Rule: "CaughtUp", Msg: "a subscriber never caught up: " + u})
+		v = append(v, history.Violation{Rule: "CaughtUp", Diagnosis: DiagNotCaughtUp, Msg: "a subscriber never caught up: " + u})
 	}
 	sort.Slice(v, func(i, j int) bool { return v[i].Client < v[j].Client })
 	return v

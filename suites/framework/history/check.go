@@ -35,6 +35,9 @@ type Violation struct {
 	Client string        // the client (or publisher) concerned; "" for the whole history
 	T      time.Duration // when the evidence was recorded (the later op of the evidence)
 	Msg    string        // human-readable, with the seqs, ids and times involved
+	// Diagnosis is the root cause the evidence points at (DiagResumeInclusive, …), "" when
+	// the rule alone does not tell; Report.Diagnosis picks one for the whole history.
+	Diagnosis string
 }
 
 // String renders the violation on one line: "Unique sse-3 t=2.950s: sse-3 got seq 41 twice …".
@@ -193,6 +196,7 @@ func (x *index) ordered() {
 		if g := x.topics[name].g; g.cyclic {
 			client, t, msg := g.inconsistency()
 			x.violate(RuleOrdered, client, t, "topic %q: %s", name, msg)
+			x.diagnose(DiagReordered)
 		}
 	}
 }
@@ -204,9 +208,12 @@ func (x *index) unique() {
 			ds := cl.recv[seq]
 			for k := 1; k < len(ds); k++ {
 				first, d := ds[0], ds[k]
-				ctx := "on the same connection as the first"
+				ctx, diag := "on the same connection as the first", DiagDuplicate
 				if d.c != first.c {
 					ctx = "after " + d.c.how()
+					if d.c.token != "" {
+						diag = DiagResumeDuplicate
+					}
 				}
 				if k == 1 {
 					x.violate(RuleUnique, cl.name, d.t, "%s got seq %d twice (t=%s and t=%s, the second %s)",
@@ -215,6 +222,7 @@ func (x *index) unique() {
 					x.violate(RuleUnique, cl.name, d.t, "%s got seq %d %d times (first at t=%s, again at t=%s %s)",
 						cl.name, seq, k+1, fmtT(first.t), fmtT(d.t), ctx)
 				}
+				x.diagnose(diag)
 			}
 		}
 	}
@@ -267,6 +275,7 @@ func (x *index) noLoss() {
 		x.violate(RuleNoLoss, cl.name, missing[0].done,
 			"%s missed %d of %d seqs published ok while it was subscribed (%s%s): %s",
 			cl.name, len(missing), len(acc), strings.Join(win, ", "), settle, seqList(missing, true))
+		x.diagnose(DiagSilentLoss)
 	}
 }
 
@@ -334,6 +343,7 @@ func (x *index) resumable() {
 				cl.name, c.token, sT, fmtT(c.t), e.Seq, fmtT(e.T))
 			if e.Seq == sT {
 				x.violate(RuleResumable, cl.name, e.T, "%s: the token's own event again (the resume was inclusive)", pre)
+				x.diagnose(DiagResumeInclusive)
 				continue
 			}
 			g := x.topics[c.topic].g
@@ -348,6 +358,7 @@ func (x *index) resumable() {
 			}
 			if g.precedes(nE, nT) {
 				x.violate(RuleResumable, cl.name, e.T, "%s, which comes before the token's event (rewound)", pre)
+				x.diagnose(DiagResumeDuplicate)
 				continue
 			}
 			if b := g.between(nT, nE); len(b) > 0 {
@@ -356,6 +367,7 @@ func (x *index) resumable() {
 					ps[i] = &publish{seq: s}
 				}
 				x.violate(RuleResumable, cl.name, e.T, "%s: it skipped %d seqs: %s", pre, len(b), seqList(ps, false))
+				x.diagnose(DiagResumeGap)
 			}
 		}
 	}

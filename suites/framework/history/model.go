@@ -298,6 +298,9 @@ func (x *index) violate(rule, client string, t time.Duration, format string, arg
 	x.v = append(x.v, Violation{Rule: rule, Client: client, T: t, Msg: fmt.Sprintf(format, args...)})
 }
 
+// diagnose names the root cause of the violation just recorded.
+func (x *index) diagnose(key string) { x.v[len(x.v)-1].Diagnosis = key }
+
 func (x *index) note(format string, args ...any) {
 	x.notes = append(x.notes, fmt.Sprintf(format, args...))
 }

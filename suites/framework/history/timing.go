@@ -192,6 +192,7 @@ func (x *index) detect(f *fault, cl *client, fm *FaultMeasures, limit time.Durat
 				x.violate(RuleDetectWithin, cl.name, x.end,
 					"%s was still connected when the history ended at t=%s, %s after black hole %q started (t=%s); limit %s",
 					c.label(), fmtT(x.end), fmtT(x.end-f.start), f.name, fmtT(f.start), limit)
+				x.diagnose(DiagNoHeartbeat)
 			}
 			continue
 		}
@@ -207,6 +208,7 @@ func (x *index) detect(f *fault, cl *client, fm *FaultMeasures, limit time.Durat
 			x.violate(RuleDetectWithin, cl.name, c.end,
 				"%s detected black hole %q %s after it started (t=%s; heartbeat-timeout at t=%s), limit %s",
 				c.label(), f.name, fmtT(took), fmtT(f.start), fmtT(c.end), limit)
+			x.diagnose(DiagNoHeartbeat)
 		}
 	}
 }
@@ -272,6 +274,7 @@ func (x *index) lag(rep *Report) {
 		}
 		if len(parts) > 0 {
 			x.violate(RuleMaxLag, cl.name, t, "%s: %s", cl.name, strings.Join(parts, "; "))
+			x.diagnose(DiagSlowConsumerBlocks)
 		}
 	}
 }
