@@ -44,21 +44,35 @@ var _ = fw.Register(fw.Check{
 // declared signal, so the client knows to refetch state.
 var _ = fw.Register(fw.Check{
 	ID: "LP-CURSOR-004", Level: fw.MUST, Transport: fw.LongPoll, Requires: publishCaps,
-	Requirement: "A poll with a cursor older than the declared retention gets the declared reset signal: never a silent gap.",
+	Requirement: "A poll with a cursor older than the declared retention gets the declared reset signal (or, when none is declared, an explicit 4xx refusal): never a silent gap.",
 	Spec:        "operational: the profile's longpoll.reset and retention (Centrifugo recovered:false, Mercure Last-Event-ID response header, SockJS/Engine.IO session errors)",
 	Timeout:     90 * time.Second,
 	Run: func(t *fw.T) {
-		sig := resetSignal(t)
+		sig := lossSignal(t)
 		keep := retention(t)
 		cur := bootstrap(t)
 		for i := 1; i <= keep+10; i++ {
 			t.Publish(t.Payload(i))
 		}
 		t.Measure("published after the cursor", "%d (retention %d)", keep+10, keep)
+		if sig.Pointer == "" {
+			r := rawPoll(t, cur, hold(t)+slack)
+			if refused(t, r) {
+				return
+			}
+			requireOK(t, r)
+			seqs := seqsOf(t, r)
+			if len(seqs) > 0 && seqs[0] == 1 {
+				t.Measure("first seq", "1: nothing was lost (the target keeps more than its declared retention)")
+				return
+			}
+			silentLoss(t, fmt.Sprintf("%d events from seq %v and no signal: a silent gap", len(seqs), firstSeq(seqs)))
+		}
 		r := poll(t, cur)
 		v, ok := hasReset(sig, r)
 		seqs := seqsOf(t, r)
 		if !ok {
+			t.Diagnose("silent-loss", silentLossText)
 			t.Violation(fmt.Sprintf("the reset signal at %s", sig.Pointer),
 				fmt.Sprintf("no signal (value %q) and %d events from seq %v: a silent gap", v, len(seqs), firstSeq(seqs)))
 		}
@@ -70,20 +84,23 @@ var _ = fw.Register(fw.Check{
 // same situation as an expired one: the client must learn that it cannot resume.
 var _ = fw.Register(fw.Check{
 	ID: "LP-CURSOR-005", Level: fw.MUST, Transport: fw.LongPoll, Requires: publishCaps,
-	Requirement: "A poll with a cursor the target never issued gets the declared reset signal (or an explicit 4xx refusal): never a silent restart from now or from the oldest event.",
+	Requirement: "A poll with a cursor the target never issued gets the declared reset signal or an explicit 4xx refusal: never a silent restart from now or from the oldest event.",
 	Spec:        "operational: the profile's longpoll.reset (Engine.IO answers an unknown sid 400; Centrifugo recovered:false)",
 	Timeout:     60 * time.Second,
 	Run: func(t *fw.T) {
-		sig := resetSignal(t)
+		sig := lossSignal(t)
 		bootstrap(t) // the topic exists and has history
 		r := rawPoll(t, unknownCursor(t), hold(t)+slack)
-		if r.Status >= 400 && r.Status < 500 {
-			t.Measure("answer", "status %d, body %s", r.Status, clipq(string(r.Body)))
+		if refused(t, r) {
 			return
 		}
 		requireOK(t, r)
+		if sig.Pointer == "" {
+			silentLoss(t, fmt.Sprintf("status %d after %s with %d events and no signal: a silent restart", r.Status, r.Elapsed().Round(time.Millisecond), len(r.Events)))
+		}
 		v, ok := hasReset(sig, r)
 		if !ok {
+			t.Diagnose("silent-loss", silentLossText)
 			t.Violation(fmt.Sprintf("the reset signal at %s (or a 4xx refusal)", sig.Pointer),
 				fmt.Sprintf("status %d after %s, no signal (value %q), %d events: a silent gap", r.Status, r.Elapsed().Round(time.Millisecond), v, len(r.Events)))
 		}

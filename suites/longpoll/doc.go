@@ -30,8 +30,8 @@
 //	LP-CURSOR-001   MUST    not exactly the events after the cursor          poll-gap-loss
 //	LP-CURSOR-002   MUST    the returned cursor repeats its last event       poll-gap-loss
 //	LP-CURSOR-003   SHOULD  a cursor-less poll replays history               poll-start-oldest
-//	LP-CURSOR-004   MUST    expired cursor without the reset signal          poll-silent-gap, poll-gap-loss
-//	LP-CURSOR-005   MUST    unknown cursor without the reset signal          poll-silent-gap, poll-gap-loss
+//	LP-CURSOR-004   MUST    expired cursor without the reset signal          poll-silent-gap, poll-gap-loss, poll-silent-gap-undeclared
+//	LP-CURSOR-005   MUST    unknown cursor without the reset signal          poll-silent-gap, poll-gap-loss, poll-silent-gap-undeclared
 //	LP-CURSOR-006   MUST    the reset's cursor resets again / loses events   poll-reset-loop, poll-silent-gap
 //	LP-CURSOR-007   MUST    a repeated cursor does not return its events     poll-ack-on-write, poll-gap-loss
 //	LP-GAP-001      MUST    events published between polls are lost          poll-gap-loss
@@ -53,6 +53,22 @@
 // One SHOULD check has no fixture: LP-HOLD-003. A server holding over 25 s would also break
 // every check bounded by the declared 3 s hold of the fixture profile, and cost 25 s per
 // hold; its logic (one poll, one comparison) is the same as LP-HOLD-002's.
+//
+// # Loss without a declared signal
+//
+// LP-CURSOR-004 and 005 judge a cursor the target cannot resume. With longpoll.reset declared,
+// the response must carry it (005 also accepts a 4xx refusal). Without it, a target that
+// claims resume (capability resume) is judged all the same: the only signal a client can then
+// see is an explicit 4xx refusal, so an answer that loses events without one is a silent gap
+// (FAIL, cause silent-loss, with the remedy to send a signal and declare it). A target that
+// still has every event (it keeps more than it declared) passes 004. Proved by
+// poll-silent-gap-undeclared (fixtures/profiles/no-reset.yaml).
+//
+// # Corner-case payloads refused at publish
+//
+// A target may refuse a payload at publish (a bare CR, which SSE cannot carry, say): a 4xx for
+// the check's payload while an ordinary payload is accepted is the target's input policy, and
+// the payload check is NOT_SUPPORTED with the target's answer, not an ERROR (ok-poll-refuse-cr).
 //
 // # Batching against a profile whose retention equals its batch
 //

@@ -179,6 +179,39 @@ func resetSignal(t *fw.T) fw.ResetSignal {
 	return sig
 }
 
+// lossSignal is the declared reset signal for the checks that judge a cursor the target
+// cannot resume (LP-CURSOR-004, 005). A target that declares no signal but claims resume
+// (capability resume) is judged anyway: an explicit 4xx refusal is then the only signal a
+// client can see, and anything else that loses events is a silent gap. Without either it is
+// NOT_SUPPORTED.
+func lossSignal(t *fw.T) fw.ResetSignal {
+	sig := t.Target().LongPoll.Reset
+	if sig.Pointer == "" && !t.Target().Has(fw.CapResume) {
+		t.NotSupported("the profile declares neither longpoll.reset.pointer (the target's explicit signal for a cursor it cannot resume) nor capability resume")
+	}
+	return sig
+}
+
+// refused reports (and measures) an explicit 4xx refusal of a poll: the client learns it
+// cannot resume.
+func refused(t *fw.T, r *pollclient.Response) bool {
+	if r.Status >= 400 && r.Status < 500 {
+		t.Measure("answer", "status %d, body %s", r.Status, clipq(string(r.Body)))
+		return true
+	}
+	return false
+}
+
+// silentLossText is the cause of every silent loss (one finding across the checks).
+const silentLossText = "events were lost without an explicit signal: a client cannot tell that it must refetch its state"
+
+// silentLoss fails a check whose target lost events without any signal a client can see.
+func silentLoss(t *fw.T, observed string) {
+	t.Diagnose("silent-loss", silentLossText)
+	t.Remedy("send an explicit signal for a cursor that cannot be resumed (a field in the response, declared in the profile as longpoll.reset, or a 4xx refusal)")
+	t.Violation("the declared reset signal or a 4xx refusal (the profile declares no longpoll.reset)", observed)
+}
+
 // hasReset reports whether a response carries the declared reset signal, and its text.
 func hasReset(sig fw.ResetSignal, r *pollclient.Response) (string, bool) {
 	if sig.Pointer == "" || r.Doc == nil {
