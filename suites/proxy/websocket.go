@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -34,11 +33,7 @@ var (
 func (e *env) wsEndpoint(base, path, token string) string {
 	u := base + fw.Path(path, e.t.Topic())
 	if q := e.t.Target().WebSocket.Resume.Query; token != "" && q != "" {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + url.Values{q: {token}}.Encode()
+		u = fw.WithQuery(u, q, token)
 	}
 	return u
 }

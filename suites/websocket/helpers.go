@@ -32,11 +32,7 @@ const (
 func endpoint(t *fw.T, token string) string {
 	u := t.URL(t.Target().WebSocket.Path)
 	if q := t.Target().WebSocket.Resume.Query; token != "" && q != "" {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + url.Values{q: {token}}.Encode()
+		u = fw.WithQuery(u, q, token)
 	}
 	return u
 }
