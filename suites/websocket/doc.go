@@ -18,6 +18,13 @@
 //     exception: they require a close frame 1009 (a silent drop or a bare TCP close fails).
 //   - when the profile declares capability echo (websocket.echo), the echo variants of the
 //     valid cases (ID + 500) also compare the echoed message (opcode and bytes).
+//   - a valid message above the declared websocket.maxMessage is not sent to websocket.path
+//     (NOT_SUPPORTED: it would only test the limit, which WS-LIMIT-001..003 judge). The echo
+//     endpoint may accept more than websocket.path, so an echo check (WS-LEN-5NN, WS-FRAG-5NN,
+//     WS-LIMIT-101..108) still sends it: echoed, it is judged as usual; refused with a close
+//     frame 1009, the check is NOT_SUPPORTED with that reason — the very refusal WS-LIMIT-001
+//     requires is never a failure. Without a declared maxMessage a 1009 is a violation (the
+//     1 MiB echo checks are SHOULD: the run warns).
 //
 // Every wait ends as soon as the target answers; only a failing target makes a check wait out
 // its bound (5 s for a pong or a close, 2 s for a pong inside a fragmented message or for the
@@ -165,7 +172,7 @@
 //	WS-HS origin                      ws-hs-any-origin, ws-hs-same-origin-only
 //	WS-LEN, WS-LIMIT-005/006          ws-limit-off-by-one
 //	WS-LIMIT-001..004                 ws-oversize-dropped
-//	WS-LIMIT-101..108                 ws-echo-small-limit (WARN)
+//	WS-LIMIT-101..108                 ws-echo-small-limit (WARN; its profile declares no maxMessage)
 //	WS-RSV                            ws-rsv-ignored
 //	WS-OPCODE, WS-FRAME-002           ws-opcode-ignored
 //	WS-CTRL                           ws-control-lax

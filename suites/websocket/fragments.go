@@ -112,9 +112,9 @@ var _ = func() bool {
 					c := open(t, echo)
 					steps := r.steps()
 					total := payloadOf(steps)
-					withinLimit(t, len(total), echo)
+					over := withinLimit(t, len(total), echo)
 					for _, s := range steps {
-						send(t, c, r.chop, s.frames...)
+						sendValid(t, c, r.chop, over, s.frames...)
 						if s.pingNext {
 							ping := s.frames[len(s.frames)-1].Payload
 							// Any pong counts here: pong payloads are judged by WS-PING-*.

@@ -44,13 +44,13 @@ var _ = func() bool {
 				register(fmt.Sprintf("WS-LEN-%03d", id), fw.MUST, caps(echo), req,
 					"Payload length: 7 bits, 7+16 bits, or 7+64 bits ... If 0-125, that is the payload length. If 126, the following 2 bytes ... If 127, the following 8 bytes",
 					"RFC 6455 §5.2; Autobahn "+r.ab, func(t *fw.T) {
-						withinLimit(t, r.n, echo)
+						over := withinLimit(t, r.n, echo)
 						c := open(t, echo)
 						p := pattern(r.n)
 						if op == ws.OpBinary {
 							p = binaryPattern(r.n)
 						}
-						send(t, c, r.chop, msg(op, p))
+						sendValid(t, c, r.chop, over, msg(op, p))
 						accepted(t, c, echo, op, p, fmt.Sprintf("a %d-byte %s message", r.n, opName(op)))
 					})
 			}

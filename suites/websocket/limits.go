@@ -113,7 +113,7 @@ var _ = func() bool {
 				if r.frag > 0 {
 					frames = fragments(r.op, p, r.frag)
 				}
-				send(t, c, r.chop, frames...)
+				sendValid(t, c, r.chop, withinLimit(t, r.size, true), frames...)
 				expectEcho(t, c, r.op, p)
 			})
 	}

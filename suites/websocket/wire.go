@@ -240,11 +240,19 @@ func judgeFail(t *fw.T, o outcome, rule failRule, what string) {
 	t.Violation(want, o.String()+waited(o))
 }
 
-// expectEcho reads the next data message and compares it with what was sent.
+// expectEcho reads the next data message and compares it with what was sent. A message
+// above the declared websocket.maxMessage that is refused with 1009 ends the check
+// NOT_SUPPORTED: the echo endpoint enforces the declared limit.
 func expectEcho(t *fw.T, c *wsclient.Conn, op ws.OpCode, payload []byte) {
 	ctx, cancel := t.Within(answerWait)
 	defer cancel()
 	gotOp, got, frames, err := c.ReadMessage(ctx, true)
+	var ce *wsclient.CloseError
+	if err != nil && errors.As(err, &ce) && ce.Code == 1009 && aboveLimit(t, len(payload)) {
+		t.Measure("close", "%d %q", ce.Code, ce.Reason)
+		t.NotSupported("a %d-byte message is above the declared websocket.maxMessage %d: the echo endpoint refused it with 1009, as WS-LIMIT-001..003 require",
+			len(payload), t.Target().WebSocket.MaxMessage)
+	}
 	if err != nil {
 		t.Violation(fmt.Sprintf("the %d-byte %s message echoed", len(payload), opName(op)), describe(err, answerWait))
 	}
@@ -333,11 +341,36 @@ func register(id string, level fw.Level, requires []fw.Capability, requirement, 
 		Requirement: requirement, Quote: quote, Spec: spec, Timeout: 20 * time.Second, Run: run})
 }
 
-// withinLimit skips a check whose message is larger than the declared maximum.
-func withinLimit(t *fw.T, n int, echo bool) {
-	if m := t.Target().WebSocket.MaxMessage; !echo && m > 0 && int64(n) > m {
-		t.NotSupported("a %d-byte message is above the declared websocket.maxMessage %d", n, m)
+// aboveLimit reports whether an n-byte message is above the declared websocket.maxMessage.
+func aboveLimit(t *fw.T, n int) bool {
+	m := t.Target().WebSocket.MaxMessage
+	return m > 0 && int64(n) > m
+}
+
+// withinLimit ends a check on websocket.path whose message is larger than the declared
+// maximum as NOT_SUPPORTED (sending it would only test the limit, which WS-LIMIT-001..003
+// judge). An echo check goes on, since an echo endpoint may accept more than websocket.path
+// does; it reports whether the message is above the declared maximum, and then a refusal
+// with 1009 makes the check NOT_SUPPORTED too (see expectEcho), never a failure.
+func withinLimit(t *fw.T, n int, echo bool) (over bool) {
+	if !aboveLimit(t, n) {
+		return false
 	}
+	if !echo {
+		t.NotSupported("a %d-byte message is above the declared websocket.maxMessage %d", n, t.Target().WebSocket.MaxMessage)
+	}
+	return true
+}
+
+// sendValid writes a valid message; when it is above the declared maximum (over, echo
+// checks only) the server may refuse it with 1009 while it is being written, so a write
+// error is left to the read that follows.
+func sendValid(t *fw.T, c *wsclient.Conn, chop int, over bool, frames ...wsclient.Frame) {
+	if over {
+		sendBad(c, chop, frames...)
+		return
+	}
+	send(t, c, chop, frames...)
 }
 
 // pattern returns n bytes of a repeating printable pattern (valid UTF-8).
