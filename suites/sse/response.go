@@ -207,7 +207,10 @@ var _ = fw.Register(fw.Check{
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodHead, t.URL(t.Target().SSE.Path), nil)
 		start := time.Now()
-		resp, err := t.HTTP().Do(req)
+		// A connection of its own, closed after the answer: many servers (r3labs/sse, Mercure,
+		// go-sse) keep their stream handler running after answering a HEAD, so the connection
+		// never reads another request (SSE-RESP-012 measures that).
+		resp, err := oneShot(t).Do(req)
 		if err != nil {
 			t.Violation("an answer to HEAD within 5s", err.Error())
 		}
