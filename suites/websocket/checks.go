@@ -139,13 +139,16 @@ var _ = fw.Register(fw.Check{
 	},
 })
 
-// ping sends one ping and waits for the pong, ignoring data frames in between.
+// ping sends one ping and waits for the pong; data frames read meanwhile are kept for the next
+// read (see await).
 func ping(t *fw.T, c *wsclient.Conn, payload []byte) []byte {
 	if err := c.WriteFrame(wsclient.Frame{Fin: true, Op: ws.OpPing, Masked: true, Payload: payload}); err != nil {
 		t.Violation("the ping is accepted", err.Error())
 	}
 	ctx, cancel := t.Within(answerWait)
 	defer cancel()
+	var kept []wsclient.Frame
+	defer func() { c.Unread(kept...) }()
 	for {
 		f, err := c.ReadFrame(ctx)
 		if err != nil {
@@ -159,6 +162,10 @@ func ping(t *fw.T, c *wsclient.Conn, payload []byte) []byte {
 			t.Violation("a pong", fmt.Sprintf("a close frame %d %q", ce.Code, ce.Reason))
 		case ws.OpPing:
 			_ = c.WriteFrame(wsclient.Frame{Fin: true, Op: ws.OpPong, Masked: true, Payload: f.Payload})
+		default:
+			if !f.Op.IsControl() {
+				kept = append(kept, f)
+			}
 		}
 	}
 }

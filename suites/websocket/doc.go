@@ -26,6 +26,11 @@
 //     requires is never a failure. Without a declared maxMessage a 1009 is a violation (the
 //     1 MiB echo checks are SHOULD: the run warns).
 //
+// A check that waits for a pong or a close keeps the data frames that arrive meanwhile for its
+// next read: a server may inject control frames in the middle of a fragmented message it
+// sends (RFC 6455 §5.4), as a streaming echo does (coder/websocket's Reader→Writer echoes
+// "fragment1", ping, "fragment2" as text(FIN=0), pong, continuation, continuation(FIN=1)).
+//
 // Every wait ends as soon as the target answers; only a failing target makes a check wait out
 // its bound (5 s for a pong or a close, 2 s for a pong inside a fragmented message or for the
 // TCP close after the close handshake, 1 s for fail-fast inside one frame). Against the

@@ -128,11 +128,14 @@ func (o outcome) String() string {
 	return "nothing"
 }
 
-// await reads frames until a close frame, a pong, the end of TCP or the timeout. Data frames
-// and server pings are skipped.
+// await reads frames until a close frame, a pong, the end of TCP or the timeout. Server pings
+// are skipped; data frames are kept for the next read (c.Unread): a server may inject the pong
+// in the middle of a fragmented message it sends (RFC 6455 §5.4), as a streaming echo does.
 func await(t *fw.T, c *wsclient.Conn, d time.Duration) outcome {
 	ctx, cancel := t.Within(d)
 	defer cancel()
+	var kept []wsclient.Frame
+	defer func() { c.Unread(kept...) }()
 	for {
 		f, err := c.ReadFrame(ctx)
 		if err != nil {
@@ -154,6 +157,9 @@ func await(t *fw.T, c *wsclient.Conn, d time.Duration) outcome {
 			return outcome{kind: "close", code: ce.Code, reason: ce.Reason}
 		case ws.OpPong:
 			return outcome{kind: "pong", payload: f.Payload}
+		}
+		if !f.Op.IsControl() {
+			kept = append(kept, f)
 		}
 	}
 }

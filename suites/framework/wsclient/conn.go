@@ -147,8 +147,9 @@ type Conn struct {
 	wto        time.Duration
 	extensions bool // the server accepted an extension: RSV bits may be used
 
-	rmu    sync.Mutex
-	broken error
+	rmu     sync.Mutex
+	broken  error
+	pending []Frame // frames put back by Unread: returned before anything is read
 
 	wmu sync.Mutex
 
@@ -227,6 +228,11 @@ func (c *Conn) ReadFrame(ctx context.Context) (Frame, error) {
 }
 
 func (c *Conn) readFrame(ctx context.Context) (Frame, error) {
+	if len(c.pending) > 0 {
+		f := c.pending[0]
+		c.pending = c.pending[1:]
+		return f, nil
+	}
 	if c.broken != nil {
 		return Frame{}, c.broken
 	}
@@ -320,6 +326,22 @@ func (c *Conn) readFrameBody(ctx context.Context) (Frame, error) {
 	f.At = time.Now()
 	c.record(f)
 	return f, nil
+}
+
+// Unread puts frames returned by ReadFrame back: the next reads (ReadFrame, ReadMessage,
+// CloseHandshake) return them first, in the given order, before frames still pending from
+// an earlier Unread and before anything else is read. A reader that waits for a control
+// frame (a pong, a close) uses it to keep the data frames that arrived meanwhile: a server
+// may inject control frames in the middle of a fragmented message (RFC 6455 §5.4), so those
+// frames belong to a message a later read assembles. The frames are not recorded in Frames
+// again; their payloads must be whole, as ReadFrame returned them.
+func (c *Conn) Unread(frames ...Frame) {
+	if len(frames) == 0 {
+		return
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.pending = append(append([]Frame(nil), frames...), c.pending...)
 }
 
 // unexpected turns an EOF inside a frame into io.ErrUnexpectedEOF.

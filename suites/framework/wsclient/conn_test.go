@@ -502,3 +502,67 @@ func TestInvalidUTF8TextIsProtocolError(t *testing.T) {
 			err)
 	}
 }
+
+// A streaming echo answers a ping inside a fragmented message between the fragments of its
+// echo (coder/websocket's Reader→Writer: text(FIN=0), pong, continuation, continuation(FIN=1)).
+// A reader that waits for the pong with ReadFrame and puts the data frames back with Unread
+// gets the whole message from the next ReadMessage.
+func TestUnreadKeepsDataFramesReadWhileWaitingForAPong(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, rd, err := c.Reader(r.Context())
+			if err != nil {
+				return
+			}
+			wr, err := c.Writer(r.Context(), typ)
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(wr, rd); err != nil {
+				return
+			}
+			if err := wr.Close(); err != nil {
+				return
+			}
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c, _ := dial(t, srv.URL+"/stream", DialOptions{})
+	for _, f := range []Frame{
+		{Fin: false, Op: ws.OpText, Masked: true, Payload: []byte("fragment1")},
+		{Fin: true, Op: ws.OpPing, Masked: true, Payload: []byte("ping")},
+	} {
+		if err := c.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var kept []Frame
+	for {
+		f, err := c.ReadFrame(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Op == ws.OpPong {
+			break
+		}
+		kept = append(kept, f)
+	}
+	if len(kept) != 1 || kept[0].Op != ws.OpText || kept[0].Fin {
+		t.Fatalf("frames before the pong %+v, want the echo's first fragment (text, FIN clear)", kept)
+	}
+	c.Unread(kept...)
+	if err := c.WriteFrame(Frame{Fin: true, Op: ws.OpContinuation, Masked: true, Payload: []byte("fragment2")}); err != nil {
+		t.Fatal(err)
+	}
+	op, p, _, err := c.ReadMessage(testCtx(t), true)
+	if err != nil || op != ws.OpText || string(p) != "fragment1fragment2" {
+		t.Fatalf("ReadMessage = %v %q %v, want text \"fragment1fragment2\"", op, p, err)
+	}
+}
