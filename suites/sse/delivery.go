@@ -115,7 +115,7 @@ var _ = fw.Register(fw.Check{
 		declared := t.Target().SSE.Heartbeat.D()
 		slack := time.Second + declared/5
 		window := 2*declared + slack
-		s := openOK(t, t.Context(), nil, "")
+		s := openOK(t, t.Context(), nil, nil)
 		select {
 		case <-time.After(window):
 		case <-s.Done():
@@ -154,7 +154,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     20 * time.Second,
 	Run: func(t *fw.T) {
 		declared := t.Target().SSE.Retry.D()
-		s := openOK(t, t.Context(), nil, "")
+		s := openOK(t, t.Context(), nil, nil)
 		deadline := time.After(5 * time.Second)
 		for {
 			if r, ok := s.Retry(); ok {

@@ -8,20 +8,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
 	"github.com/rtconform/rtconform/suites/framework/sseclient"
 )
 
-// open starts a stream on the check's topic with the extra request headers and query.
-// A transport error is a violation: preflight proved the target reachable, so an SSE
-// endpoint that cannot be opened is the target's failure.
-func open(t *fw.T, ctx context.Context, header http.Header, query string) *sseclient.Stream {
-	u := t.URL(t.Target().SSE.Path)
-	if query != "" {
-		u += "?" + query
-	}
+// open starts a stream on the check's topic with the extra request headers and query
+// parameters (added with net/url: sse.path may carry a query of its own, such as Mercure's
+// /.well-known/mercure?topic={topic}). A transport error is a violation: preflight proved the
+// target reachable, so an SSE endpoint that cannot be opened is the target's failure.
+func open(t *fw.T, ctx context.Context, header http.Header, query url.Values) *sseclient.Stream {
+	u := streamURL(t, query)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		t.Harness("building the request for %s: %v", u, err)
@@ -40,7 +40,7 @@ func open(t *fw.T, ctx context.Context, header http.Header, query string) *ssecl
 // openOK is open plus the minimum every stream check needs: status 200 and a
 // text/event-stream body; anything else is reported by the response checks, so here it is a
 // violation with a pointer to them.
-func openOK(t *fw.T, ctx context.Context, header http.Header, query string) *sseclient.Stream {
+func openOK(t *fw.T, ctx context.Context, header http.Header, query url.Values) *sseclient.Stream {
 	s := open(t, ctx, header, query)
 	if s.Resp.StatusCode != http.StatusOK {
 		t.Violation("status 200 on the stream request", fmt.Sprintf("status %d", s.Resp.StatusCode))
@@ -55,6 +55,22 @@ func settle(s *sseclient.Stream) {
 	for time.Now().Before(deadline) && s.FirstByte().IsZero() {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// streamURL is the check's stream URL with the query parameters added (sorted by key).
+func streamURL(t *fw.T, query url.Values) string {
+	u := t.URL(t.Target().SSE.Path)
+	keys := make([]string, 0, len(query))
+	for k := range query {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range query[k] {
+			u = fw.WithQuery(u, k, v)
+		}
+	}
+	return u
 }
 
 // nextData waits for the next event that carries data, failing the check with what was
@@ -115,7 +131,7 @@ func header(kv ...string) http.Header {
 
 // live opens a stream on the check's topic (no resume) and lets it settle.
 func live(t *fw.T) *sseclient.Stream {
-	s := openOK(t, t.Context(), nil, "")
+	s := openOK(t, t.Context(), nil, nil)
 	settle(s)
 	return s
 }

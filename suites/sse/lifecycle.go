@@ -55,7 +55,7 @@ var _ = fw.Register(fw.Check{
 		if !errors.Is(s.Err(), io.EOF) {
 			t.Violation("a clean end of the body (EOF)", fmt.Sprintf("%v", s.Err()))
 		}
-		openOK(t, t.Context(), nil, "")
+		openOK(t, t.Context(), nil, nil)
 	},
 })
 
@@ -71,7 +71,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		for i := 1; i <= 20; i++ {
 			ctx, cancel := t.Within(10 * time.Second)
-			s := open(t, ctx, nil, "")
+			s := open(t, ctx, nil, nil)
 			ct, _, _ := mime.ParseMediaType(s.Resp.Header.Get("Content-Type"))
 			status := s.Resp.StatusCode
 			_ = s.Close()
@@ -212,7 +212,7 @@ var _ = fw.Register(fw.Check{
 		if t.Target().Has(fw.CapHeartbeat) {
 			idle = max(idle, min(t.Target().SSE.Heartbeat.D()+time.Second, 20*time.Second))
 		}
-		s := openOK(t, t.Context(), nil, "")
+		s := openOK(t, t.Context(), nil, nil)
 		time.Sleep(idle)
 		sent := time.Now()
 		t.Publish(t.Payload(1))
@@ -234,7 +234,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3; operational (Azure/fetch-event-source#57)",
 	Timeout:     20 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), nil, "")
+		s := openOK(t, t.Context(), nil, nil)
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		for {

@@ -22,7 +22,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := open(t, bounded(t), nil, "")
+		s := open(t, bounded(t), nil, nil)
 		t.Measure("status", "%d", s.Resp.StatusCode)
 		if s.Resp.StatusCode != http.StatusOK {
 			t.Violation("200", fmt.Sprintf("%d %s (a browser's EventSource fails for good and never reconnects)", s.Resp.StatusCode, http.StatusText(s.Resp.StatusCode)))
@@ -37,7 +37,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := open(t, bounded(t), nil, "")
+		s := open(t, bounded(t), nil, nil)
 		ct := s.Resp.Header.Get("Content-Type")
 		t.Measure("Content-Type", "%q", ct)
 		essence, _, err := mime.ParseMediaType(ct)
@@ -55,7 +55,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "RFC 9112 §6.3 (message body length); operational",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, "")
+		s := openOK(t, bounded(t), nil, nil)
 		cl := s.Resp.Header.Get("Content-Length")
 		t.Measure("Content-Length", "%q", cl)
 		t.Measure("Transfer-Encoding", "%v", s.Resp.TransferEncoding)
@@ -72,7 +72,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "RFC 9111 §5.2.2.4, §5.2.2.5; operational (CDNs cache text/event-stream without it)",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, "")
+		s := openOK(t, bounded(t), nil, nil)
 		cc := strings.Join(s.Resp.Header.Values("Cache-Control"), ", ")
 		t.Measure("Cache-Control", "%q", cc)
 		if !hasDirective(cc, "no-cache") && !hasDirective(cc, "no-store") {
@@ -90,7 +90,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "operational: nginx ngx_http_proxy_module, proxy_buffering",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, "")
+		s := openOK(t, bounded(t), nil, nil)
 		v := s.Resp.Header.Get("X-Accel-Buffering")
 		t.Measure("X-Accel-Buffering", "%q", v)
 		if !strings.EqualFold(strings.TrimSpace(v), "no") {
@@ -109,7 +109,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		ctx, cancel := t.Within(15 * time.Second)
 		defer cancel()
-		s := openOK(t, ctx, nil, "")
+		s := openOK(t, ctx, nil, nil)
 		deadline := time.Now().Add(5 * time.Second)
 		for s.FirstByte().IsZero() && time.Now().Before(deadline) {
 			select {
@@ -148,7 +148,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "operational: compression middleware buffering (expressjs/compression#61, tower-http#420); WHATWG HTML §9.2.7",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), header("Accept-Encoding", "gzip, deflate, br"), "")
+		s := openOK(t, bounded(t), header("Accept-Encoding", "gzip, deflate, br"), nil)
 		ce := s.Resp.Header.Get("Content-Encoding")
 		t.Measure("Content-Encoding", "%q", ce)
 		if ce != "" && !strings.EqualFold(ce, "identity") {
@@ -166,7 +166,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "RFC 9112 §6.3, §7.1; WHATWG HTML §9.2.7",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, "")
+		s := openOK(t, bounded(t), nil, nil)
 		t.Measure("protocol", "%s", s.Resp.Proto)
 		t.Measure("Transfer-Encoding", "%v", s.Resp.TransferEncoding)
 		if s.Resp.ProtoMajor < 2 && !slices.Contains(s.Resp.TransferEncoding, "chunked") {
@@ -183,7 +183,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "RFC 9110 §12.5.1 (Accept); operational",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := open(t, bounded(t), header("Accept", "*/*"), "")
+		s := open(t, bounded(t), header("Accept", "*/*"), nil)
 		ct := s.Resp.Header.Get("Content-Type")
 		t.Measure("status", "%d", s.Resp.StatusCode)
 		t.Measure("Content-Type", "%q", ct)
@@ -259,7 +259,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.5",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, "")
+		s := openOK(t, bounded(t), nil, nil)
 		ct := s.Resp.Header.Get("Content-Type")
 		_, params, _ := mime.ParseMediaType(ct)
 		t.Measure("Content-Type", "%q", ct)

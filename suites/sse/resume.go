@@ -17,7 +17,7 @@ var resumeCaps = []fw.Capability{fw.CapSSE, fw.CapPublish, fw.CapResume}
 // resume runs the standard resume scenario: three events on a live stream, disconnect, two
 // more published while away, reconnect from the first event's id (sent as the caller says)
 // and expect exactly events 2..5, in order.
-func resume(t *fw.T, how func(id string) (http.Header, string)) {
+func resume(t *fw.T, how func(id string) (http.Header, url.Values)) {
 	s := live(t)
 	publishSeqs(t, 1, 3)
 	first := collect(t, s, 3, deliveryWait, "events 1..3 on the live stream")
@@ -75,7 +75,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.4",
 	Timeout:     40 * time.Second,
 	Run: func(t *fw.T) {
-		resume(t, func(id string) (http.Header, string) { return header("Last-Event-ID", id), "" })
+		resume(t, func(id string) (http.Header, url.Values) { return header("Last-Event-ID", id), nil })
 	},
 })
 
@@ -91,7 +91,7 @@ var _ = fw.Register(fw.Check{
 		if param == "" {
 			t.NotSupported("the profile declares no sse.resume.query parameter")
 		}
-		resume(t, func(id string) (http.Header, string) { return nil, url.Values{param: {id}}.Encode() })
+		resume(t, func(id string) (http.Header, url.Values) { return nil, url.Values{param: {id}} })
 	},
 })
 
@@ -111,8 +111,8 @@ var _ = fw.Register(fw.Check{
 		t.Publish(t.Payload(0))
 		early := collect(t, s, 1, deliveryWait, "event 0 on the live stream")
 		// The query points at a stale but valid id: an event before the header's.
-		resume(t, func(id string) (http.Header, string) {
-			return header("Last-Event-ID", id), url.Values{param: {early[0].LastEventID}}.Encode()
+		resume(t, func(id string) (http.Header, url.Values) {
+			return header("Last-Event-ID", id), url.Values{param: {early[0].LastEventID}}
 		})
 	},
 })
@@ -174,7 +174,7 @@ var _ = fw.Register(fw.Check{
 		ids := learnIDs(t, 1, 1)
 		publishSeqs(t, 2, keep+10)
 		t.Measure("published after the resume id", "%d (retention %d)", keep+9, keep)
-		s := openOK(t, t.Context(), header("Last-Event-ID", ids[0]), "")
+		s := openOK(t, t.Context(), header("Last-Event-ID", ids[0]), nil)
 		expectReset(t, s, reset, "an id older than retention")
 	},
 })
@@ -187,7 +187,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		reset := resetEvent(t)
 		learnIDs(t, 1, 1) // the topic exists and has history
-		s := openOK(t, t.Context(), header("Last-Event-ID", "rtconform-never-issued-"+t.Run.ID[:8]), "")
+		s := openOK(t, t.Context(), header("Last-Event-ID", "rtconform-never-issued-"+t.Run.ID[:8]), nil)
 		settle(s)
 		t.Publish(t.Payload(2))
 		expectReset(t, s, reset, "an unknown id")
@@ -203,7 +203,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3",
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, t.Context(), http.Header{"Last-Event-Id": {""}}, "")
+		s := openOK(t, t.Context(), http.Header{"Last-Event-Id": {""}}, nil)
 		settle(s)
 		t.Publish(t.Payload(1))
 		for {
@@ -231,7 +231,7 @@ var _ = fw.Register(fw.Check{
 			if last != "" {
 				h = header("Last-Event-ID", last)
 			}
-			s := openOK(t, t.Context(), h, "")
+			s := openOK(t, t.Context(), h, nil)
 			settle(s)
 			n := 2
 			if round > 0 {
@@ -275,7 +275,7 @@ var _ = fw.Register(fw.Check{
 		}
 		out := make(chan res, 3)
 		for _, from := range []int{1, 3, 5} {
-			s := openOK(t, t.Context(), header("Last-Event-ID", ids[from-1]), "")
+			s := openOK(t, t.Context(), header("Last-Event-ID", ids[from-1]), nil)
 			go func() {
 				var got []int
 				ctx, cancel := t.Within(deliveryWait)
@@ -311,7 +311,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
 		ids := learnIDs(t, 1, 3)
-		s := openOK(t, t.Context(), header("Last-Event-ID", ids[2]), "")
+		s := openOK(t, t.Context(), header("Last-Event-ID", ids[2]), nil)
 		settle(s)
 		t.Publish(t.Payload(4))
 		got := t.Seqs(datas(collect(t, s, 1, deliveryWait, "event 4")))
@@ -330,7 +330,7 @@ var _ = fw.Register(fw.Check{
 		ids := learnIDs(t, 1, 3)
 		t.Restart()
 		t.Publish(t.Payload(4))
-		s := openOK(t, t.Context(), header("Last-Event-ID", ids[1]), "")
+		s := openOK(t, t.Context(), header("Last-Event-ID", ids[1]), nil)
 		ev := nextEvent(t, s, deliveryWait, "events after the restart")
 		if reset := t.Target().SSE.Reset.Event; reset != "" && ev.Type == reset {
 			t.Measure("after restart", "reset signal %q", ev.Data)
