@@ -12,21 +12,56 @@ import (
 	"github.com/rtconform/rtconform/suites/framework/wsclient"
 )
 
-// Idle WebSockets are cut by proxies and load balancers (nginx proxy_read_timeout 60 s, AWS
-// ALB idle timeout 60 s) and a dead peer goes unnoticed without traffic; "a Ping frame may
-// serve either as a keepalive or as a means to verify that the remote endpoint is still
-// responsive" (RFC 6455 §5.5.2).
+// Keepalive. Idle WebSockets are cut by proxies and load balancers (nginx proxy_read_timeout
+// 60 s, AWS ALB idle timeout 60 s, Cloudflare 100 s) and a dead peer goes unnoticed without
+// traffic; "a Ping frame may serve either as a keepalive or as a means to verify that the
+// remote endpoint is still responsive" (RFC 6455 §5.5.2).
+//
+//   - WS-KEEP-002 (MUST) measures the promise: a target that declares websocket.keepalive
+//     (capability heartbeat) sends a frame at least that often while idle. A declared promise
+//     measured broken is a failure, diagnosed "no-heartbeat".
+//   - WS-KEEP-001 (SHOULD) is the advice on the promise itself: at most keepaliveAdvice
+//     (30 s), half the common 60 s idle timeouts, so that one late or lost ping does not get
+//     the connection cut. It judges the declared value; WS-KEEP-002 measures that it is kept.
+
+// keepaliveAdvice is the longest keepalive interval WS-KEEP-001 accepts.
+const keepaliveAdvice = 30 * time.Second
+
+const keepQuote = "A Ping frame may serve either as a keepalive or as a means to verify that the remote endpoint is still responsive."
+
+// declaredKeepalive returns websocket.keepalive, or ends the check NOT_SUPPORTED.
+func declaredKeepalive(t *fw.T) time.Duration {
+	d := t.Target().WebSocket.Keepalive.D()
+	if d <= 0 {
+		t.NotSupported("the profile declares no websocket.keepalive interval")
+	}
+	return d
+}
+
 var _ = fw.Register(fw.Check{
 	ID: "WS-KEEP-001", Level: fw.SHOULD, Transport: fw.WebSocket, Requires: []fw.Capability{fw.CapWebSocket, fw.CapHeartbeat},
-	Requirement: "An idle WebSocket receives a frame from the server (a ping, or an application heartbeat) at least every declared keepalive interval (websocket.keepalive).",
-	Quote:       "A Ping frame may serve either as a keepalive or as a means to verify that the remote endpoint is still responsive.",
+	Requirement: "The server keeps an idle WebSocket alive at least every 30 s (the declared websocket.keepalive is at most 30 s, half the common 60 s proxy idle timeouts).",
+	Quote:       keepQuote,
 	Spec:        "RFC 6455 §5.5.2; operational (nginx proxy_read_timeout, AWS ALB idle timeout: 60 s)",
+	Timeout:     20 * time.Second,
+	Run: func(t *fw.T) {
+		declared := declaredKeepalive(t)
+		t.Measure("declared keepalive", "%s", declared)
+		if declared > keepaliveAdvice {
+			t.Remedy("ping idle WebSockets at least every %s (proxies and load balancers commonly cut idle connections after 60 s)", keepaliveAdvice)
+			t.Violation(fmt.Sprintf("a keepalive interval of at most %s", keepaliveAdvice), fmt.Sprintf("websocket.keepalive %s", declared))
+		}
+	},
+})
+
+var _ = fw.Register(fw.Check{
+	ID: "WS-KEEP-002", Level: fw.MUST, Transport: fw.WebSocket, Requires: []fw.Capability{fw.CapWebSocket, fw.CapHeartbeat},
+	Requirement: "An idle WebSocket receives a frame from the server (a ping, or an application heartbeat) at least every declared keepalive interval (websocket.keepalive): the declared promise is kept.",
+	Quote:       keepQuote,
+	Spec:        "RFC 6455 §5.5.2; the profile's websocket.keepalive (capability heartbeat)",
 	Timeout:     2 * time.Minute,
 	Run: func(t *fw.T) {
-		declared := t.Target().WebSocket.Keepalive.D()
-		if declared <= 0 {
-			t.NotSupported("the profile declares no websocket.keepalive interval")
-		}
+		declared := declaredKeepalive(t)
 		slack := time.Second + declared/5
 		window := 2*declared + slack
 		c, _ := dial(t, "")
@@ -37,8 +72,11 @@ var _ = fw.Register(fw.Check{
 		for {
 			f, err := c.ReadFrame(ctx)
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) {
+				if errors.Is(err, context.DeadlineExceeded) && t.Context().Err() == nil {
 					break
+				}
+				if t.Context().Err() != nil {
+					t.Harness("the check's time ran out")
 				}
 				t.Violation("the connection stays open while idle", describe(err, window))
 			}
@@ -53,7 +91,12 @@ var _ = fw.Register(fw.Check{
 		t.Measure("longest idle gap", "%s over %s (%d frames)", worst.Round(time.Millisecond), window.Round(time.Millisecond), frames)
 		t.Measure("declared keepalive", "%s", declared)
 		if worst > declared+slack {
-			t.Violation(fmt.Sprintf("no idle gap longer than %s (+%s measuring slack)", declared, slack), fmt.Sprintf("an idle gap of %s", worst.Round(time.Millisecond)))
+			what := fmt.Sprintf("an idle gap of %s", worst.Round(time.Millisecond))
+			if frames == 0 {
+				what = fmt.Sprintf("no frame at all in %s", window.Round(time.Millisecond))
+			}
+			t.Diagnose("no-heartbeat", "the declared keepalive never comes (websocket.keepalive %s): %s; ping idle WebSockets at the declared interval, or declare the interval the server really uses", declared, what)
+			t.Violation(fmt.Sprintf("no idle gap longer than %s (+%s measuring slack)", declared, slack), what)
 		}
 	},
 })
