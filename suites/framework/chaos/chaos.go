@@ -12,9 +12,15 @@
 // Two liveness rules are judged here, beside the history's: CaughtUp (every subscriber
 // received, within the check's settle bound, every seq the target acknowledged — the
 // history's NoLoss does not blame a client that never reconnected) and NoReset (no reset
-// signal in a check that stayed within the declared retention), unless the check provokes a
-// loss on purpose (Env.Resets). They need the live subscribers, so `recheck` does not repeat
-// them.
+// signal in a check that stayed within the declared retention, except after a restart of a
+// target whose profile declares restart.durable: false — see Env.Restart), unless the check
+// provokes a loss on purpose (Env.Resets); seqs a reset excused (history NoLoss) are not
+// waited for. They need the live subscribers, so `recheck` does not repeat them.
+//
+// Judge names the root cause of a failure (T.Diagnose) from the history's violations: the
+// most specific diagnosis any of them carries (history.Report.Diagnosis: resume-inclusive,
+// reordered, resume-gap, resume-duplicate, silent-loss, …), so that the chaos checks a bug
+// breaks group with its conformance checks in the summary.
 package chaos
 
 import (
@@ -96,7 +102,14 @@ type Env struct {
 
 	mu        sync.Mutex
 	subs      []*subscriber.Subscriber
-	unsettled []string
+	unsettled []unsettled
+	lossy     []time.Duration // starts of restarts that lose history (restart.durable: false)
+}
+
+// unsettled is a subscriber that still lacked seqs when Settle gave up.
+type unsettled struct {
+	name    string
+	missing []int
 }
 
 // New makes the check's Env for transport tr, judged by rules.
@@ -327,16 +340,54 @@ func (e *Env) Settle(subs []*subscriber.Subscriber, want []int64, d time.Duratio
 	for _, s := range subs {
 		if m := s.WaitFor(ctx, ints); len(m) > 0 {
 			late = append(late, fmt.Sprintf("%s lacks %d (first %d)", s.Name(), len(m), m[0]))
+			e.mu.Lock()
+			e.unsettled = append(e.unsettled, unsettled{s.Name(), m})
+			e.mu.Unlock()
 		}
 	}
 	if len(late) > 0 {
 		e.T.Measure("unsettled", "after %s: %s", d, strings.Join(late, "; "))
-		e.mu.Lock()
-		e.unsettled = append(e.unsettled, late...)
-		e.mu.Unlock()
 	} else {
 		e.T.Measure("settled", "%d subscribers had every event %s after publishing ended", len(subs), time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// Restart restarts the target (capability restart), recorded in the history as the fault
+// "restart". A target whose profile declares restart.durable: false keeps no history across
+// it: a client resuming from before the restart must then receive the explicit reset signal,
+// which NoReset accepts from then on (the history's NoLoss still fails a silent gap, and the
+// reset excuses only what it explains). It returns when the target is back.
+func (e *Env) Restart() {
+	durable := e.T.Target().RestartDurable()
+	start := e.Rec.Now()
+	detail := "the target restarts (durable: its history survives)"
+	if !durable {
+		detail = "the target restarts (restart.durable: false: its history is lost)"
+		e.mu.Lock()
+		e.lossy = append(e.lossy, start)
+		e.mu.Unlock()
+	}
+	e.Rec.FaultStart("restart", detail)
+	defer e.Rec.FaultStop("restart", "")
+	e.T.Restart()
+}
+
+// InvokedAfter keeps the seqs in seqs whose publish was invoked at or after t (the recorder's
+// clock).
+func (e *Env) InvokedAfter(seqs []int64, t time.Duration) []int64 {
+	at := map[int64]time.Duration{}
+	for _, op := range e.Rec.History().Ops {
+		if op.Kind == history.KindPublishInvoke {
+			at[op.Seq] = op.T
+		}
+	}
+	var out []int64
+	for _, s := range seqs {
+		if v, ok := at[s]; ok && v >= t {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Fault puts the named fault profile in effect on p, adjusted by mod, and records its start;
@@ -383,7 +434,7 @@ func (e *Env) Judge() history.Report {
 	rep := history.Analyze(h)
 	measure(t, rep)
 	if !e.Resets {
-		rep.Violations = append(rep.Violations, e.liveness(rep)...)
+		rep.Violations = append(rep.Violations, e.liveness(h, rep)...)
 	}
 	if len(rep.Violations) == 0 {
 		if os.Getenv("RTCONFORM_KEEP_HISTORIES") != "" {
@@ -440,22 +491,49 @@ var livenessText = map[string]string{
 
 // liveness turns what the safety rules let pass into violations when no loss was provoked:
 // a reset signal (the target declared events lost although the check stayed within its
-// retention) and subscribers that never caught up.
-func (e *Env) liveness(rep history.Report) []history.Violation {
-	var v []history.Violation
-	for name, c := range rep.Clients {
-		if c.Resets > 0 {
-			v = append(v, history.Violation{Rule: "NoReset", Client: name, Diagnosis: DiagUnexpectedReset,
-				Msg: fmt.Sprintf("%s received %d reset signal(s) although the check published fewer events than the declared retention (%d): the target declared events lost that it had promised to keep", name, c.Resets, e.T.Target().Retention)})
-		}
-	}
+// retention; after a restart the profile declares lossy, a reset is the truthful answer) and
+// subscribers that never caught up (on seqs no reset excused).
+func (e *Env) liveness(h history.History, rep history.Report) []history.Violation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, u := range e.unsettled {
-		v = append(v, history.Violation{Rule: "CaughtUp", Diagnosis: DiagNotCaughtUp, Msg: "a subscriber never caught up: " + u})
+	var v []history.Violation
+	resets := map[string]int{}
+	for _, op := range h.Ops {
+		if op.Kind == history.KindReset && !(len(e.lossy) > 0 && op.T >= e.lossy[0]) {
+			resets[op.Client]++
+		}
 	}
-	sort.Slice(v, func(i, j int) bool { return v[i].Client < v[j].Client })
+	for _, name := range sortedNames(resets) {
+		v = append(v, history.Violation{Rule: "NoReset", Client: name, Diagnosis: DiagUnexpectedReset,
+			Msg: fmt.Sprintf("%s received %d reset signal(s) although the check published fewer events than the declared retention (%d) and no restart lost history: the target declared events lost that it had promised to keep", name, resets[name], e.T.Target().Retention)})
+	}
+	for _, u := range e.unsettled {
+		exc := map[int64]bool{}
+		for _, q := range rep.Clients[u.name].ExcusedSeqs {
+			exc[q] = true
+		}
+		var left []int
+		for _, q := range u.missing {
+			if !exc[int64(q)] {
+				left = append(left, q)
+			}
+		}
+		if len(left) > 0 {
+			v = append(v, history.Violation{Rule: "CaughtUp", Client: u.name, Diagnosis: DiagNotCaughtUp,
+				Msg: fmt.Sprintf("a subscriber never caught up: %s lacks %d (first %d) that no reset excused", u.name, len(left), left[0])})
+		}
+	}
+	sort.SliceStable(v, func(i, j int) bool { return v[i].Client < v[j].Client })
 	return v
+}
+
+func sortedNames(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // measure reports the history's headline numbers.

@@ -71,13 +71,14 @@ type ClientMeasures struct {
 	FailedConnects int
 	Disconnects    int
 	Resets         int
-	Events         int // events received, foreign ones included
-	Foreign        int // events with a seq that is not ours (NoSeq)
-	Distinct       int // distinct seqs received
-	Duplicates     int // receipts of a seq beyond its first
-	Accountable    int // ok publishes the client had to receive (NoLoss, with Rules.Settle)
-	Missing        int // accountable seqs never received and not excused by a reset
-	Excused        int // accountable seqs never received but excused by a reset
+	Events         int     // events received, foreign ones included
+	Foreign        int     // events with a seq that is not ours (NoSeq)
+	Distinct       int     // distinct seqs received
+	Duplicates     int     // receipts of a seq beyond its first
+	Accountable    int     // ok publishes the client had to receive (NoLoss, with Rules.Settle)
+	Missing        int     // accountable seqs never received and not excused by a reset
+	Excused        int     // accountable seqs never received but excused by a reset
+	ExcusedSeqs    []int64 // those seqs, in publish order
 	// MaxLag is the largest first-receipt minus publish-ok over the ok publishes invoked while
 	// the client was subscribed, and MaxLagSeq its seq (NoSeq when none was received).
 	MaxLag    time.Duration

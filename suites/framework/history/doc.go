@@ -127,10 +127,18 @@
 // Timing rules compare T values of one recorder, so they judge what the suite's process saw,
 // scheduling delays included; leave slack in D.
 //
+// # Diagnoses
+//
+// A violation whose evidence points at a root cause carries its key in Diagnosis
+// (resume-inclusive, resume-gap, resume-duplicate, reordered, silent-loss, duplicate-delivery,
+// slow-consumer-blocks, no-heartbeat: the keys the conformance suites use for the same causes);
+// Report.Diagnosis picks the most specific one of a history (an inclusive resume also breaks
+// Unique, a resume gap also NoLoss) with a sentence a user can act on.
+//
 // # Measures
 //
 // Analyze also returns what the suites print whether or not a rule is on: per client counts
-// (events, foreign, duplicates, missing, excused, resets) and max lag; per topic publish
+// (events, foreign, duplicates, missing, excused and which, resets) and max lag; per topic publish
 // outcomes and whether an order fits; per fault the reconnect time, time to first event and
 // (black hole) detection time of each client; every reconnect wait after a retry value.
 package history

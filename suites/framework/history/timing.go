@@ -33,6 +33,9 @@ func (x *index) measure(rep *Report) {
 		}
 		acc, missing, excused := x.losses(cl)
 		m.Accountable, m.Missing, m.Excused = len(acc), len(missing), len(excused)
+		for _, p := range excused {
+			m.ExcusedSeqs = append(m.ExcusedSeqs, p.seq)
+		}
 		rep.Clients[cl.name] = m
 	}
 	for _, name := range x.tnames {
