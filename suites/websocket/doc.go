@@ -44,8 +44,8 @@
 // measurement at SHOULD level, so a server that never pinged only warned; it is now the
 // advice on the value: at most 30 s, half the 60 s idle timeouts of nginx
 // (proxy_read_timeout) and AWS ALB, so one late or lost ping does not get a connection cut
-// (15 s, the SSE advice, would warn against servers that ping every 20 s, the reference's
-// default, for no proxy that cuts at 30 s or less by default).
+// (15 s, the SSE advice, would warn against servers that ping every 20 s — the reference's
+// default — while the idle timeouts named above are 60 s or more).
 //
 // # IDs
 //

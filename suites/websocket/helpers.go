@@ -69,13 +69,22 @@ type event struct {
 // nextEvent reads messages (answering pings) until one carries a payload at the envelope's
 // data pointer; control messages of the target (resets, acks) are skipped.
 func nextEvent(t *fw.T, c *wsclient.Conn, d time.Duration, want string) event {
+	ev, err := readEvent(t, c, d, want)
+	if err != nil {
+		t.Violation(want, describe(err, d))
+	}
+	return ev
+}
+
+// readEvent is nextEvent returning a read error (a timeout, a close) instead of reporting it.
+func readEvent(t *fw.T, c *wsclient.Conn, d time.Duration, want string) (event, error) {
 	ctx, cancel := t.Within(d)
 	defer cancel()
 	env := t.Target().Envelope
 	for {
 		op, payload, frames, err := c.ReadMessage(ctx, true)
 		if err != nil {
-			t.Violation(want, describe(err, d))
+			return event{}, err
 		}
 		if op != ws.OpText && op != ws.OpBinary {
 			continue
@@ -93,8 +102,25 @@ func nextEvent(t *fw.T, c *wsclient.Conn, d time.Duration, want string) event {
 		if len(frames) > 0 {
 			at = frames[len(frames)-1].At
 		}
-		return event{ID: id, Data: data, At: at}
+		return event{ID: id, Data: data, At: at}, nil
 	}
+}
+
+// collectUpTo reads up to n events and returns those that came before a read ended (a
+// timeout of answerWait, a close), for checks that diagnose what is missing.
+func collectUpTo(t *fw.T, c *wsclient.Conn, n int, want string) []event {
+	var out []event
+	for len(out) < n {
+		ev, err := readEvent(t, c, answerWait, want)
+		if err != nil {
+			if t.Context().Err() != nil {
+				t.Harness("the check's time ran out")
+			}
+			break
+		}
+		out = append(out, ev)
+	}
+	return out
 }
 
 func collect(t *fw.T, c *wsclient.Conn, n int, want string) []event {
