@@ -107,7 +107,8 @@ func readEvent(t *fw.T, c *wsclient.Conn, d time.Duration, want string) (event, 
 }
 
 // collectUpTo reads up to n events and returns those that came before a read ended (a
-// timeout of answerWait, a close), for checks that diagnose what is missing.
+// timeout of answerWait, a close), for checks that diagnose what is missing; a frame that
+// breaks RFC 6455 is a violation, as in collect.
 func collectUpTo(t *fw.T, c *wsclient.Conn, n int, want string) []event {
 	var out []event
 	for len(out) < n {
@@ -115,6 +116,11 @@ func collectUpTo(t *fw.T, c *wsclient.Conn, n int, want string) []event {
 		if err != nil {
 			if t.Context().Err() != nil {
 				t.Harness("the check's time ran out")
+			}
+			var pe *wsclient.ProtocolError
+			var le *wsclient.LimitError
+			if errors.As(err, &pe) || errors.As(err, &le) {
+				t.Violation(fmt.Sprintf("%s (got %d of %d)", want, len(out), n), describe(err, answerWait))
 			}
 			break
 		}
