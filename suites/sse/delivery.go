@@ -43,7 +43,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		s := live(t)
 		want := fmt.Sprintf(`{"seq":1,"text":"héllo wörld — ✓ 日本語 😀","run":%q}`, t.Run.ID[:8])
-		t.Publish([]byte(want))
+		t.PublishCorner([]byte(want), "a payload with non-ASCII characters")
 		ev := nextEvent(t, s, deliveryWait, "the published event")
 		st := s.Stats()
 		if st.InvalidUTF8 {
@@ -66,7 +66,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		s := live(t)
 		want := string(t.Payload(1)) + "\nsecond line\n\nfourth line after an empty one\n: not a comment\nid: not an id"
-		t.Publish([]byte(want))
+		t.PublishCorner([]byte(want), "a payload with LF line breaks")
 		ev := nextEvent(t, s, deliveryWait, "the published multi-line event")
 		if ev.Data != want {
 			t.Violation(fmt.Sprintf("data %q", want), fmt.Sprintf("data %q", ev.Data))

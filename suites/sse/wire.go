@@ -76,7 +76,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     20 * time.Second,
 	Run: func(t *fw.T) {
 		head := string(t.Payload(1))
-		ev := publishOne(t, head+"\r\nafter crlf\rafter cr\r\n\r\nafter an empty crlf line")
+		ev := publishOne(t, head+"\r\nafter crlf\rafter cr\r\n\r\nafter an empty crlf line", "a payload with CRLF and bare CR line breaks")
 		want := head + "\nafter crlf\nafter cr\n\nafter an empty crlf line"
 		if ev.Data != want {
 			t.Violation(fmt.Sprintf("data %q", want), fmt.Sprintf("data %q", ev.Data))
@@ -196,10 +196,12 @@ var _ = fw.Register(fw.Check{
 	},
 })
 
-// publishOne opens a stream, publishes payload and returns the event it produced.
-func publishOne(t *fw.T, payload string) sseclient.Event {
+// publishOne opens a stream, publishes the corner-case payload (what names it; a refusal at
+// publish is the target's input policy, see fw.T.PublishCorner) and returns the event it
+// produced.
+func publishOne(t *fw.T, payload, what string) sseclient.Event {
 	s := live(t)
-	t.Publish([]byte(payload))
+	t.PublishCorner([]byte(payload), what)
 	ev := nextEvent(t, s, deliveryWait, fmt.Sprintf("the published event (%d bytes)", len(payload)))
 	if st := s.Stats(); st.InvalidUTF8 {
 		t.Violation("valid UTF-8", fmt.Sprintf("an ill-formed UTF-8 sequence at byte %d", st.InvalidUTF8Offset))
