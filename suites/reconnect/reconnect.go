@@ -77,7 +77,7 @@ var scenarios = []scenario{
 		requirement: "through repeated short outages (500 ms every 2 s), a %s client keeps resuming with no gap and no duplicate",
 		run:         resumeUnder("flap", nil, false, 4500*time.Millisecond)},
 	{num: "010", fault: "outage", level: fw.MUST, requires: []fw.Capability{fw.CapResume},
-		requirement: "after an outage during which more events than the declared retention were published, a resuming %s client receives the target's explicit loss signal, never a silent gap",
+		requirement: "after an outage during which more events than the declared retention were published, a resuming %s client receives the target's explicit loss signal, never a silent gap (a target that declares no signal must deliver every event)",
 		quote:       "rtconform: a resume token older than retention must be answered with the declared reset signal",
 		spec:        "rtconform reset rule (sse.reset.event, websocket.reset, longpoll.reset); DESIGN.md reference server: an explicit signal when the token is older than retention",
 		timeout:     90 * time.Second,
@@ -236,23 +236,34 @@ func slowClose(t *fw.T, tr fw.Transport) {
 }
 
 // beyondRetention: the proxy is down while more than retention events are published; the
-// resuming subscribers must get the reset signal, then the events after it.
+// resuming subscribers must get the reset signal, then the events after it. A target that
+// claims resume and retention but declares no reset signal is measured all the same: it must
+// then deliver every event (it kept more than it declared), since a gap it does not signal
+// is a silent loss.
 func beyondRetention(t *fw.T, tr fw.Transport) {
 	tg := t.Target()
 	n := tg.Retention
 	if n <= 0 || n > 5000 {
 		t.NotSupported("the profile declares no retention (or one over 5000 events, too many to overrun within a check): target.retention")
 	}
+	signal := ""
 	switch {
 	case tr == fw.SSE && (tg.SSE == nil || tg.SSE.Reset.Event == ""):
-		t.NotSupported("the profile declares no sse.reset.event (the target's explicit loss signal)")
+		signal = "sse.reset.event"
 	case tr == fw.WebSocket && (tg.WebSocket == nil || tg.WebSocket.Reset.Pointer == ""):
-		t.NotSupported("the profile declares no websocket.reset.pointer (the target's explicit loss signal)")
+		signal = "websocket.reset.pointer"
 	case tr == fw.LongPoll && (tg.LongPoll == nil || tg.LongPoll.Reset.Pointer == ""):
-		t.NotSupported("the profile declares no longpoll.reset.pointer (the target's explicit loss signal)")
+		signal = "longpoll.reset.pointer"
 	}
+	silent := signal != "" // no reset signal declared: any gap is silent
 	e := chaos.New(t, tr, safety(t, tr))
 	e.Resets = true
+	if silent {
+		e.Diagnosis = history.DiagSilentLoss
+		e.DiagnosisText = "events were lost without an explicit signal: a client resuming from a token older than the retention got a silent gap; send an explicit reset signal (and declare it in the profile)"
+		t.Remedy("when a resume token is older than retention, send an explicit reset signal (and declare it: %s), or keep every event", signal)
+		t.Measure("reset_signal", "none declared (%s): the resume beyond retention must then have no gap", signal)
+	}
 	subs := e.Subscribers(string(tr), 2)
 	next := e.Prime(subs, 0, 20*time.Second)
 	stop := e.Fault(e.Proxy, "outage", func(f *toxiproxy.Fault) { f.Down = time.Hour })
@@ -266,11 +277,13 @@ func beyondRetention(t *fw.T, tr fw.Transport) {
 		next++
 	}
 	stop()
-	ctx, cancel := t.Within(settleBound(t, tr))
-	for _, s := range subs {
-		s.WaitResets(ctx, 1)
+	if !silent {
+		ctx, cancel := t.Within(settleBound(t, tr))
+		for _, s := range subs {
+			s.WaitResets(ctx, 1)
+		}
+		cancel()
 	}
-	cancel()
 	var after []int64
 	for i := 0; i < 5; i++ {
 		if e.Publish("pub", next, 0) == nil {
@@ -280,8 +293,12 @@ func beyondRetention(t *fw.T, tr fw.Transport) {
 	}
 	e.Settle(subs, after, settleBound(t, tr))
 	rep := e.Judge()
+	if silent {
+		return // Judge failed a gap: NoLoss (no reset excuses it)
+	}
 	for _, s := range subs {
 		if _, _, resets := s.Counts(); resets == 0 {
+			t.Diagnose(history.DiagSilentLoss, "%s", history.DiagnosisText(history.DiagSilentLoss))
 			t.Violation(fmt.Sprintf("every resuming subscriber receives the explicit loss signal after %d events were published beyond retention %d", n+20, n),
 				fmt.Sprintf("no reset signal reached a subscriber (%s)", rep.Summary()))
 		}

@@ -100,6 +100,12 @@ type Env struct {
 	// Settle, are violations (liveness: the history rules excuse what a reset explains).
 	Resets bool
 
+	// Diagnosis and DiagnosisText, when set, name the cause of a failure instead of the
+	// history's own diagnosis: the check knows what its scenario provokes (a gap after an
+	// outage beyond retention, with no reset signal declared, is a silent loss, not a resume
+	// bug).
+	Diagnosis, DiagnosisText string
+
 	mu        sync.Mutex
 	subs      []*subscriber.Subscriber
 	unsettled []unsettled
@@ -458,7 +464,9 @@ func (e *Env) Judge() history.Report {
 		names = append(names, r)
 	}
 	sort.Strings(names)
-	if key, text := rep.Diagnosis(); key != "" {
+	if e.Diagnosis != "" {
+		t.Diagnose(e.Diagnosis, "%s", e.DiagnosisText)
+	} else if key, text := rep.Diagnosis(); key != "" {
 		if text == "" {
 			text = livenessText[key]
 		}
