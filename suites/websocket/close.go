@@ -123,7 +123,7 @@ var _ = func() bool {
 	for _, r := range closeRows {
 		r := r
 		register(fmt.Sprintf("WS-CLOSE-%03d", r.id), r.level, wsCaps, r.req, r.quote, "RFC 6455 §5.5.1, §7; Autobahn "+r.ab,
-			func(t *fw.T) { r.run(t, open(t, false)) })
+			func(t *fw.T) { r.run(t, openFor(t, r.id == 11)) }) // 11 sends a text message first
 	}
 	register("WS-CLOSE-511", fw.MUST, echoCaps, "The echo endpoint echoes a text message sent right before a close frame, then answers the close.",
 		closeQuote, "RFC 6455 §5.5.1, §7; Autobahn 7.1.1", func(t *fw.T) {
@@ -138,7 +138,7 @@ var _ = func() bool {
 		register(fmt.Sprintf("WS-CLOSE-%03d", 101+i), fw.MUST, wsCaps,
 			fmt.Sprintf("A close frame with the valid status code %d is answered with a close frame (echoing %d, or 1000).", code, code),
 			closeQuote, "RFC 6455 §5.5.1, §7.4; Autobahn "+ab, func(t *fw.T) {
-				c := open(t, false)
+				c := openPath(t)
 				send(t, c, chopAll, msg(ws.OpClose, closePayload(code, nil)))
 				judgeReply(t, awaitClose(t, c, fmt.Sprintf("close %d", code)), code)
 			})
@@ -153,7 +153,7 @@ var _ = func() bool {
 			fmt.Sprintf("A close frame with the status code %d, which must not be sent, fails the connection (1002).", code),
 			"1005 is a reserved value and MUST NOT be set as a status code in a Close control frame by an endpoint. ... 0-999 Status codes in the range 0-999 are not used.",
 			"RFC 6455 §7.4.1, §7.4.2; "+ab, func(t *fw.T) {
-				c := open(t, false)
+				c := openPath(t)
 				sendBad(c, chopAll, msg(ws.OpClose, closePayload(code, nil)))
 				expectFail(t, c, failProtocol, fmt.Sprintf("close code %d", code))
 			})

@@ -26,6 +26,29 @@
 //     requires is never a failure. Without a declared maxMessage a 1009 is a violation (the
 //     1 MiB echo checks are SHOULD: the run warns).
 //
+// # An endpoint that speaks an application protocol (websocket.protocol)
+//
+// Many realtime servers speak a protocol of their own on their WebSocket (Centrifugo, Socket.IO,
+// STOMP, GraphQL over WebSocket) and legitimately close a connection on a message that is not
+// one of their commands (Centrifugo: 3501 "bad request"). The rule "valid input is accepted"
+// then cannot be judged on that endpoint: whichever of the pong and the close the server
+// writes first decides the verdict. A profile says so with websocket.protocol (a name, e.g.
+// "centrifugo"), and the framing checks run only where they mean something:
+//
+//   - the checks whose input is all invalid (it must fail the connection at the frame level,
+//     before any protocol sees a message), control frames, ping/pong, the close handshake,
+//     the handshake checks and the server's own frames run on websocket.path as always;
+//   - the checks that send a data message the server must accept — the valid cases (WS-LEN,
+//     WS-FRAG-0NN, WS-UTF8-0NN, WS-LIMIT-005/006) and the invalid cases that send a valid
+//     message first (WS-RSV-001..007, WS-OPCODE-1NN, WS-FRAG-107, WS-CLOSE-011) — run on the
+//     echo endpoint when the profile declares one (websocket.echo, capability echo), and are
+//     NOT_SUPPORTED otherwise, with the reason "websocket.path speaks <protocol>: it may close
+//     on a message that is not one of its commands".
+//
+// The positive control ok-ws-protocol (fixtures/wsbugs: the reference's endpoint closing with
+// 3501 on a message that is not a {"cmd":…} command, profile with websocket.protocol and no
+// echo) failed 117 such checks before and passes now.
+//
 // A check that waits for a pong or a close keeps the data frames that arrive meanwhile for its
 // next read: a server may inject control frames in the middle of a fragmented message it
 // sends (RFC 6455 §5.4), as a streaming echo does (coder/websocket's Reader→Writer echoes

@@ -109,7 +109,7 @@ var _ = func() bool {
 			register(fmt.Sprintf("WS-FRAG-%03d", id), fw.MUST, caps(echo), req,
 				"Control frames (see Section 5.5) MAY be injected in the middle of a fragmented message. ... An endpoint MUST be capable of handling control frames in the middle of a fragmented message.",
 				spec, func(t *fw.T) {
-					c := open(t, echo)
+					c := openValid(t, echo)
 					steps := r.steps()
 					total := payloadOf(steps)
 					over := withinLimit(t, len(total), echo)
@@ -192,7 +192,7 @@ var _ = func() bool {
 			upperFirst(r.what)+" fails the connection (1002).",
 			"A fragmented message consists of a single frame with the FIN bit clear and an opcode other than 0, followed by zero or more frames with the FIN bit clear and the opcode set to 0, and terminated by a single frame with the FIN bit set and an opcode of 0.",
 			spec, func(t *fw.T) {
-				c := open(t, false)
+				c := openFor(t, r.id == 107) // 107 sends a valid message first
 				frames := r.frames()
 				if r.id == 113 {
 					// The ping inside the message is valid and answered first.

@@ -45,7 +45,7 @@ var _ = func() bool {
 					"Payload length: 7 bits, 7+16 bits, or 7+64 bits ... If 0-125, that is the payload length. If 126, the following 2 bytes ... If 127, the following 8 bytes",
 					"RFC 6455 §5.2; Autobahn "+r.ab, func(t *fw.T) {
 						over := withinLimit(t, r.n, echo)
-						c := open(t, echo)
+						c := openValid(t, echo)
 						p := pattern(r.n)
 						if op == ws.OpBinary {
 							p = binaryPattern(r.n)
@@ -97,7 +97,8 @@ var _ = func() bool {
 				fmt.Sprintf("A %s frame with RSV bits %03b (no extension negotiated) fails the connection (1002).", kind.name, rsv),
 				"MUST be 0 unless an extension is negotiated that defines meanings for non-zero values. If a nonzero value is received and none of the negotiated extensions defines the meaning of such a nonzero value, the receiving endpoint MUST _Fail the WebSocket Connection_.",
 				"RFC 6455 §5.2, §7.1.7; Autobahn "+kind.ab, func(t *fw.T) {
-					c := open(t, false)
+					// The text kind sends a valid message first: it must be accepted.
+					c := openFor(t, k == 0)
 					sendBad(c, chopAll, kind.frames(rsv)...)
 					expectFail(t, c, failProtocol, fmt.Sprintf("a %s frame with RSV %03b", kind.name, rsv))
 				})
@@ -129,7 +130,7 @@ var _ = func() bool {
 				fmt.Sprintf("%s with the reserved opcode 0x%X fails the connection (1002).", upperFirst(what), op),
 				"If an unknown opcode is received, the receiving endpoint MUST _Fail the WebSocket Connection_.",
 				spec, func(t *fw.T) {
-					c := open(t, false)
+					c := openFor(t, after) // after a valid text message, which must be accepted
 					var frames []wsclient.Frame
 					p := []byte(nil)
 					if after {
@@ -192,7 +193,7 @@ var _ = func() bool {
 			upperFirst(r.what)+" fails the connection (1002).",
 			"All control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented.",
 			spec, func(t *fw.T) {
-				c := open(t, false)
+				c := openPath(t)
 				r.send(c)
 				expectFail(t, c, failProtocol, r.what)
 			})
@@ -223,7 +224,7 @@ var _ = func() bool {
 			upperFirst(r.what)+" from the client makes the server close the connection (with 1002, or by closing TCP).",
 			"The server MUST close the connection upon receiving a frame that is not masked. In this case, a server MAY send a Close frame with a status code of 1002 (protocol error)",
 			"RFC 6455 §5.1", func(t *fw.T) {
-				c := open(t, false)
+				c := openPath(t)
 				r.send(c)
 				expectFail(t, c, failProtocol, r.what)
 			})

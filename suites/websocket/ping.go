@@ -79,7 +79,7 @@ var _ = func() bool {
 	for _, r := range pingRows {
 		r := r
 		register(fmt.Sprintf("WS-PING-%03d", r.id), fw.MUST, wsCaps, r.req, pongQuote, "RFC 6455 §5.5.2, §5.5.3; Autobahn "+r.ab,
-			func(t *fw.T) { r.run(t, open(t, false)) })
+			func(t *fw.T) { r.run(t, openPath(t)) })
 	}
 	return true
 }()

@@ -147,7 +147,7 @@ var _ = func() bool {
 		"The server's control frames are final and at most 125 bytes, and its close frame carries a status code that may be sent and a UTF-8 reason (checked on the pong of a 125-byte ping and on the close after a protocol error).",
 		"All control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented.", "RFC 6455 §5.5, §7.4",
 		func(t *fw.T) {
-			c := open(t, false)
+			c := openPath(t)
 			send(t, c, chopAll, msg(ws.OpPing, binaryPattern(125)))
 			sendBad(c, chopAll, msg(ws.OpCode(0x3), []byte("reserved opcode")))
 			ctx, cancel := t.Within(answerWait)
@@ -189,7 +189,7 @@ var _ = func() bool {
 		"When the server shuts down (restart), an open WebSocket gets a close frame 1001 (going away) or 1012 (service restart), not just a dropped TCP connection (1006).",
 		"1001 indicates that an endpoint is \"going away\", such as a server going down",
 		"RFC 6455 §7.4.1; IANA WebSocket close codes (1012)", func(t *fw.T) {
-			c := open(t, false)
+			c := openPath(t)
 			got := make(chan outcome, 1)
 			go func() {
 				ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)

@@ -88,7 +88,7 @@ var _ = func() bool {
 			register(fmt.Sprintf("WS-UTF8-%03d", id), fw.MUST, caps(echo), req,
 				"The \"Payload data\" is text data encoded as UTF-8.", "RFC 6455 §5.6, §8.1; RFC 3629; Autobahn "+r.ab,
 				func(t *fw.T) {
-					c := open(t, echo)
+					c := openValid(t, echo)
 					p := r.bytes()
 					send(t, c, chopAll, msg(ws.OpText, p))
 					accepted(t, c, echo, ws.OpText, p, fmt.Sprintf("the valid text %s", r.hex))
@@ -110,7 +110,7 @@ var _ = func() bool {
 			register(fmt.Sprintf("WS-UTF8-%03d", id), fw.MUST, caps(echo), req,
 				"The \"Payload data\" is text data encoded as UTF-8. Note that a particular text frame might include a partial UTF-8 sequence; however, the whole message MUST contain valid UTF-8.",
 				spec, func(t *fw.T) {
-					c := open(t, echo)
+					c := openValid(t, echo)
 					send(t, c, chopAll, textFragments(r.texts)...)
 					var whole []byte
 					for _, p := range r.texts {
@@ -125,7 +125,7 @@ var _ = func() bool {
 		register(fmt.Sprintf("WS-UTF8-%03d", 101+i), fw.MUST, wsCaps,
 			fmt.Sprintf("A text message that is not valid UTF-8 (%s) fails the connection (1007).", r.hex),
 			utf8Quote, "RFC 6455 §8.1, §7.4.1; RFC 3629; Autobahn "+r.ab, func(t *fw.T) {
-				c := open(t, false)
+				c := openPath(t)
 				sendBad(c, chopAll, msg(ws.OpText, r.bytes()))
 				expectFail(t, c, failUTF8, fmt.Sprintf("the invalid text %s", r.hex))
 			})
@@ -139,7 +139,7 @@ var _ = func() bool {
 		register(fmt.Sprintf("WS-UTF8-%03d", r.id), fw.MUST, wsCaps,
 			"A text message that is not valid UTF-8, sent "+r.what+", fails the connection (1007).",
 			utf8Quote, spec, func(t *fw.T) {
-				c := open(t, false)
+				c := openPath(t)
 				sendBad(c, r.chop, r.frames()...)
 				expectFail(t, c, failUTF8, "an invalid text message sent "+r.what)
 			})
@@ -150,7 +150,7 @@ var _ = func() bool {
 			"Invalid UTF-8 "+r.what+" fails the connection (1007) as soon as the invalid byte arrives, before the rest of the message.",
 			utf8Quote+" (Autobahn: \"fail fast\" — the connection is failed at the first invalid octet.)",
 			"RFC 6455 §8.1; Autobahn "+r.ab, func(t *fw.T) {
-				c := open(t, false)
+				c := openPath(t)
 				p1, p2 := unhex(r.parts[0]), unhex(r.parts[1])
 				whole := append(append(append([]byte{}, p1...), p2...), unhex(r.parts[2])...)
 				if r.sameFrame {

@@ -315,13 +315,40 @@ func dialEcho(t *fw.T) *wsclient.Conn {
 	return c
 }
 
-// open dials the endpoint a check runs on: the echo endpoint for echo variants.
-func open(t *fw.T, echo bool) *wsclient.Conn {
+// openPath dials websocket.path for a framing check whose verdict does not depend on a data
+// message being accepted: invalid input that must fail the connection at the frame level,
+// control frames, the close handshake.
+func openPath(t *fw.T) *wsclient.Conn {
+	c, _ := dial(t, "")
+	return c
+}
+
+// openValid dials the endpoint of a framing check that sends a data message the server must
+// accept: the echo endpoint for echo variants; otherwise websocket.path, unless the profile
+// declares that websocket.path speaks an application protocol (websocket.protocol), which may
+// legitimately close on a message that is not one of its commands (Centrifugo: 3501 "bad
+// request"). The check then runs on the echo endpoint when one is declared (capability echo),
+// and is NOT_SUPPORTED otherwise.
+func openValid(t *fw.T, echo bool) *wsclient.Conn {
 	if echo {
 		return dialEcho(t)
 	}
-	c, _ := dial(t, "")
-	return c
+	if p := t.Target().WebSocket.Protocol; p != "" {
+		if t.Target().Has(fw.CapEcho) && t.Target().WebSocket.Echo != "" {
+			return dialEcho(t)
+		}
+		t.NotSupported("websocket.path speaks %s: it may close on a message that is not one of its commands (declare an echo endpoint, websocket.echo and capability echo, to run this check there)", p)
+	}
+	return openPath(t)
+}
+
+// openFor is openValid (on the plain endpoint) for a check whose input has a data message the
+// server must accept before the part the check judges, openPath otherwise.
+func openFor(t *fw.T, accepts bool) *wsclient.Conn {
+	if accepts {
+		return openValid(t, false)
+	}
+	return openPath(t)
 }
 
 // caps returns the capabilities of a check on the plain endpoint or its echo variant.
