@@ -31,7 +31,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
 		origin := allowedOrigin(t)
-		s := openOK(t, bounded(t), header("Origin", origin), nil)
+		s := headOK(t, bounded(t), header("Origin", origin), nil)
 		acao := s.Resp.Header.Get("Access-Control-Allow-Origin")
 		t.Measure("Access-Control-Allow-Origin", "%q", acao)
 		if acao != origin && acao != "*" {
@@ -85,7 +85,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
 		origin := allowedOrigin(t)
-		s := openOK(t, bounded(t), header("Origin", origin, "Cookie", "rtconform=1"), nil)
+		s := headOK(t, bounded(t), header("Origin", origin, "Cookie", "rtconform=1"), nil)
 		acao, acac := s.Resp.Header.Get("Access-Control-Allow-Origin"), s.Resp.Header.Get("Access-Control-Allow-Credentials")
 		t.Measure("CORS headers", "Allow-Origin %q, Allow-Credentials %q", acao, acac)
 		if acao != origin || acac != "true" {
@@ -102,7 +102,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
 		allowedOrigin(t)
-		s := open(t, bounded(t), header("Origin", foreignOrigin), nil)
+		s := head(t, bounded(t), header("Origin", foreignOrigin), nil)
 		acao := s.Resp.Header.Get("Access-Control-Allow-Origin")
 		t.Measure("Access-Control-Allow-Origin", "%q (status %d)", acao, s.Resp.StatusCode)
 		if acao == foreignOrigin || acao == "*" {

@@ -156,7 +156,9 @@ var _ = fw.Register(fw.Check{
 		declared := t.Target().SSE.Retry.D()
 		s := openOK(t, t.Context(), nil, nil)
 		deadline := time.After(5 * time.Second)
+		nudged := false
 		for {
+			nudge(t, s, &nudged)
 			if r, ok := s.Retry(); ok {
 				t.Measure("retry", "%s", r)
 				if r != declared {

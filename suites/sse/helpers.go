@@ -20,6 +20,13 @@ import (
 // parameters (added with net/url: sse.path may carry a query of its own, such as Mercure's
 // /.well-known/mercure?topic={topic}). A transport error is a violation: preflight proved the
 // target reachable, so an SSE endpoint that cannot be opened is the target's failure.
+//
+// It returns once the request was sent, not once the response head arrived: some servers
+// send their headers only with the first event (tmaxmax/go-sse's defaults), and a check that
+// waited for them before publishing would wait for itself. The head is awaited by head and
+// headOK (checks that judge only the response head; they publish one event when nothing
+// arrives) and by nextEvent and collect (after the check published); the delay itself is
+// the finding of SSE-RESP-001 and SSE-TIME-001 alone.
 func open(t *fw.T, ctx context.Context, header http.Header, query url.Values) *sseclient.Stream {
 	u := streamURL(t, query)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -29,7 +36,7 @@ func open(t *fw.T, ctx context.Context, header http.Header, query url.Values) *s
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	s, err := sseclient.Open(ctx, t.HTTP(), req, sseclient.Limits{})
+	s, err := sseclient.Start(ctx, t.HTTP(), req, sseclient.Limits{})
 	if err != nil {
 		t.Violation("GET "+u+" opens an event stream", fmt.Sprintf("request failed: %v", err))
 	}
@@ -37,21 +44,94 @@ func open(t *fw.T, ctx context.Context, header http.Header, query url.Values) *s
 	return s
 }
 
-// openOK is open plus the minimum every stream check needs: status 200 and a
-// text/event-stream body; anything else is reported by the response checks, so here it is a
-// violation with a pointer to them.
+// openOK opens a stream to read events from: status 200 is required once the response head
+// arrived, which nextEvent and collect wait for (see open), so the check can publish first.
 func openOK(t *fw.T, ctx context.Context, header http.Header, query url.Values) *sseclient.Stream {
+	return open(t, ctx, header, query)
+}
+
+// nudgeAfter is how long head waits for a response head before it publishes one event to
+// make a server that sends its headers only with the first event answer.
+const nudgeAfter = 500 * time.Millisecond
+
+// head opens a stream for a check that judges only the response head, and waits for the head
+// (bounded by ctx). When nothing arrived within nudgeAfter and the target can publish, one
+// event is published on the check's topic, so that a server that sends its headers only with
+// the first event answers: its delay is SSE-RESP-001's and SSE-TIME-001's finding, not every
+// header check's.
+func head(t *fw.T, ctx context.Context, header http.Header, query url.Values) *sseclient.Stream {
 	s := open(t, ctx, header, query)
+	if t.Target().Has(fw.CapPublish) {
+		c, cancel := context.WithTimeout(ctx, nudgeAfter)
+		err := s.WaitHeaders(c)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			t.Measure("response head", "none within %s: one event published to get it", nudgeAfter)
+			_ = t.TryPublish(ctx, t.Topic(), t.Payload(0))
+		}
+	}
+	if err := s.WaitHeaders(ctx); err != nil {
+		d := "the check's bound"
+		if dl, ok := ctx.Deadline(); ok {
+			d = dl.Sub(s.Start).Round(time.Second).String()
+		}
+		t.Violation("a response head to GET "+streamURL(t, query), fmt.Sprintf("none within %s (%v)", d, err))
+	}
+	return s
+}
+
+// nudge publishes one event on the check's topic when the stream has sent no byte at all
+// for nudgeAfter and the target can publish, once per stream (*done): checks that wait for a
+// preamble (retry:) use it, so that a server that sends nothing before the first event is
+// judged on what it sends then, not on its delay (SSE-TIME-001's finding).
+func nudge(t *fw.T, s *sseclient.Stream, done *bool) {
+	if *done || !s.FirstByte().IsZero() || time.Since(s.Start) < nudgeAfter || !t.Target().Has(fw.CapPublish) {
+		return
+	}
+	*done = true
+	t.Measure("first byte", "none within %s: one event published to get the stream going", nudgeAfter)
+	_ = t.TryPublish(t.Context(), t.Topic(), t.Payload(0))
+}
+
+// headOK is head plus status 200 (anything else is SSE-RESP-001's finding, so here it is a
+// violation with the status).
+func headOK(t *fw.T, ctx context.Context, header http.Header, query url.Values) *sseclient.Stream {
+	s := head(t, ctx, header, query)
 	if s.Resp.StatusCode != http.StatusOK {
 		t.Violation("status 200 on the stream request", fmt.Sprintf("status %d", s.Resp.StatusCode))
 	}
 	return s
 }
 
-// settle waits until the stream has sent its first byte or a short while passed, so that a
-// target that subscribes the client just after sending headers does not miss the first publish.
+// requireOK waits (bounded by ctx, d for the message) for the response head of a stream the
+// check reads events from and requires status 200.
+func requireOK(t *fw.T, s *sseclient.Stream, ctx context.Context, d time.Duration, want string) {
+	if err := s.WaitHeaders(ctx); err != nil {
+		t.Violation(want, "no response head: "+describeErr(err, d))
+	}
+	if s.Resp.StatusCode != http.StatusOK {
+		t.Violation("status 200 on the stream request", fmt.Sprintf("status %d", s.Resp.StatusCode))
+	}
+}
+
+// headWait bounds how long settle waits for a stream's response head before the check
+// publishes anyway (a server that sends its head only with the first event has had that long
+// to subscribe the client).
+const headWait = time.Second
+
+// settle waits until the stream has sent its first byte, or 300 ms after its response head
+// arrived, or headWait without a head, so that a target that subscribes the client just
+// after sending headers does not miss the first publish.
 func settle(s *sseclient.Stream) {
-	deadline := time.Now().Add(300 * time.Millisecond)
+	select {
+	case <-s.HeadersArrived():
+	case <-time.After(headWait):
+		return
+	}
+	if s.HeadersErr() != nil {
+		return
+	}
+	deadline := s.Headers.Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) && s.FirstByte().IsZero() {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -73,11 +153,12 @@ func streamURL(t *fw.T, query url.Values) string {
 	return u
 }
 
-// nextData waits for the next event that carries data, failing the check with what was
+// nextEvent waits for the next event that carries data, failing the check with what was
 // expected when it does not come within d.
 func nextEvent(t *fw.T, s *sseclient.Stream, d time.Duration, want string) sseclient.Event {
 	ctx, cancel := t.Within(d)
 	defer cancel()
+	requireOK(t, s, ctx, d, want)
 	ev, err := s.Next(ctx)
 	if err != nil {
 		t.Violation(want, describeErr(err, d))
@@ -89,6 +170,7 @@ func nextEvent(t *fw.T, s *sseclient.Stream, d time.Duration, want string) ssecl
 func collect(t *fw.T, s *sseclient.Stream, n int, d time.Duration, want string) []sseclient.Event {
 	ctx, cancel := t.Within(d)
 	defer cancel()
+	requireOK(t, s, ctx, d, want)
 	var out []sseclient.Event
 	for len(out) < n {
 		ev, err := s.Next(ctx)

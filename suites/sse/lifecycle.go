@@ -55,7 +55,7 @@ var _ = fw.Register(fw.Check{
 		if !errors.Is(s.Err(), io.EOF) {
 			t.Violation("a clean end of the body (EOF)", fmt.Sprintf("%v", s.Err()))
 		}
-		openOK(t, t.Context(), nil, nil)
+		headOK(t, bounded(t), nil, nil)
 	},
 })
 
@@ -71,7 +71,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		for i := 1; i <= 20; i++ {
 			ctx, cancel := t.Within(10 * time.Second)
-			s := open(t, ctx, nil, nil)
+			s := head(t, ctx, nil, nil)
 			ct, _, _ := mime.ParseMediaType(s.Resp.Header.Get("Content-Type"))
 			status := s.Resp.StatusCode
 			_ = s.Close()
@@ -90,7 +90,8 @@ var _ = fw.Register(fw.Check{
 	Timeout:     90 * time.Second,
 	Run: func(t *fw.T) {
 		const subs, n = 50, 20
-		// Open all at once: a target that is slow to answer must not serialize the check.
+		// Open all at once: a target that is slow to answer must not serialize the check. The
+		// requests are sent without waiting for the response heads (see open).
 		streams := make([]*sseclient.Stream, subs)
 		errs := make([]error, subs)
 		var opening sync.WaitGroup
@@ -98,8 +99,8 @@ var _ = fw.Register(fw.Check{
 			opening.Add(1)
 			go func() {
 				defer opening.Done()
-				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, t.URL(t.Target().SSE.Path), nil)
-				streams[i], errs[i] = sseclient.Open(t.Context(), t.HTTP(), req, sseclient.Limits{})
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, streamURL(t, nil), nil)
+				streams[i], errs[i] = sseclient.Start(t.Context(), t.HTTP(), req, sseclient.Limits{})
 			}()
 		}
 		opening.Wait()
@@ -110,10 +111,12 @@ var _ = fw.Register(fw.Check{
 			if errs[i] != nil {
 				t.Violation(fmt.Sprintf("%d streams open", subs), fmt.Sprintf("subscriber %d: %v", i+1, errs[i]))
 			}
-			if s.Resp.StatusCode != http.StatusOK {
-				t.Violation(fmt.Sprintf("%d streams open", subs), fmt.Sprintf("subscriber %d: status %d", i+1, s.Resp.StatusCode))
-			}
 		}
+		heads, cancelHeads := t.Within(headWait)
+		for _, s := range streams {
+			_ = s.WaitHeaders(heads) // a target that holds its head until the first event: go on
+		}
+		cancelHeads()
 		settle(streams[subs-1])
 		publishSeqs(t, 1, n)
 		want := make([]int, n)
@@ -136,6 +139,12 @@ var _ = fw.Register(fw.Check{
 						break
 					}
 					got = append(got, t.Seqs([]string{ev.Data})...)
+				}
+				if err := s.WaitHeaders(ctx); err == nil && s.Resp.StatusCode != http.StatusOK {
+					mu.Lock()
+					bad = append(bad, fmt.Sprintf("subscriber %d: status %d", i+1, s.Resp.StatusCode))
+					mu.Unlock()
+					return
 				}
 				if !slices.Equal(got, want) {
 					mu.Lock()
@@ -237,7 +246,9 @@ var _ = fw.Register(fw.Check{
 		s := openOK(t, t.Context(), nil, nil)
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
+		nudged := false
 		for {
+			nudge(t, s, &nudged)
 			if r, ok := s.Retry(); ok {
 				t.Measure("retry", "%s", r)
 				if r < time.Second {

@@ -22,8 +22,19 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := open(t, bounded(t), nil, nil)
-		t.Measure("status", "%d", s.Resp.StatusCode)
+		// Nothing is published: a server that holds its headers until the first event leaves a
+		// client (an EventSource stays CONNECTING) and every proxy's first-byte timer waiting.
+		ctx := bounded(t)
+		s := open(t, ctx, nil, nil)
+		if err := s.WaitHeaders(ctx); err != nil {
+			if s.HeadersErr() == nil {
+				t.Diagnose("headers-delayed", "the stream's response headers are sent only with the first event: while the topic is quiet a client gets no answer (an EventSource stays CONNECTING) and proxies' first-byte timeouts cut the request")
+				t.Remedy("send the status and headers (and a retry: field or a comment) as soon as the stream is accepted: flush after writing them")
+				t.Violation("status 200 within 10s, with nothing published", fmt.Sprintf("no response head after %s", time.Since(s.Start).Round(time.Millisecond)))
+			}
+			t.Violation("status 200", fmt.Sprintf("request failed: %v", err))
+		}
+		t.Measure("status", "%d after %s", s.Resp.StatusCode, s.Headers.Sub(s.Start).Round(time.Millisecond))
 		if s.Resp.StatusCode != http.StatusOK {
 			t.Violation("200", fmt.Sprintf("%d %s (a browser's EventSource fails for good and never reconnects)", s.Resp.StatusCode, http.StatusText(s.Resp.StatusCode)))
 		}
@@ -37,7 +48,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := open(t, bounded(t), nil, nil)
+		s := head(t, bounded(t), nil, nil)
 		ct := s.Resp.Header.Get("Content-Type")
 		t.Measure("Content-Type", "%q", ct)
 		essence, _, err := mime.ParseMediaType(ct)
@@ -55,7 +66,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "RFC 9112 §6.3 (message body length); operational",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, nil)
+		s := headOK(t, bounded(t), nil, nil)
 		cl := s.Resp.Header.Get("Content-Length")
 		t.Measure("Content-Length", "%q", cl)
 		t.Measure("Transfer-Encoding", "%v", s.Resp.TransferEncoding)
@@ -72,7 +83,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "RFC 9111 §5.2.2.4, §5.2.2.5; operational (CDNs cache text/event-stream without it)",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, nil)
+		s := headOK(t, bounded(t), nil, nil)
 		cc := strings.Join(s.Resp.Header.Values("Cache-Control"), ", ")
 		t.Measure("Cache-Control", "%q", cc)
 		if !hasDirective(cc, "no-cache") && !hasDirective(cc, "no-store") {
@@ -90,7 +101,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "operational: nginx ngx_http_proxy_module, proxy_buffering",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, nil)
+		s := headOK(t, bounded(t), nil, nil)
 		v := s.Resp.Header.Get("X-Accel-Buffering")
 		t.Measure("X-Accel-Buffering", "%q", v)
 		if !strings.EqualFold(strings.TrimSpace(v), "no") {
@@ -109,7 +120,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		ctx, cancel := t.Within(15 * time.Second)
 		defer cancel()
-		s := openOK(t, ctx, nil, nil)
+		s := open(t, ctx, nil, nil)
 		deadline := time.Now().Add(5 * time.Second)
 		for s.FirstByte().IsZero() && time.Now().Before(deadline) {
 			select {
@@ -120,8 +131,20 @@ var _ = fw.Register(fw.Check{
 		}
 		fb := s.FirstByte()
 		if fb.IsZero() {
+			select {
+			case <-s.HeadersArrived():
+				if err := s.HeadersErr(); err != nil {
+					t.Violation("first byte within 1s", fmt.Sprintf("request failed: %v", err))
+				}
+				t.Measure("response head", "after %s (status %d)", s.Headers.Sub(s.Start).Round(time.Millisecond), s.Resp.StatusCode)
+			default:
+				t.Measure("response head", "none within 5s")
+				t.Diagnose("headers-delayed", "the stream's response headers are sent only with the first event: while the topic is quiet a client gets no answer (an EventSource stays CONNECTING) and proxies' first-byte timeouts cut the request")
+				t.Remedy("send the status and headers and a first line (a retry: field or a comment) as soon as the stream is accepted, and flush")
+			}
 			t.Violation("first byte within 1s", "no body byte within 5s")
 		}
+		requireOK(t, s, ctx, 15*time.Second, "status 200")
 		d := fb.Sub(s.Start)
 		t.Measure("time to first byte", "%s", d.Round(time.Millisecond))
 		if d > time.Second {
@@ -148,7 +171,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "operational: compression middleware buffering (expressjs/compression#61, tower-http#420); WHATWG HTML §9.2.7",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), header("Accept-Encoding", "gzip, deflate, br"), nil)
+		s := headOK(t, bounded(t), header("Accept-Encoding", "gzip, deflate, br"), nil)
 		ce := s.Resp.Header.Get("Content-Encoding")
 		t.Measure("Content-Encoding", "%q", ce)
 		if ce != "" && !strings.EqualFold(ce, "identity") {
@@ -166,7 +189,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "RFC 9112 §6.3, §7.1; WHATWG HTML §9.2.7",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, nil)
+		s := headOK(t, bounded(t), nil, nil)
 		t.Measure("protocol", "%s", s.Resp.Proto)
 		t.Measure("Transfer-Encoding", "%v", s.Resp.TransferEncoding)
 		if s.Resp.ProtoMajor < 2 && !slices.Contains(s.Resp.TransferEncoding, "chunked") {
@@ -183,7 +206,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "RFC 9110 §12.5.1 (Accept); operational",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := open(t, bounded(t), header("Accept", "*/*"), nil)
+		s := head(t, bounded(t), header("Accept", "*/*"), nil)
 		ct := s.Resp.Header.Get("Content-Type")
 		t.Measure("status", "%d", s.Resp.StatusCode)
 		t.Measure("Content-Type", "%q", ct)
@@ -259,7 +282,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.5",
 	Timeout:     15 * time.Second,
 	Run: func(t *fw.T) {
-		s := openOK(t, bounded(t), nil, nil)
+		s := headOK(t, bounded(t), nil, nil)
 		ct := s.Resp.Header.Get("Content-Type")
 		_, params, _ := mime.ParseMediaType(ct)
 		t.Measure("Content-Type", "%q", ct)

@@ -276,6 +276,9 @@ var _ = fw.Register(fw.Check{
 		out := make(chan res, 3)
 		for _, from := range []int{1, 3, 5} {
 			s := openOK(t, t.Context(), header("Last-Event-ID", ids[from-1]), nil)
+			hctx, cancel := t.Within(deliveryWait)
+			requireOK(t, s, hctx, deliveryWait, fmt.Sprintf("a stream resuming from event %d (events after it are waiting)", from))
+			cancel()
 			go func() {
 				var got []int
 				ctx, cancel := t.Within(deliveryWait)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"time"
 )
@@ -30,16 +31,20 @@ const (
 // do not read or close it; call Stream.Close.
 type Stream struct {
 	// Resp is the response (status and headers as received). Judge the
-	// status and Content-Type here: Open does not.
+	// status and Content-Type here: Open does not. A Stream from Start has
+	// it only once WaitHeaders returned nil (or HeadersArrived is closed and
+	// HeadersErr is nil); read it no earlier.
 	Resp *http.Response
 	// Start is when the request was sent.
 	Start time.Time
-	// Headers is when the response headers had arrived.
+	// Headers is when the response headers had arrived (set with Resp).
 	Headers time.Time
 
 	p      *Parser
 	cancel context.CancelFunc
 	done   chan struct{}
+	hdr    chan struct{} // closed once the response head arrived or the request failed
+	hdrErr error         // the request's error, set before hdr is closed
 
 	mu        sync.Mutex
 	space     *sync.Cond // signalled when the event queue shrinks or closing
@@ -73,12 +78,42 @@ type Stream struct {
 // Note that Go's http.Transport asks for gzip and decompresses transparently
 // unless the request sets Accept-Encoding itself; the parser then sees the
 // decompressed bytes (Resp.Uncompressed tells).
+//
+// Some servers send their response headers only with the first event (go-sse's
+// defaults): against them Open waits until something is published. A client
+// that must publish after subscribing uses Start.
 func Open(ctx context.Context, c *http.Client, req *http.Request, l Limits) (*Stream, error) {
+	s, err := Start(ctx, c, req, l)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.WaitHeaders(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Start is Open without waiting for the response headers: it returns once the
+// request has been written to the connection, so a caller can make the server
+// emit an event (which is what makes some servers send their headers) before
+// the headers arrived. Resp and Headers are set once WaitHeaders returns nil;
+// Next and WaitComment simply wait for events meanwhile, and return the
+// request's error if it fails. An error before the request was written (no
+// connection) is returned by Start itself.
+func Start(ctx context.Context, c *http.Client, req *http.Request, l Limits) (*Stream, error) {
 	if c == nil {
 		c = http.DefaultClient
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	r := req.Clone(rctx)
+	wrote := make(chan struct{})
+	var wroteOnce sync.Once
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			wroteOnce.Do(func() { close(wrote) })
+		}
+	}}
+	r := req.Clone(httptrace.WithClientTrace(rctx, trace))
 	if _, ok := r.Header["Accept"]; !ok {
 		r.Header.Set("Accept", "text/event-stream")
 	}
@@ -89,20 +124,71 @@ func Open(ctx context.Context, c *http.Client, req *http.Request, l Limits) (*St
 		p:      NewParser(l),
 		cancel: cancel,
 		done:   make(chan struct{}),
+		hdr:    make(chan struct{}),
 		wake:   make(chan struct{}),
 		Start:  time.Now(),
 	}
 	s.space = sync.NewCond(&s.mu)
 	s.p.onComment = s.pushComment
+	go s.run(c, r)
+	select {
+	case <-wrote:
+		return s, nil
+	case <-s.hdr: // answered (or failed) before the trace saw the request written
+		if s.hdrErr != nil {
+			<-s.done
+			return nil, s.hdrErr
+		}
+		return s, nil
+	}
+}
+
+// run sends the request, publishes the response head and reads the body.
+func (s *Stream) run(c *http.Client, r *http.Request) {
 	resp, err := c.Do(r)
 	if err != nil {
-		cancel()
-		return nil, err
+		s.hdrErr = err
+		close(s.hdr)
+		s.cancel()
+		s.finish(err, false)
+		close(s.done)
+		return
 	}
-	s.Headers = time.Now()
-	s.Resp = resp
-	go s.read()
-	return s, nil
+	s.Resp, s.Headers = resp, time.Now()
+	close(s.hdr)
+	s.read()
+}
+
+// WaitHeaders waits until the response headers arrived and returns nil (Resp
+// and Headers are then set), or returns the request's error, or ctx's error
+// when ctx ends first.
+func (s *Stream) WaitHeaders(ctx context.Context) error {
+	select {
+	case <-s.hdr:
+		return s.hdrErr
+	case <-ctx.Done():
+		select {
+		case <-s.hdr: // both ready: the answer wins
+			return s.hdrErr
+		default:
+		}
+		return ctx.Err()
+	}
+}
+
+// HeadersArrived is closed once the response headers arrived or the request
+// failed (HeadersErr tells which).
+func (s *Stream) HeadersArrived() <-chan struct{} { return s.hdr }
+
+// HeadersErr is the request's error once HeadersArrived is closed (nil: Resp
+// is set); nil before.
+func (s *Stream) HeadersErr() error {
+	select {
+	case <-s.hdr:
+		return s.hdrErr
+	default:
+		return nil
+	}
 }
 
 // read is the background reader.
@@ -266,7 +352,10 @@ func (s *Stream) Close() error {
 		s.space.Broadcast()
 		s.mu.Unlock()
 		s.cancel()
-		_ = s.Resp.Body.Close()
+		<-s.hdr
+		if s.hdrErr == nil {
+			_ = s.Resp.Body.Close()
+		}
 		<-s.done
 	})
 	return nil

@@ -333,3 +333,81 @@ func TestStreamCloseWhileQueueFull(t *testing.T) {
 		t.Fatal("Close hung with a full queue")
 	}
 }
+
+// A server that sends its headers only with the first event (go-sse's defaults): Start
+// returns once the request is written, so the caller can make the server emit that event.
+func TestStartBeforeHeaders(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	s, err := Start(ctx, nil, req, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	if err := s.WaitHeaders(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitHeaders before the headers: %v, want a deadline", err)
+	}
+	cancelShort()
+	if s.HeadersErr() != nil {
+		t.Fatalf("HeadersErr before the headers: %v", s.HeadersErr())
+	}
+	close(release)
+	ev, err := s.Next(ctx)
+	if err != nil || ev.Data != "first" {
+		t.Fatalf("Next: %+v %v", ev, err)
+	}
+	if err := s.WaitHeaders(ctx); err != nil || s.Resp.StatusCode != 200 || s.Headers.Before(s.Start) {
+		t.Fatalf("WaitHeaders after the event: %v", err)
+	}
+}
+
+// Close before the headers arrived ends the request at once.
+func TestCloseBeforeHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	s, err := Start(context.Background(), nil, req, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close before the headers did not return")
+	}
+	if _, err := s.Next(context.Background()); !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+		t.Errorf("Next after Close: %v", err)
+	}
+	if s.HeadersErr() == nil {
+		t.Error("HeadersErr after Close before the headers: nil")
+	}
+}
+
+// A request that cannot be sent is Start's own error.
+func TestStartUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	req, _ := http.NewRequest("GET", url, nil)
+	if s, err := Start(context.Background(), nil, req, Limits{}); err == nil {
+		s.Close()
+		t.Fatal("Start to a closed port succeeded")
+	}
+}
