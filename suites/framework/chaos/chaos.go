@@ -292,24 +292,27 @@ func (e *Env) PublishAround(subs []*subscriber.Subscriber, next int64, interval,
 	e.Settle(subs, <-gen, settle)
 }
 
+// ListenGrace is how long after its request was written a subscriber still waiting for the
+// response headers is taken as subscribed (subscriber.Listening): a server may hold its
+// headers until the first event, so Prime publishes then rather than wait for them.
+const ListenGrace = 300 * time.Millisecond
+
 // Prime publishes seq from publisher "prime" until every subscriber has received it (a
 // subscriber that starts "at now" may connect after a first publish); it returns the next
-// free seq. A target that never delivers is a violation.
+// free seq. It publishes once every subscriber has connected, or has sent its request
+// (ListenGrace ago) and waits for headers that may come only with an event. A target that
+// never delivers is a violation.
 func (e *Env) Prime(subs []*subscriber.Subscriber, seq int64, within time.Duration) int64 {
 	ctx, cancel := e.T.Within(within)
 	defer cancel()
 	for {
 		for _, s := range subs {
-			for {
-				_, connects, _ := s.Counts()
-				if connects > 0 || ctx.Err() != nil {
-					break
-				}
+			for !s.Listening(ListenGrace) && ctx.Err() == nil {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
 		if ctx.Err() != nil {
-			e.T.Violation(fmt.Sprintf("%d subscribers connected through the fault proxy within %s", len(subs), within),
+			e.T.Violation(fmt.Sprintf("%d subscribers sent their request through the fault proxy within %s", len(subs), within),
 				history.Analyze(e.Rec.History()).Summary())
 		}
 		_ = e.Publish("prime", seq, 0)

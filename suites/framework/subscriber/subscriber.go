@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"time"
 
@@ -84,6 +85,7 @@ type Subscriber struct {
 	events   int
 	connects int
 	resets   int
+	wrote    time.Time     // when a request of the subscriber's was first written to the target
 	changed  chan struct{} // closed and replaced on every event
 	conn     func()        // closes the current connection (Drop)
 }
@@ -139,6 +141,32 @@ func (s *Subscriber) Counts() (events, connects, resets int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.events, s.connects, s.resets
+}
+
+// Listening reports whether the subscriber may be taken as subscribed, so that events
+// published now reach it: it connected, or its request was written to the target at least
+// grace ago and is still waiting for the response headers. Some correct servers send their
+// SSE headers only with the first event (tmaxmax/go-sse's default): waiting for them before
+// publishing would wait forever. (A long-poll's first poll likewise answers only when an event
+// comes or its hold ends.)
+func (s *Subscriber) Listening(grace time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connects > 0 || (!s.wrote.IsZero() && time.Since(s.wrote) >= grace)
+}
+
+// trace returns ctx with a client trace that notes when a request is written.
+func (s *Subscriber) trace(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.wrote.IsZero() {
+			s.wrote = time.Now()
+		}
+		s.mu.Unlock()
+	}})
 }
 
 // WaitFor waits until the subscriber has received every seq in want, or ctx ends; it

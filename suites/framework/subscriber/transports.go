@@ -41,6 +41,7 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 	start := s.o.Rec.Now()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	cctx = s.trace(cctx) // notes when the request is written (Listening)
 	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.endpoint(cfg.Path, "", ""), nil)
 	if err != nil {
 		s.connected(token, start, err)
@@ -252,7 +253,7 @@ func (s *Subscriber) runPoll(ctx context.Context) time.Duration {
 		if s.o.Idle > 0 {
 			pctx, pcancel = context.WithTimeout(cctx, bound)
 		}
-		r, err := pollclient.Poll(pctx, s.http, endpoint, token, shape)
+		r, err := pollclient.Poll(s.trace(pctx), s.http, endpoint, token, shape)
 		timedOut := errors.Is(pctx.Err(), context.DeadlineExceeded) && cctx.Err() == nil
 		pcancel()
 		if err == nil && r.Status != http.StatusOK {
