@@ -129,13 +129,19 @@ func (o outcome) String() string {
 }
 
 // await reads frames until a close frame, a pong, the end of TCP or the timeout. Server pings
-// are skipped; data frames are kept for the next read (c.Unread): a server may inject the pong
-// in the middle of a fragmented message it sends (RFC 6455 §5.4), as a streaming echo does.
-func await(t *fw.T, c *wsclient.Conn, d time.Duration) outcome {
+// are skipped. Data frames read before a pong (or the timeout) are kept for the next read
+// (c.Unread): a server may inject the pong in the middle of a fragmented message it sends
+// (RFC 6455 §5.4), as a streaming echo does. Those read before a close frame are dropped: they
+// came before it, and a read after the close judges what comes after it.
+func await(t *fw.T, c *wsclient.Conn, d time.Duration) (o outcome) {
 	ctx, cancel := t.Within(d)
 	defer cancel()
 	var kept []wsclient.Frame
-	defer func() { c.Unread(kept...) }()
+	defer func() {
+		if o.kind == "pong" || o.kind == "timeout" {
+			c.Unread(kept...)
+		}
+	}()
 	for {
 		f, err := c.ReadFrame(ctx)
 		if err != nil {
