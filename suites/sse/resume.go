@@ -1,7 +1,9 @@
 package sse
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -133,15 +135,6 @@ func learnIDs(t *fw.T, from, to int) []string {
 	return ids
 }
 
-// resetEvent is the declared reset signal's event type, or NOT_SUPPORTED.
-func resetEvent(t *fw.T) string {
-	ev := t.Target().SSE.Reset.Event
-	if ev == "" {
-		t.NotSupported("the profile declares no sse.reset.event (the target's explicit signal for an unresumable id)")
-	}
-	return ev
-}
-
 // expectReset reads the resumed stream: the declared reset event must come before any data
 // event (after it, the target may replay what it still has or go live).
 func expectReset(t *fw.T, s *sseclient.Stream, reset, why string) {
@@ -151,19 +144,69 @@ func expectReset(t *fw.T, s *sseclient.Stream, reset, why string) {
 			t.Measure("reset signal", "event %q data %q", ev.Type, ev.Data)
 			return
 		}
+		silentLoss(t, why)
 		t.Violation(fmt.Sprintf("event %q first, for %s", reset, why),
 			fmt.Sprintf("an event of type %q with data %s and no signal: a silent gap", ev.Type, clipq(ev.Data)))
+	}
+}
+
+func silentLoss(t *fw.T, why string) {
+	t.Diagnose("silent-loss", "a resume from %s loses events without an explicit signal: the client cannot know it missed events and must reload its state", why)
+	t.Remedy("send an explicit signal before any data: a reset event (declare it as sse.reset.event), or refuse the resume with a non-200 status such as 410 Gone")
+}
+
+// expectSignal judges the resumed stream s of a target that declares no reset event (its
+// profile has no sse.reset.event): it must make the loss visible anyway. Accepted: a refusal
+// with a non-200 status (a browser's EventSource fails with an error event and stops, a fetch
+// client sees the status: either way the application knows to reload). Not accepted: data
+// first (a silent gap, or a silent restart from now), an undeclared named event first (the
+// suite cannot tell a reset signal from an application event: declare it), or a clean end of
+// the stream before any event (a browser reconnects with the same Last-Event-ID after the
+// retry delay, and the application is never told). A live event is published after the
+// stream opened, so that a target that silently starts from now has something to send.
+func expectSignal(t *fw.T, s *sseclient.Stream, why string) {
+	settle(s)
+	t.Publish(t.Payload(1000))
+	ctx, cancel := t.Within(deliveryWait)
+	defer cancel()
+	if err := s.WaitHeaders(ctx); err != nil {
+		t.Violation("an answer to the resume from "+why, "no response head: "+describeErr(err, deliveryWait))
+	}
+	if code := s.Resp.StatusCode; code != http.StatusOK {
+		t.Measure("resume refused", "status %d %s (no sse.reset.event declared: a refusal is the explicit signal)", code, http.StatusText(code))
+		return
+	}
+	want := "an explicit signal before any data, for " + why + " (no sse.reset.event is declared: a non-200 refusal)"
+	ev, err := s.Next(ctx)
+	switch {
+	case errors.Is(err, io.EOF):
+		silentLoss(t, why)
+		t.Violation(want, "the stream ended without an event: a browser reconnects with the same Last-Event-ID after the retry delay, and the application is never told")
+	case err != nil:
+		t.Violation(want, describeErr(err, deliveryWait))
+	case ev.Type != "" && ev.Type != "message":
+		t.Remedy("if event %q is the target's reset signal, declare it as sse.reset.event", ev.Type)
+		t.Violation(want, fmt.Sprintf("an undeclared event of type %q (data %s): the suite cannot tell it from an application event", ev.Type, clipq(ev.Data)))
+	default:
+		silentLoss(t, why)
+		got := "a data event"
+		if n, ok := t.Seq(ev.Data); ok {
+			got = fmt.Sprintf("event %d", n)
+			if n == 1000 {
+				got = "the event published after connecting (a silent restart from now)"
+			}
+		}
+		t.Violation(want, fmt.Sprintf("%s first, with no signal: a silent gap", got))
 	}
 }
 
 // "an id older than retention or unknown gets the documented explicit signal, never a silent gap"
 var _ = fw.Register(fw.Check{
 	ID: "SSE-RESUME-004", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
-	Requirement: "A resume from an id older than the declared retention gets the declared reset event before any data: never a silent gap.",
-	Spec:        "operational: the target's declared sse.reset.event and retention; WHATWG HTML §9.2.4",
+	Requirement: "A resume from an id older than the declared retention gets an explicit signal before any data — the declared reset event (sse.reset.event), or, when none is declared, a refusal with a non-200 status: never a silent gap.",
+	Spec:        "operational: the target's declared sse.reset.event and retention; WHATWG HTML §9.2.3, §9.2.4",
 	Timeout:     90 * time.Second,
 	Run: func(t *fw.T) {
-		reset := resetEvent(t)
 		keep := t.Target().Retention
 		if keep <= 0 {
 			t.NotSupported("the profile declares no target.retention (events kept per topic)")
@@ -174,23 +217,31 @@ var _ = fw.Register(fw.Check{
 		ids := learnIDs(t, 1, 1)
 		publishSeqs(t, 2, keep+10)
 		t.Measure("published after the resume id", "%d (retention %d)", keep+9, keep)
-		s := openOK(t, t.Context(), header("Last-Event-ID", ids[0]), nil)
-		expectReset(t, s, reset, "an id older than retention")
+		if reset := t.Target().SSE.Reset.Event; reset != "" {
+			s := openOK(t, t.Context(), header("Last-Event-ID", ids[0]), nil)
+			expectReset(t, s, reset, "an id older than retention")
+			return
+		}
+		expectSignal(t, open(t, t.Context(), header("Last-Event-ID", ids[0]), nil), "an id older than retention")
 	},
 })
 
 var _ = fw.Register(fw.Check{
 	ID: "SSE-RESUME-005", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
-	Requirement: "A resume from an id the target never issued gets the declared reset event before any data: never a silent restart from now.",
-	Spec:        "operational: the target's declared sse.reset.event; WHATWG HTML §9.2.4",
+	Requirement: "A resume from an id the target never issued gets an explicit signal before any data — the declared reset event (sse.reset.event), or, when none is declared, a refusal with a non-200 status: never a silent restart from now.",
+	Spec:        "operational: the target's declared sse.reset.event; WHATWG HTML §9.2.3, §9.2.4",
 	Timeout:     40 * time.Second,
 	Run: func(t *fw.T) {
-		reset := resetEvent(t)
 		learnIDs(t, 1, 1) // the topic exists and has history
-		s := openOK(t, t.Context(), header("Last-Event-ID", "rtconform-never-issued-"+t.Run.ID[:8]), nil)
-		settle(s)
-		t.Publish(t.Payload(2))
-		expectReset(t, s, reset, "an unknown id")
+		unknown := header("Last-Event-ID", "rtconform-never-issued-"+t.Run.ID[:8])
+		if reset := t.Target().SSE.Reset.Event; reset != "" {
+			s := openOK(t, t.Context(), unknown, nil)
+			settle(s)
+			t.Publish(t.Payload(2))
+			expectReset(t, s, reset, "an unknown id")
+			return
+		}
+		expectSignal(t, open(t, t.Context(), unknown, nil), "an unknown id")
 	},
 })
 
