@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,10 +88,120 @@ var _ = fw.Register(fw.Check{
 		cc := strings.Join(s.Resp.Header.Values("Cache-Control"), ", ")
 		t.Measure("Cache-Control", "%q", cc)
 		if !hasDirective(cc, "no-cache") && !hasDirective(cc, "no-store") {
+			if why := cacheable(s.Resp.Header, time.Now()); why != "" {
+				diagnoseCacheable(t, why) // SSE-RESP-013 fails it too: one finding
+			}
+			t.Remedy("send Cache-Control: no-cache (or no-store) on the stream response")
 			t.Violation("Cache-Control containing no-cache or no-store", fmt.Sprintf("Cache-Control: %q", cc))
 		}
 	},
 })
+
+// A stream response that a shared cache may store and reuse breaks behind every CDN and
+// caching proxy: clients get a stored copy (old events replayed, or a body that never grows)
+// instead of a live stream. SSE-RESP-004 asks for no-cache; this check fails a stream that
+// explicitly invites caching. The rule, from RFC 9111: a shared cache may store the response
+// unless it carries no-store (§5.2.2.5), an unqualified no-cache (§5.2.2.4; then every reuse
+// is revalidated) or private (§5.2.2.7); a stored response is reused without revalidation
+// while fresh — for a freshness lifetime from s-maxage (§5.2.2.10), else max-age (§5.2.2.1),
+// else Expires minus Date (§5.3, §4.2.1), or, with no explicit lifetime, a heuristic one that
+// public permits (§5.2.2.9, §4.2.2) — and after it with stale-while-revalidate (RFC 5861 §3).
+// So a storable stream fails when its lifetime is positive, or it is public without an
+// explicit lifetime, or it allows stale-while-revalidate. A stream that merely lacks
+// Cache-Control (heuristic caching needs Last-Modified or public; §4.2.2) is SSE-RESP-004's
+// warning only.
+var _ = fw.Register(fw.Check{
+	ID: "SSE-RESP-013", Level: fw.MUST, Transport: fw.SSE, Requires: sseCaps,
+	Requirement: "The stream response does not explicitly allow shared caching: no public, max-age, s-maxage or stale-while-revalidate above 0, and no future Expires, unless no-store, no-cache or private forbids storing or reusing it.",
+	Quote:       "The no-store response directive indicates that any caching recipient MUST NOT store any part of either the immediate request or the response",
+	Spec:        "RFC 9111 §4.2.1, §4.2.2, §5.2.2, §5.3; RFC 5861 §3",
+	Timeout:     15 * time.Second,
+	Run: func(t *fw.T) {
+		s := headOK(t, bounded(t), nil, nil)
+		h := s.Resp.Header
+		cc := strings.Join(h.Values("Cache-Control"), ", ")
+		t.Measure("Cache-Control", "%q", cc)
+		if e := h.Get("Expires"); e != "" {
+			t.Measure("Expires", "%q (Date %q)", e, h.Get("Date"))
+		}
+		if why := cacheable(h, time.Now()); why != "" {
+			diagnoseCacheable(t, why)
+			t.Remedy("send Cache-Control: no-cache (or no-store) on the stream response, and no Expires")
+			t.Violation("a stream response no shared cache may store and reuse (Cache-Control: no-cache or no-store)", fmt.Sprintf("Cache-Control %q: %s", cc, why))
+		}
+	},
+})
+
+func diagnoseCacheable(t *fw.T, why string) {
+	t.Diagnose("stream-cacheable", "the event stream's response invites caching (%s): behind a CDN or a caching proxy clients get a stored copy (old events replayed, or a stream that never updates) instead of the live stream", why)
+}
+
+// cacheable says why a shared cache may store and reuse a response with headers h without
+// revalidation (see SSE-RESP-013), or "" when it may not.
+func cacheable(h http.Header, now time.Time) string {
+	dirs := map[string]string{}
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name == "" {
+				continue
+			}
+			val = strings.Trim(strings.TrimSpace(val), `"`)
+			if name == "no-cache" && val != "" {
+				continue // qualified no-cache restricts only the named fields
+			}
+			if _, dup := dirs[name]; !dup {
+				dirs[name] = val
+			}
+		}
+	}
+	for _, forbid := range []string{"no-store", "no-cache", "private"} {
+		if _, ok := dirs[forbid]; ok {
+			return ""
+		}
+	}
+	seconds := func(name string) (int64, bool) {
+		v, ok := dirs[name]
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, true // an invalid lifetime is treated as stale (RFC 9111 §4.2.1)
+		}
+		return n, true
+	}
+	if n, ok := seconds("stale-while-revalidate"); ok && n > 0 {
+		return fmt.Sprintf("stale-while-revalidate=%d lets a cache serve a stored copy", n)
+	}
+	for _, name := range []string{"s-maxage", "max-age"} {
+		if n, ok := seconds(name); ok {
+			if n > 0 {
+				return fmt.Sprintf("%s=%d makes a stored copy fresh for %d s", name, n, n)
+			}
+			return ""
+		}
+	}
+	if e := h.Get("Expires"); e != "" {
+		exp, err := http.ParseTime(e)
+		if err != nil {
+			return "" // an invalid Expires means already expired (RFC 9111 §5.3)
+		}
+		date := now
+		if d, err := http.ParseTime(h.Get("Date")); err == nil {
+			date = d
+		}
+		if exp.After(date) {
+			return fmt.Sprintf("Expires is %s after Date: a stored copy is fresh until then", exp.Sub(date).Round(time.Second))
+		}
+		return ""
+	}
+	if _, ok := dirs["public"]; ok {
+		return "public without a lifetime lets a cache store it and reuse it for a heuristic lifetime"
+	}
+	return ""
+}
 
 // nginx buffers proxied responses unless told otherwise; the response header
 // "X-Accel-Buffering: no" turns buffering off per response (nginx proxy_buffering docs).
