@@ -1,7 +1,8 @@
 // Package ordering holds the ordering checks (ORD-…): several publishers and many
 // subscribers per topic, under latency with jitter, TCP slicing and a bandwidth-limited
 // subscriber. Per topic, the order of events is total and the same for every subscriber, no
-// event is lost or duplicated, a slow subscriber does not hold the others back, and the order
+// event is lost or duplicated, a slow subscriber holds back neither the others nor the
+// publisher, a subscriber that stops reading is never dropped from silently, and the order
 // survives a reconnect and a switch of transport with the same resume token.
 //
 // Like the reconnect checks, they follow generator → faults → history → checker (package
@@ -9,8 +10,9 @@
 // order implied by publish timing (a publish acknowledged before another was invoked must come
 // first).
 //
-// IDs: ORD-<SSE|WS|LP>-NNN — 001 latency+jitter, 002 slicer, 003 slow-consumer isolation,
-// 004 across a reconnect; ORD-SWITCH-NNN — 001 sse→websocket, 002 websocket→longpoll,
+// IDs: ORD-<SSE|WS|LP>-NNN — 001 latency+jitter, 002 slicer, 003 slow-consumer isolation
+// (the others' lag and the publisher's latency), 004 across a reconnect, 005 a paused reader
+// during a burst (SSE and WebSocket: every event, a gap-free resume or the reset signal); ORD-SWITCH-NNN — 001 sse→websocket, 002 websocket→longpoll,
 // 003 longpoll→sse (capability fallback). Label "chaos" (opt-in).
 package ordering
 
@@ -46,6 +48,8 @@ func register() bool {
 			switch fault {
 			case "slow-reader":
 				sp = spec + "; a client reading 2 KB/s from a 4 KiB socket buffer (DESIGN.md: a slow client never stalls others)"
+			case "paused-reader":
+				sp = spec + "; a client that stops reading (4 KiB socket buffer) during a burst (DESIGN.md: bounded per-client queues; the reference drops a slow client or signals the loss)"
 			case "none":
 				sp = spec + "; reconnects by the suite's clients"
 			}
@@ -60,10 +64,14 @@ func register() bool {
 		// between segments (what is exercised is segmentation, not speed).
 		reg("002", "slicer", "with 3 concurrent publishers and every byte in its own TCP segment, all 5 %s subscribers see one identical total order, with no event lost or duplicated", nil,
 			concurrent("slicer", func(f *toxiproxy.Fault) { f.SliceDelay = 100 * time.Microsecond }, 250*time.Millisecond, false))
-		reg("003", "slow-reader", "a %s client that reads at 2 KB/s does not delay the other subscribers by more than 2 s (slow-consumer isolation)", nil,
+		reg("003", "slow-reader", "a %s client that reads at 2 KB/s delays neither the other subscribers nor the publisher by more than 2 s (slow-consumer isolation)", nil,
 			slowConsumer)
 		reg("004", "none", "with 3 concurrent publishers, the order every %s subscriber sees is the same across reconnects, and resumes have no gap and no duplicate",
 			[]fw.Capability{fw.CapResume}, concurrent("", nil, 120*time.Millisecond, true))
+		if tr != fw.LongPoll { // a long-poll is read whole: there is no stream to stop reading
+			reg("005", "paused-reader", "a %s subscriber that stops reading while a burst larger than the socket buffers is published, then reads again, receives every event, or is disconnected and resumes with no gap, or receives the explicit reset signal: never a silent gap",
+				[]fw.Capability{fw.CapResume}, overflow)
+		}
 	}
 	switches := []struct {
 		num      string
@@ -130,13 +138,15 @@ func concurrent(fault string, mod func(*toxiproxy.Fault), interval time.Duration
 // network — while three subscribers read through the check's clean proxy; one publisher sends
 // 128 KiB events ten times a second, far more than the slow client takes, so a target without
 // per-client queues blocks on it within a second or two. The clean subscribers must see every
-// event within SlowLag of its publish.
+// event within SlowLag of its publish, and every publish is answered within SlowLag: a target
+// that writes to its subscribers from the publisher (synchronously) makes the publisher wait
+// for the slow one, which the lag of the events it did publish never shows.
 //
 // The slow client connects to the target directly, not through Toxiproxy: Toxiproxy buffers
 // without bound between its toxics, so a bandwidth toxic never pushes back on the target
 // (RC-*-002 exercises the bandwidth toxic itself).
 func slowConsumer(t *fw.T, tr fw.Transport) {
-	r := history.Rules{Ordered: true, Unique: true, NoLoss: true, MaxLag: SlowLag}
+	r := history.Rules{Ordered: true, Unique: true, NoLoss: true, MaxLag: SlowLag, PublishWithin: SlowLag}
 	e := chaos.New(t, tr, r)
 	fast := e.Subscribers(string(tr), 3)
 	next := e.Prime(fast, 0, 20*time.Second)
@@ -149,6 +159,52 @@ func slowConsumer(t *fw.T, tr fw.Transport) {
 	seqs := <-gen
 	e.Settle(fast, seqs, 20*time.Second)
 	t.Measure("slow_reader", "read %d bytes at 2 KB/s while %d events of 128 KiB were published", stopSlow(), len(seqs))
+	e.Judge()
+}
+
+// Burst of ORD-*-005: more than the socket buffers of a stopped reader hold (its 4 KiB receive
+// buffer and the server's send buffer, which loopback autotuning grows to a few MiB), and no
+// more events than a usual retention (150 in the reference's profile).
+const (
+	burstEvents = 128
+	burstSize   = 64 << 10
+)
+
+// overflow: one subscriber connects straight to the target with a 4 KiB receive buffer and
+// stops reading; a burst of 128 events of 64 KiB (8 MiB) is published; then it reads again.
+// A witness follows through the check's proxy. Whatever the target does with a client that
+// does not read — queue, block, disconnect it (it then resumes), or send its reset signal —
+// the paused subscriber must end with every event or an explicit reset: NoLoss, Unique,
+// Ordered, Resumable; a reset is accepted and excuses what it explains.
+func overflow(t *fw.T, tr fw.Transport) {
+	e := chaos.New(t, tr, history.SafetyRules())
+	e.AllowResets = true
+	witness := e.Subscribe(string(tr) + "-witness")
+	paused := e.Subscribe(string(tr)+"-paused", func(o *subscriber.Options) { o.Base, o.RcvBuf = t.Run.BaseURL, 4096 })
+	subs := []*subscriber.Subscriber{witness, paused}
+	next := e.Prime(subs, 0, 20*time.Second)
+	paused.Pause()
+	chaos.Sleep(t, 200*time.Millisecond)
+	var seqs []int64
+	begin := time.Now()
+	for i := 0; i < burstEvents && time.Since(begin) < 8*time.Second && t.Context().Err() == nil; i++ {
+		if e.Publish("pub", next, burstSize) == nil {
+			seqs = append(seqs, next)
+		}
+		next++
+	}
+	burst := time.Since(begin)
+	chaos.Sleep(t, time.Second)
+	paused.Resume()
+	for i := 0; i < 5; i++ {
+		chaos.Sleep(t, 100*time.Millisecond)
+		if e.Publish("pub", next, 0) == nil {
+			seqs = append(seqs, next)
+		}
+		next++
+	}
+	t.Measure("burst", "%d of %d events of %d KiB published in %s while %s did not read", len(seqs)-min(len(seqs), 5), burstEvents, burstSize>>10, burst.Round(time.Millisecond), paused.Name())
+	e.Settle(subs, seqs, 15*time.Second)
 	e.Judge()
 }
 

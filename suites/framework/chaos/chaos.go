@@ -100,6 +100,11 @@ type Env struct {
 	// Settle, are violations (liveness: the history rules excuse what a reset explains).
 	Resets bool
 
+	// AllowResets accepts the target's explicit reset signal as an answer (NoReset is not
+	// judged) without giving up the other liveness rule: what a reset does not excuse must
+	// still arrive (CaughtUp).
+	AllowResets bool
+
 	// Diagnosis and DiagnosisText, when set, name the cause of a failure instead of the
 	// history's own diagnosis: the check knows what its scenario provokes (a gap after an
 	// outage beyond retention, with no reset signal declared, is a silent loss, not a resume
@@ -510,7 +515,7 @@ func (e *Env) liveness(h history.History, rep history.Report) []history.Violatio
 	var v []history.Violation
 	resets := map[string]int{}
 	for _, op := range h.Ops {
-		if op.Kind == history.KindReset && !(len(e.lossy) > 0 && op.T >= e.lossy[0]) {
+		if op.Kind == history.KindReset && !e.AllowResets && !(len(e.lossy) > 0 && op.T >= e.lossy[0]) {
 			resets[op.Client]++
 		}
 	}

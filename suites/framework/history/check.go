@@ -19,11 +19,12 @@ const (
 	RuleReconnectWithin = "ReconnectWithin"
 	RuleDetectWithin    = "DetectWithin"
 	RuleMaxLag          = "MaxLag"
+	RulePublishWithin   = "PublishWithin"
 )
 
 var ruleRank = map[string]int{RuleComplete: 0, RuleWellFormed: 1, RuleOrdered: 2, RuleUnique: 3,
 	RuleNoLoss: 4, RuleResumable: 5, RuleRetryHonoured: 6, RuleReconnectWithin: 7,
-	RuleDetectWithin: 8, RuleMaxLag: 9}
+	RuleDetectWithin: 8, RuleMaxLag: 9, RulePublishWithin: 10}
 
 // MaxPerRule caps the violations reported per rule; one more entry then says how many were
 // left out (the measures still count everything).
@@ -93,6 +94,10 @@ type TopicMeasures struct {
 	Unknown    int // outcome unknown, or no outcome recorded
 	Observed   int // distinct seqs received by any client
 	Consistent bool
+	// MaxPublish is the longest time from a publish-invoke to its outcome (ok, fail or
+	// unknown), and MaxPublishSeq its seq (NoSeq when no publish has an outcome).
+	MaxPublish    time.Duration
+	MaxPublishSeq int64
 }
 
 // FaultMeasures is what happened around one fault.
@@ -151,6 +156,7 @@ func Analyze(h History) Report {
 	x.retries(&rep)
 	x.faultRules(&rep)
 	x.lag(&rep)
+	x.publishWithin()
 	rep.Violations, rep.Notes = capViolations(x.v), x.notes
 	return rep
 }

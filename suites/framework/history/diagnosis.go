@@ -31,7 +31,7 @@ var diagnoses = []struct{ key, text string }{
 	{DiagResumeDuplicate, "a resume delivered events the client already had: resume strictly after the token's event"},
 	{DiagSilentLoss, "events were lost without the explicit reset signal: when a client cannot be given every event, send the declared reset signal (or disconnect it so that it resumes)"},
 	{DiagDuplicate, "an event was delivered twice to one subscriber: deliver each event once per subscription"},
-	{DiagSlowConsumerBlocks, "one slow reader held back the others: give every subscriber its own bounded queue and drop (or reset) a client that falls behind, never block the publisher or the fan-out on it"},
+	{DiagSlowConsumerBlocks, "one slow reader held back the publisher or the other subscribers: give every subscriber its own bounded queue and disconnect (or reset) a client that falls behind; never make the publish or the fan-out wait for one client's writes"},
 	{DiagNoHeartbeat, "a black-holed connection went unnoticed: send heartbeats (SSE comments, WebSocket pings) at the declared interval"},
 }
 

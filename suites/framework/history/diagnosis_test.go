@@ -1,6 +1,9 @@
 package history
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestDiagnosis: the whole history's diagnosis is the most specific cause its evidence
 // names (an inclusive resume is also a duplicate; a resume gap is also a loss).
@@ -41,4 +44,23 @@ func TestDiagnosisReordered(t *testing.T) {
 	if key, _ := Analyze(b.h(all())).Diagnosis(); key != DiagReordered {
 		t.Errorf("diagnosis %q, want %q", key, DiagReordered)
 	}
+}
+
+// TestPublishWithin: a publish answered late, or given up on after longer than the limit, is
+// a violation diagnosed slow-consumer-blocks; a prompt one is not.
+func TestPublishWithin(t *testing.T) {
+	b := (&hb{}).pub(0, 1).
+		pubOp(100, KindPublishInvoke, "p", "t", 2).pubOp(5100, KindPublishUnknown, "p", "t", 2).
+		pubOp(5200, KindPublishInvoke, "p", "t", 3).pubOp(5300, KindPublishOK, "p", "t", 3).
+		pubOp(5400, KindPublishInvoke, "p", "t", 4).pubOp(7400, KindPublishOK, "p", "t", 4)
+	rep := Analyze(b.h(Rules{PublishWithin: 1500 * ms}))
+	v := wantOne(t, rep.Violations, RulePublishWithin, "2 of 4 publishes took longer than 1.5s",
+		"seq 2 by p no answer: 503 after 5.000s", "seq 4 by p answered after 2.000s")
+	if v.Diagnosis != DiagSlowConsumerBlocks {
+		t.Errorf("diagnosis %q", v.Diagnosis)
+	}
+	if m := rep.Topics["t"]; m.MaxPublish != 5*time.Second || m.MaxPublishSeq != 2 {
+		t.Errorf("slowest publish %s (seq %d)", m.MaxPublish, m.MaxPublishSeq)
+	}
+	wantNone(t, Check(b.h(Rules{PublishWithin: 5 * time.Second})))
 }

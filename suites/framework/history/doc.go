@@ -124,6 +124,13 @@
 // publish-ok + D and no reset excuses it. Faults delay deliveries: use MaxLag in checks without
 // outages.
 //
+// PublishWithin D (slow-consumer isolation, the publisher's side): every publish is answered
+// (ok or refused) no later than invoke + D; an answer later than that, an unknown outcome
+// recorded more than D after the invoke (the publisher gave up: a timeout), or no outcome at
+// all when the history ended more than D after the invoke is a violation — one per topic,
+// listing the slow publishes. A publisher that waits for its subscribers shows here, not in
+// MaxLag (which measures from publish-ok).
+//
 // Timing rules compare T values of one recorder, so they judge what the suite's process saw,
 // scheduling delays included; leave slack in D.
 //

@@ -260,6 +260,7 @@ type rulesWire struct {
 	BlackHole       string   `json:"black_hole"`
 	MaxLag          string   `json:"max_lag"`
 	Slow            []string `json:"slow"`
+	PublishWithin   string   `json:"publish_within,omitempty"`
 }
 
 // MarshalJSON encodes the rules with durations as strings.
@@ -268,7 +269,7 @@ func (r Rules) MarshalJSON() ([]byte, error) {
 		Settle: r.Settle.String(), Resumable: r.Resumable, RetryHonoured: r.RetryHonoured,
 		RetryTolerance: r.RetryTolerance.String(), ReconnectWithin: r.ReconnectWithin.String(),
 		DetectWithin: r.DetectWithin.String(), BlackHole: r.BlackHole, MaxLag: r.MaxLag.String(),
-		Slow: r.Slow})
+		Slow: r.Slow, PublishWithin: durString(r.PublishWithin)})
 }
 
 // UnmarshalJSON decodes rules written by MarshalJSON; unknown fields are errors.
@@ -285,7 +286,8 @@ func (r *Rules) UnmarshalJSON(b []byte) error {
 		d    *time.Duration
 	}{{"settle", w.Settle, &out.Settle}, {"retry_tolerance", w.RetryTolerance, &out.RetryTolerance},
 		{"reconnect_within", w.ReconnectWithin, &out.ReconnectWithin},
-		{"detect_within", w.DetectWithin, &out.DetectWithin}, {"max_lag", w.MaxLag, &out.MaxLag}} {
+		{"detect_within", w.DetectWithin, &out.DetectWithin}, {"max_lag", w.MaxLag, &out.MaxLag},
+		{"publish_within", w.PublishWithin, &out.PublishWithin}} {
 		var err error
 		if *f.d, err = parseDur(f.name, f.s, false); err != nil {
 			return err
@@ -293,6 +295,14 @@ func (r *Rules) UnmarshalJSON(b []byte) error {
 	}
 	*r = out
 	return nil
+}
+
+// durString is d as a string, "" for 0 (an optional rule that is off).
+func durString(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 func parseDur(field, s string, required bool) (time.Duration, error) {

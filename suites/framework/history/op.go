@@ -191,6 +191,10 @@ type Rules struct {
 	MaxLag time.Duration
 	// Slow lists clients exempt from MaxLag (the deliberately slow consumers).
 	Slow []string
+	// PublishWithin: every publish is answered (ok or refused) within this duration of its
+	// invoke; a slower answer, or none before the publisher gave up (outcome unknown after
+	// longer than this), is a violation (a publisher held back by its subscribers).
+	PublishWithin time.Duration
 }
 
 // SafetyRules enables Ordered, Unique, NoLoss and Resumable, with no timing rule.

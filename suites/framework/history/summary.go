@@ -22,8 +22,12 @@ func (r Report) Summary() string {
 		if !m.Consistent {
 			order = "NO consistent order"
 		}
-		fmt.Fprintf(&b, "topic %q: %d published (%d ok, %d failed, %d unknown), %d observed, %s\n",
-			name, m.Publishes, m.OK, m.Failed, m.Unknown, m.Observed, order)
+		slowest := ""
+		if m.MaxPublishSeq != NoSeq {
+			slowest = fmt.Sprintf(", slowest publish %s (seq %d)", fmtT(m.MaxPublish), m.MaxPublishSeq)
+		}
+		fmt.Fprintf(&b, "topic %q: %d published (%d ok, %d failed, %d unknown%s), %d observed, %s\n",
+			name, m.Publishes, m.OK, m.Failed, m.Unknown, slowest, m.Observed, order)
 	}
 	for _, name := range sortedKeys(r.Clients) {
 		m := r.Clients[name]

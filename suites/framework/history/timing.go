@@ -40,8 +40,11 @@ func (x *index) measure(rep *Report) {
 	}
 	for _, name := range x.tnames {
 		tp := x.topics[name]
-		m := TopicMeasures{Publishes: len(tp.pubs), Consistent: !tp.g.cyclic}
+		m := TopicMeasures{Publishes: len(tp.pubs), Consistent: !tp.g.cyclic, MaxPublishSeq: NoSeq}
 		for _, p := range tp.pubs {
+			if p.outcome != "" && (m.MaxPublishSeq == NoSeq || p.done-p.invoke > m.MaxPublish) {
+				m.MaxPublish, m.MaxPublishSeq = p.done-p.invoke, p.seq
+			}
 			switch p.outcome {
 			case KindPublishOK:
 				m.OK++
@@ -279,5 +282,51 @@ func (x *index) lag(rep *Report) {
 			x.violate(RuleMaxLag, cl.name, t, "%s: %s", cl.name, strings.Join(parts, "; "))
 			x.diagnose(DiagSlowConsumerBlocks)
 		}
+	}
+}
+
+// publishWithin judges PublishWithin: every publish answered within the limit of its invoke.
+func (x *index) publishWithin() {
+	d := x.h.Rules.PublishWithin
+	if d <= 0 {
+		return
+	}
+	for _, name := range x.tnames {
+		var slow []string
+		var first time.Duration
+		n := 0
+		for _, p := range x.topics[name].pubs {
+			var took time.Duration
+			var what string
+			switch {
+			case p.outcome == "":
+				if x.truncated || x.end-p.invoke <= d {
+					continue
+				}
+				took, what = x.end-p.invoke, "no answer before the history ended"
+			case p.done-p.invoke <= d:
+				continue
+			case p.outcome == KindPublishUnknown:
+				took, what = p.done-p.invoke, "no answer: "+p.err
+			default:
+				took, what = p.done-p.invoke, "answered"
+			}
+			if n == 0 {
+				first = p.invoke + took
+			}
+			n++
+			if len(slow) < 5 {
+				slow = append(slow, fmt.Sprintf("seq %d by %s %s after %s (invoked t=%s)", p.seq, p.publisher, what, fmtT(took), fmtT(p.invoke)))
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		if n > len(slow) {
+			slow = append(slow, fmt.Sprintf("… %d more", n-len(slow)))
+		}
+		x.violate(RulePublishWithin, "", first, "topic %q: %d of %d publishes took longer than %s: %s",
+			name, n, len(x.topics[name].pubs), d, strings.Join(slow, "; "))
+		x.diagnose(DiagSlowConsumerBlocks)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -70,6 +69,10 @@ type Options struct {
 	Idle time.Duration
 	// Delay is the wait before reconnecting when the target named none (SSE retry: wins).
 	Delay time.Duration
+	// RcvBuf, when > 0, is the receive buffer (SO_RCVBUF) of the subscriber's sockets: with
+	// Pause, a small one makes the server, not the network, hold what the subscriber does
+	// not read.
+	RcvBuf int
 }
 
 // Subscriber is one running subscriber. Its methods are safe for concurrent use.
@@ -78,6 +81,7 @@ type Subscriber struct {
 	http   *http.Client
 	cancel context.CancelFunc
 	done   chan struct{}
+	gate   *gate
 
 	mu       sync.Mutex
 	token    string
@@ -94,12 +98,12 @@ type Subscriber struct {
 func Start(ctx context.Context, o Options) *Subscriber {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Subscriber{o: o, cancel: cancel, done: make(chan struct{}), token: o.Token,
-		seqs: map[int]bool{}, changed: make(chan struct{})}
+		seqs: map[int]bool{}, changed: make(chan struct{}), gate: newGate()}
 	// A client of its own: no pooled connection is shared with anything else, so a fault or
 	// a Drop cuts exactly this subscriber's connections.
 	s.http = &http.Client{Transport: &http.Transport{
 		Proxy:                  nil,
-		DialContext:            (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		DialContext:            s.dial,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 64 << 10,
 		MaxIdleConnsPerHost:    1,

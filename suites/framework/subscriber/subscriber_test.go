@@ -177,3 +177,61 @@ func TestEndpointAddsTheResumeQueryWithNetURL(t *testing.T) {
 		t.Errorf("no token: %q", got)
 	}
 }
+
+// TestPauseStopsReading: a paused subscriber reads nothing more (beyond a read already under
+// way) and its watchdog does not take the pause for silence; after Resume it receives what
+// waited, on SSE and WebSocket.
+func TestPauseStopsReading(t *testing.T) {
+	srv := reference.New(reference.Config{Addr: "127.0.0.1:0", Heartbeat: 200 * time.Millisecond, PingInterval: 200 * time.Millisecond})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	target := fw.Defaults().Target
+	for _, tr := range []fw.Transport{fw.SSE, fw.WebSocket} {
+		t.Run(string(tr), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			topic := "pause-" + string(tr)
+			rec := &log{}
+			s := Start(ctx, Options{Name: "c1", Transport: tr, Base: "http://" + srv.Addr(), Topic: topic, Target: &target, Rec: rec,
+				Seq: func(d string) (int, bool) { n, err := strconv.Atoi(d); return n, err == nil }, Idle: 600 * time.Millisecond,
+				Delay: 100 * time.Millisecond, RcvBuf: 4096})
+			defer s.Stop()
+			publish := func(i int) {
+				resp, err := http.Post("http://"+srv.Addr()+"/publish/"+topic, "text/plain", bytes.NewBufferString(strconv.Itoa(i)))
+				if err != nil || resp.StatusCode/100 != 2 {
+					t.Fatalf("publish %d: %v %v", i, err, resp)
+				}
+				resp.Body.Close()
+			}
+			for !s.Listening(200 * time.Millisecond) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			for i := 0; !s.Has(0); i++ {
+				if i > 50 {
+					t.Fatalf("seq 0 never arrived: %v", rec.lines)
+				}
+				publish(0)
+				wctx, wc := context.WithTimeout(ctx, 200*time.Millisecond)
+				s.WaitFor(wctx, []int{0})
+				wc()
+			}
+			s.Pause()
+			publish(1) // may be read by the read that was already waiting
+			time.Sleep(300 * time.Millisecond)
+			publish(2)
+			time.Sleep(1500 * time.Millisecond) // beyond Idle: no watchdog while paused
+			if s.Has(2) {
+				t.Fatalf("a paused subscriber received seq 2: %v", rec.lines)
+			}
+			s.Resume()
+			if m := s.WaitFor(ctx, []int{1, 2}); m != nil {
+				t.Fatalf("missing %v after Resume: %v", m, rec.lines)
+			}
+			if n := rec.count("disconnect"); n != 0 {
+				t.Errorf("%d disconnects during the pause: %v", n, rec.lines)
+			}
+		})
+	}
+}

@@ -89,7 +89,7 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 			if last.IsZero() {
 				last = st.Headers
 			}
-			if s.o.Idle > 0 && time.Since(last) > s.o.Idle {
+			if s.o.Idle > 0 && s.gate.quiet(last, s.o.Idle) {
 				s.o.Rec.Disconnect(s.o.Name, CauseHeartbeat)
 				return retry()
 			}
@@ -121,7 +121,7 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 	}
 	start := s.o.Rec.Now()
 	dctx, dcancel := context.WithTimeout(ctx, s.connectBound())
-	c, hs, err := wsclient.Dial(dctx, u, wsclient.DialOptions{})
+	c, hs, err := wsclient.Dial(dctx, u, wsclient.DialOptions{NetDial: s.dial})
 	dcancel()
 	if err != nil {
 		if hs != nil {
@@ -157,7 +157,7 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 				case <-cctx.Done():
 					return
 				case <-tk.C:
-					if time.Since(time.Unix(0, last.Load())) > s.o.Idle {
+					if s.gate.quiet(time.Unix(0, last.Load()), s.o.Idle) {
 						silent.Store(true)
 						cancel()
 						return
