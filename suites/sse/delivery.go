@@ -97,6 +97,7 @@ var _ = fw.Register(fw.Check{
 			worst = max(worst, d)
 		}
 		if worst > time.Second {
+			diagnoseBuffered(t, worst.Round(time.Millisecond))
 			t.Violation("each event within 1s of its publish", fmt.Sprintf("worst latency %s", worst.Round(time.Millisecond)))
 		}
 	},

@@ -168,6 +168,16 @@ func nextEvent(t *fw.T, s *sseclient.Stream, d time.Duration, want string) ssecl
 
 // collect reads n events, failing the check when they do not all arrive within d.
 func collect(t *fw.T, s *sseclient.Stream, n int, d time.Duration, want string) []sseclient.Event {
+	out, err := gather(t, s, n, d, want)
+	if err != nil {
+		t.Violation(want, fmt.Sprintf("%d of %d events, then %s; received data: %q", len(out), n, describeErr(err, d), datas(out)))
+	}
+	return out
+}
+
+// gather is collect that returns what arrived, and why it stopped before n events (nil when
+// all n came), so the check can diagnose a shortfall.
+func gather(t *fw.T, s *sseclient.Stream, n int, d time.Duration, want string) ([]sseclient.Event, error) {
 	ctx, cancel := t.Within(d)
 	defer cancel()
 	requireOK(t, s, ctx, d, want)
@@ -175,14 +185,14 @@ func collect(t *fw.T, s *sseclient.Stream, n int, d time.Duration, want string) 
 	for len(out) < n {
 		ev, err := s.Next(ctx)
 		if err != nil {
-			t.Violation(want, fmt.Sprintf("%d of %d events, then %s; received data: %q", len(out), n, describeErr(err, d), datas(out)))
+			return out, err
 		}
 		if ev.Type != "" && ev.Type != "message" {
 			continue // a named control event (e.g. a reset signal) is not one of ours
 		}
 		out = append(out, ev)
 	}
-	return out
+	return out, nil
 }
 
 func datas(evs []sseclient.Event) []string {

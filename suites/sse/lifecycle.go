@@ -229,6 +229,7 @@ var _ = fw.Register(fw.Check{
 		d := ev.At.Sub(sent)
 		t.Measure("latency after idle", "%s (idle %s)", d.Round(time.Millisecond), idle)
 		if d > time.Second {
+			diagnoseBuffered(t, d.Round(time.Millisecond))
 			t.Violation("within 1s", fmt.Sprintf("after %s", d.Round(time.Millisecond)))
 		}
 	},

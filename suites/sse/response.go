@@ -259,6 +259,11 @@ var _ = fw.Register(fw.Check{
 		d := fb.Sub(s.Start)
 		t.Measure("time to first byte", "%s", d.Round(time.Millisecond))
 		if d > time.Second {
+			if h := s.Headers.Sub(s.Start); h > time.Second {
+				// The head came as late as the first byte: the whole response was held.
+				t.Measure("response head", "after %s", h.Round(time.Millisecond))
+				diagnoseBuffered(t, d.Round(time.Millisecond))
+			}
 			t.Violation("first byte within 1s", fmt.Sprintf("first byte after %s", d.Round(time.Millisecond)))
 		}
 	},

@@ -36,15 +36,13 @@ func resume(t *fw.T, how func(id string) (http.Header, url.Values)) {
 	t.Publish(t.Payload(5))
 	h, q := how(id)
 	r := openOK(t, t.Context(), h, q)
-	got := collect(t, r, 4, deliveryWait, "events 2..5 after resuming from event 1's id")
+	got, err := gather(t, r, 4, deliveryWait, "events 2..5 after resuming from event 1's id")
 	seqs := t.Seqs(datas(got))
 	t.Measure("seqs after resume", "%v", seqs)
-	if !slices.Equal(seqs, []int{2, 3, 4, 5}) {
-		diag := "a gap"
-		if len(seqs) > 0 && seqs[0] == 1 {
-			diag = "the event of the Last-Event-ID itself was replayed (resume must be exclusive)"
-		} else if slices.Contains(seqs, 1) || hasDup(seqs) {
-			diag = "a duplicate"
+	if want := []int{2, 3, 4, 5}; !slices.Equal(seqs, want) {
+		diag := diagnoseResume(t, 1, seqs, want)
+		if err != nil {
+			diag += "; then " + describeErr(err, deliveryWait)
 		}
 		t.Violation("payload seqs [2 3 4 5] (exclusive of the resumed id, no gap, no duplicate)", fmt.Sprintf("%v: %s", seqs, diag))
 	}
@@ -275,7 +273,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3, §9.2.4",
 	Timeout:     60 * time.Second,
 	Run: func(t *fw.T) {
-		var got []int
+		var got, tokens []int
 		last, seq := "", 0
 		for round := 0; round < 5; round++ {
 			var h http.Header
@@ -292,9 +290,18 @@ var _ = fw.Register(fw.Check{
 				seq++
 				t.Publish(t.Payload(seq))
 			}
-			evs := collect(t, s, n, deliveryWait, fmt.Sprintf("reconnect %d", round))
+			evs, err := gather(t, s, n, deliveryWait, fmt.Sprintf("reconnect %d", round))
 			got = append(got, t.Seqs(datas(evs))...)
+			if err != nil {
+				want := make([]int, 0, seq)
+				for i := 1; i <= seq; i++ {
+					want = append(want, i)
+				}
+				t.Measure("seqs", "%v", got)
+				t.Violation(fmt.Sprintf("%d events on reconnect %d", n, round), fmt.Sprintf("%d, then %s; seqs so far %v: %s", len(evs), describeErr(err, deliveryWait), got, diagnoseSeq(t, got, want, tokens)))
+			}
 			last = evs[len(evs)-1].LastEventID
+			tokens = append(tokens, got[len(got)-1])
 			_ = s.Close()
 			seq++
 			t.Publish(t.Payload(seq)) // while away
@@ -308,7 +315,7 @@ var _ = fw.Register(fw.Check{
 		}
 		t.Measure("seqs", "%v", got)
 		if !slices.Equal(got, want) {
-			t.Violation(fmt.Sprintf("seqs %v", want), fmt.Sprintf("%v", got))
+			t.Violation(fmt.Sprintf("seqs %v", want), fmt.Sprintf("%v: %s", got, diagnoseSeq(t, got, want, tokens)))
 		}
 	},
 })
@@ -352,7 +359,7 @@ var _ = fw.Register(fw.Check{
 			}
 			t.Measure(fmt.Sprintf("from event %d", r.from), "%v", r.got)
 			if !slices.Equal(r.got, want) {
-				t.Violation(fmt.Sprintf("resume from event %d: seqs %v", r.from, want), fmt.Sprintf("%v", r.got))
+				t.Violation(fmt.Sprintf("resume from event %d: seqs %v", r.from, want), fmt.Sprintf("%v: %s", r.got, diagnoseResume(t, r.from, r.got, want)))
 			}
 		}
 	},
@@ -368,9 +375,14 @@ var _ = fw.Register(fw.Check{
 		s := openOK(t, t.Context(), header("Last-Event-ID", ids[2]), nil)
 		settle(s)
 		t.Publish(t.Payload(4))
-		got := t.Seqs(datas(collect(t, s, 1, deliveryWait, "event 4")))
+		evs, err := gather(t, s, 1, deliveryWait, "event 4")
+		got := t.Seqs(datas(evs))
 		if !slices.Equal(got, []int{4}) {
-			t.Violation("event 4 first (nothing replayed)", fmt.Sprintf("seqs %v", got))
+			obs := fmt.Sprintf("seqs %v", got)
+			if err != nil {
+				obs += ", then " + describeErr(err, deliveryWait)
+			}
+			t.Violation("event 4 first (nothing replayed)", obs+": "+diagnoseResume(t, 3, got, []int{4}))
 		}
 	},
 })
@@ -391,10 +403,15 @@ var _ = fw.Register(fw.Check{
 			return
 		}
 		got := t.Seqs([]string{ev.Data})
-		got = append(got, t.Seqs(datas(collect(t, s, 1, deliveryWait, "event 4 after event 3")))...)
+		more, err := gather(t, s, 1, deliveryWait, "event 4 after event 3")
+		got = append(got, t.Seqs(datas(more))...)
 		t.Measure("seqs after restart", "%v", got)
 		if !slices.Equal(got, []int{3, 4}) {
-			t.Violation("seqs [3 4] (or the reset signal)", fmt.Sprintf("%v", got))
+			obs := fmt.Sprintf("%v", got)
+			if err != nil {
+				obs += ", then " + describeErr(err, deliveryWait)
+			}
+			t.Violation("seqs [3 4] (or the reset signal)", obs+": "+diagnoseResume(t, 2, got, []int{3, 4}))
 		}
 	},
 })
