@@ -215,6 +215,7 @@ var _ = fw.Register(fw.Check{
 		for {
 			nudge(t, s, &nudged)
 			if r, ok := s.Retry(); ok {
+				requireOK(t, s, t.Context(), 0, "status 200") // a client ignores the body of any other status
 				t.Measure("retry", "%s", r)
 				if r != declared {
 					t.Violation(fmt.Sprintf("retry: %d", declared.Milliseconds()), fmt.Sprintf("retry: %d", r.Milliseconds()))

@@ -251,6 +251,7 @@ var _ = fw.Register(fw.Check{
 		for {
 			nudge(t, s, &nudged)
 			if r, ok := s.Retry(); ok {
+				requireOK(t, s, t.Context(), 0, "status 200") // a client ignores the body of any other status
 				t.Measure("retry", "%s", r)
 				if r < time.Second {
 					t.Violation("retry >= 1000", fmt.Sprintf("retry: %d", r.Milliseconds()))
