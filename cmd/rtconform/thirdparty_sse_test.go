@@ -53,6 +53,10 @@ var thirdPartySSEFindings = map[string]struct{ fail, warn []string }{
 			// findIDInQueue (auto ids) does not stop at the end of the buffer: a resume from
 			// the newest id replays the whole buffer.
 			"SSE-RESUME-009",
+			// An id that does not parse is ignored without a signal (Subscription.LastEventID:
+			// "If the ID is invalid replaying events will be omitted"): a silent restart
+			// from now.
+			"SSE-RESUME-005",
 			// Message.AppendData("") appends no data field (the event is not dispatched),
 			// and a trailing line break is dropped.
 			"SSE-PAYLOAD-001", "SSE-PAYLOAD-007",
