@@ -69,7 +69,7 @@ func register() bool {
 		reg("004", "none", "with 3 concurrent publishers, the order every %s subscriber sees is the same across reconnects, and resumes have no gap and no duplicate",
 			[]fw.Capability{fw.CapResume}, concurrent("", nil, 120*time.Millisecond, true))
 		if tr != fw.LongPoll { // a long-poll is read whole: there is no stream to stop reading
-			reg("005", "paused-reader", "a %s subscriber that stops reading while a burst larger than the socket buffers is published, then reads again, receives every event, or is disconnected and resumes with no gap, or receives the explicit reset signal: never a silent gap",
+			reg("005", "paused-reader", "a %s subscriber that stops reading for 3 s while a burst larger than the socket buffers is published, then reads again, receives every event, or is disconnected and resumes with no gap, or receives the explicit reset signal (never a silent gap), and the other subscribers are not held back by more than 2 s meanwhile",
 				[]fw.Capability{fw.CapResume}, overflow)
 		}
 	}
@@ -171,13 +171,18 @@ const (
 )
 
 // overflow: one subscriber connects straight to the target with a 4 KiB receive buffer and
-// stops reading; a burst of 128 events of 64 KiB (8 MiB) is published; then it reads again.
+// stops reading; a burst of 128 events of 64 KiB (8 MiB) is published; it reads again 3 s
+// after the burst began (at least 1 s after its end).
 // A witness follows through the check's proxy. Whatever the target does with a client that
 // does not read — queue, block, disconnect it (it then resumes), or send its reset signal —
 // the paused subscriber must end with every event or an explicit reset: NoLoss, Unique,
-// Ordered, Resumable; a reset is accepted and excuses what it explains.
+// Ordered, Resumable; a reset is accepted and excuses what it explains. The pause outlasts
+// SlowLag, so a target whose fan-out waits for the stopped reader (a blocking send into a full
+// per-client channel, a write under the topic's lock) holds the witness back beyond MaxLag.
 func overflow(t *fw.T, tr fw.Transport) {
-	e := chaos.New(t, tr, history.SafetyRules())
+	r := history.SafetyRules()
+	r.MaxLag, r.Slow = SlowLag, []string{string(tr) + "-paused"}
+	e := chaos.New(t, tr, r)
 	e.AllowResets = true
 	witness := e.Subscribe(string(tr) + "-witness")
 	paused := e.Subscribe(string(tr)+"-paused", func(o *subscriber.Options) { o.Base, o.RcvBuf = t.Run.BaseURL, 4096 })
@@ -194,7 +199,7 @@ func overflow(t *fw.T, tr fw.Transport) {
 		next++
 	}
 	burst := time.Since(begin)
-	chaos.Sleep(t, time.Second)
+	chaos.Sleep(t, max(time.Until(begin.Add(SlowLag+time.Second)), time.Second))
 	paused.Resume()
 	for i := 0; i < 5; i++ {
 		chaos.Sleep(t, 100*time.Millisecond)
