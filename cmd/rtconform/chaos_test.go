@@ -13,7 +13,7 @@ import (
 // Toxiproxy backend: every check, every transport.
 func TestChaosPassesAgainstTheReferenceEmbedded(t *testing.T) {
 	t.Parallel()
-	chaosRun(t, "embedded", "chaos", 34+15)
+	chaosRun(t, "embedded", "chaos", 34+17)
 }
 
 // The same checks with Toxiproxy in a Docker container (image built locally when it cannot be
@@ -26,7 +26,7 @@ func TestChaosPassesAgainstTheReferenceInAContainer(t *testing.T) {
 			t.Skip("RTCONFORM_REQUIRE_DOCKER=0 and no Docker daemon: the container backend is not tested")
 		}
 	}
-	chaosRun(t, "container", "chaos", 34+15)
+	chaosRun(t, "container", "chaos", 34+17)
 }
 
 func chaosRun(t *testing.T, backend, filter string, want int) {
