@@ -69,7 +69,7 @@ func register() bool {
 		reg("004", "none", "with 3 concurrent publishers, the order every %s subscriber sees is the same across reconnects, and resumes have no gap and no duplicate",
 			[]fw.Capability{fw.CapResume}, concurrent("", nil, 120*time.Millisecond, true))
 		if tr != fw.LongPoll { // a long-poll is read whole: there is no stream to stop reading
-			reg("005", "paused-reader", "a %s subscriber that stops reading for 3 s while a burst larger than the socket buffers is published, then reads again, receives every event, or is disconnected and resumes with no gap, or receives the explicit reset signal (never a silent gap), and the other subscribers are not held back by more than 2 s meanwhile",
+			reg("005", "paused-reader", "a %s subscriber that stops reading for 3 s while a burst larger than the socket buffers is published, then reads again, receives every event, or is disconnected and resumes with no gap, or receives the explicit reset signal (never a silent gap), and neither the other subscribers nor the publisher are held back by more than 2 s meanwhile",
 				[]fw.Capability{fw.CapResume}, overflow)
 		}
 	}
@@ -178,10 +178,11 @@ const (
 // the paused subscriber must end with every event or an explicit reset: NoLoss, Unique,
 // Ordered, Resumable; a reset is accepted and excuses what it explains. The pause outlasts
 // SlowLag, so a target whose fan-out waits for the stopped reader (a blocking send into a full
-// per-client channel, a write under the topic's lock) holds the witness back beyond MaxLag.
+// per-client channel, a write under the topic's lock) holds the witness back beyond MaxLag,
+// and one whose publish waits for it (a single writer goroutine) breaks PublishWithin.
 func overflow(t *fw.T, tr fw.Transport) {
 	r := history.SafetyRules()
-	r.MaxLag, r.Slow = SlowLag, []string{string(tr) + "-paused"}
+	r.MaxLag, r.PublishWithin, r.Slow = SlowLag, SlowLag, []string{string(tr) + "-paused"}
 	e := chaos.New(t, tr, r)
 	e.AllowResets = true
 	witness := e.Subscribe(string(tr) + "-witness")

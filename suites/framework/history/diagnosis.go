@@ -23,15 +23,17 @@ const (
 )
 
 // diagnoses ranks the keys, most specific first: an inclusive resume also shows as a
-// duplicate, a resume gap also as a loss, so the more specific evidence names the cause.
+// duplicate, a resume gap also as a loss, so the more specific evidence names the cause. A
+// slow reader that holds back the publisher or the fan-out also leaves events "missing" when
+// the history ends (they are still queued behind it): the blocking is the cause, not a loss.
 var diagnoses = []struct{ key, text string }{
 	{DiagResumeInclusive, "the resume was inclusive: the event of the resume token (Last-Event-ID, since, cursor) was delivered again; resume with the event after it"},
 	{DiagReordered, "subscribers of one topic saw its events in different orders: deliver each topic's events in one total order to every subscriber"},
 	{DiagResumeGap, "a resume skipped events that follow the resume token: deliver every event after the token, or the explicit reset signal when they are gone"},
 	{DiagResumeDuplicate, "a resume delivered events the client already had: resume strictly after the token's event"},
+	{DiagSlowConsumerBlocks, "one slow reader held back the publisher or the other subscribers: give every subscriber its own bounded queue and disconnect (or reset) a client that falls behind; never make the publish or the fan-out wait for one client's writes"},
 	{DiagSilentLoss, "events were lost without the explicit reset signal: when a client cannot be given every event, send the declared reset signal (or disconnect it so that it resumes)"},
 	{DiagDuplicate, "an event was delivered twice to one subscriber: deliver each event once per subscription"},
-	{DiagSlowConsumerBlocks, "one slow reader held back the publisher or the other subscribers: give every subscriber its own bounded queue and disconnect (or reset) a client that falls behind; never make the publish or the fan-out wait for one client's writes"},
 	{DiagNoHeartbeat, "a black-holed connection went unnoticed: send heartbeats (SSE comments, WebSocket pings) at the declared interval"},
 }
 

@@ -64,3 +64,13 @@ func TestPublishWithin(t *testing.T) {
 	}
 	wantNone(t, Check(b.h(Rules{PublishWithin: 5 * time.Second})))
 }
+
+// TestDiagnosisBlockingOverLoss: a publisher held back behind a slow reader also leaves the
+// events it was blocked on undelivered when the history ends; the cause is the blocking
+// (go-sse's single writer was reported as a silent loss).
+func TestDiagnosisBlockingOverLoss(t *testing.T) {
+	rep := Report{Violations: []Violation{{Rule: RuleNoLoss, Diagnosis: DiagSilentLoss}, {Rule: RulePublishWithin, Diagnosis: DiagSlowConsumerBlocks}}}
+	if key, _ := rep.Diagnosis(); key != DiagSlowConsumerBlocks {
+		t.Errorf("diagnosis %q, want %q", key, DiagSlowConsumerBlocks)
+	}
+}
