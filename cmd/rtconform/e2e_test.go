@@ -135,7 +135,7 @@ func TestRunAgainstReferencePassesEveryCheck(t *testing.T) {
 		t.Errorf("%d checks ran, want >= 24", len(r.report.Checks))
 	}
 	for _, c := range r.report.Checks {
-		if c.Verdict != fw.PASS {
+		if c.Verdict != fw.PASS && !(c.Level == fw.INFO && c.Verdict == fw.INFOV) {
 			t.Errorf("%s: %s: %s", c.ID, c.Verdict, c.Message)
 		}
 	}

@@ -24,6 +24,9 @@ var thirdPartySSEFindings = map[string]struct{ fail, warn []string }{
 			// EventLog.Replay sends every event whose id >= Last-Event-ID: the event of
 			// the resume id itself is delivered again (inclusive resume).
 			[]string{"SSE-RESUME-001", "SSE-RESUME-007", "SSE-RESUME-008", "SSE-RESUME-009"},
+			// A numeric Last-Event-ID it never issued replays nothing and the stream goes
+			// on with live events: no signal (a non-numeric one is refused with 400).
+			[]string{"SSE-RESUME-005"},
 			// ServeHTTP writes the whole payload after one "data: " (SplitData is off by
 			// default): its line breaks end the field, so later lines become fields, comments
 			// or a new event, and a trailing blank line ends the event early.

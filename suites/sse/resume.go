@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rtconform/rtconform/suites/framework/sseclient"
@@ -230,18 +231,46 @@ var _ = fw.Register(fw.Check{
 	Spec:        "operational: the target's declared sse.reset.event; WHATWG HTML §9.2.3, §9.2.4",
 	Timeout:     40 * time.Second,
 	Run: func(t *fw.T) {
-		learnIDs(t, 1, 1) // the topic exists and has history
-		unknown := header("Last-Event-ID", "rtconform-never-issued-"+t.Run.ID[:8])
-		if reset := t.Target().SSE.Reset.Event; reset != "" {
-			s := openOK(t, t.Context(), unknown, nil)
-			settle(s)
-			t.Publish(t.Payload(2))
-			expectReset(t, s, reset, "an unknown id")
-			return
+		ids := learnIDs(t, 1, 1) // the topic exists and has history
+		// A foreign id first, then one of the target's own shape that it has not issued yet
+		// (r3labs refuses a non-numeric id with 400 but silently waits on "1000").
+		probes := []string{"rtconform-never-issued-" + t.Run.ID[:8]}
+		if f := futureID(ids[0]); f != "" {
+			probes = append(probes, f)
 		}
-		expectSignal(t, open(t, t.Context(), unknown, nil), "an unknown id")
+		for _, id := range probes {
+			t.Measure("unknown id", "%q", id)
+			why := fmt.Sprintf("an unknown id (%q)", id)
+			unknown := header("Last-Event-ID", id)
+			if reset := t.Target().SSE.Reset.Event; reset != "" {
+				s := openOK(t, t.Context(), unknown, nil)
+				settle(s)
+				t.Publish(t.Payload(2))
+				expectReset(t, s, reset, why)
+				s.Close()
+				continue
+			}
+			s := open(t, t.Context(), unknown, nil)
+			expectSignal(t, s, why)
+			s.Close()
+		}
 	},
 })
+
+// futureID returns an id of the same shape as id that the target has not issued: its trailing
+// number replaced by nines, nine digits longer ("42" → "99999999999", "epoch-7" →
+// "epoch-9999999999"), larger than any the target issues in a run; "" when id does not end in
+// a digit.
+func futureID(id string) string {
+	i := len(id)
+	for i > 0 && id[i-1] >= '0' && id[i-1] <= '9' {
+		i--
+	}
+	if i == len(id) {
+		return ""
+	}
+	return id[:i] + strings.Repeat("9", len(id)-i+9)
+}
 
 // A browser sends Last-Event-ID only when its last event ID string is not empty, but proxies
 // and hand-written clients send an empty header; it must mean "no id", not an error.
