@@ -2,6 +2,7 @@
 // (SSE, WebSocket, long-poll), serves the bundled reference server, and lists the checks.
 //
 //	rtconform run        run the suites (exit 0: every MUST passed, 1: a conformance failure, 2: usage or harness error)
+//	rtconform deploy     validate a deployment: the server on its origin, the proxies/CDN in front of it
 //	rtconform reference  serve the reference server
 //	rtconform list       print every check
 //	rtconform recheck    re-run the history checker on saved chaos histories
@@ -26,13 +27,15 @@ const usage = `rtconform — conformance and chaos tests for realtime HTTP endpo
 
 Usage:
   rtconform run [flags]        run the suites against a target (default: ginkgo.yaml, else the in-process reference server)
+  rtconform deploy --target https://public [--origin http://origin]
+                               validate a deployment: the server, and the proxies or CDN in front of it
   rtconform reference [flags]  serve the bundled reference server
   rtconform list [flags]       print every check: ID, level, transport, requirement
   rtconform recheck <path>...  re-run the history checker on saved histories (a .jsonl file or a report dir)
 
 Run "rtconform <command> --help" for the flags of a command.
 
-Exit codes of run: 0 every MUST check passed (and, with --strict, every SHOULD); 1 a conformance
+Exit codes of run and deploy: 0 every MUST check passed (and, with --strict, every SHOULD); 1 a conformance
 failure; 2 a usage, configuration or harness error (target unreachable, publish hook failing).
 `
 
@@ -48,6 +51,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(args[1:], stdout, stderr)
+	case "deploy":
+		return cmdDeploy(args[1:], stdout, stderr)
 	case "reference":
 		return cmdReference(args[1:], stdout, stderr)
 	case "list":

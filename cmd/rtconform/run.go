@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -72,39 +73,69 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return exitHarness
 		}
 	}
-	if err := os.MkdirAll(profile.Report.Dir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "rtconform run: report.dir: %v\n", err)
-		return exitHarness
+	doc, code := execute("run", profile, fw.EffectiveLabelFilter(*labels), *verbose, stdout, stderr)
+	if doc != nil {
+		fw.PrintSummary(stdout, *doc, profile.Report.Dir)
+		fmt.Fprintf(stdout, "junit: %s\n", filepath.Join(profile.Report.Dir, "junit.xml"))
+		hintTimeouts(stdout, *doc, profile)
 	}
+	return code
+}
 
+// execute resolves the profile's target and runs the specs the label filter selects; it
+// returns the report (nil when the suite produced none) and the exit code.
+func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, stdout, stderr io.Writer) (*fw.Conformance, int) {
+	if err := os.MkdirAll(profile.Report.Dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "rtconform %s: report.dir: %v\n", cmd, err)
+		return nil, exitHarness
+	}
+	for _, n := range profile.Notes {
+		fmt.Fprintf(stdout, "rtconform: note: %s\n", n)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	run, err := fw.Setup(ctx, profile)
 	cancel()
 	if err != nil {
-		fmt.Fprintf(stderr, "rtconform run: %v\n", err)
-		return exitHarness
+		fmt.Fprintf(stderr, "rtconform %s: %v\n", cmd, err)
+		return nil, exitHarness
 	}
 	defer run.Teardown()
 	fmt.Fprintf(stdout, "rtconform: target %s at %s (profile %s)\n", profile.Target.Name, run.BaseURL, orDefault(profile.Source))
 
 	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
-	suiteCfg.LabelFilter = fw.EffectiveLabelFilter(*labels)
+	suiteCfg.LabelFilter = labelFilter
 	suiteCfg.Timeout = 2 * time.Hour
 	suiteCfg.RandomizeAllSpecs = false
 	repCfg.JUnitReport = filepath.Join(profile.Report.Dir, "junit.xml")
 	repCfg.NoColor = os.Getenv("NO_COLOR") != "" || !isTerminal(os.Stdout)
-	repCfg.Verbose = *verbose
-	repCfg.Succinct = !*verbose
+	repCfg.Verbose = verbose
+	repCfg.Succinct = !verbose
 	f := &failer{}
 	ginkgo.RunSpecs(f, "rtconform", suiteCfg, repCfg)
 	doc := fw.LastReport()
 	if doc == nil {
-		fmt.Fprintln(stderr, "rtconform run: the suite produced no report (interrupted?)")
-		return exitHarness
+		fmt.Fprintf(stderr, "rtconform %s: the suite produced no report (interrupted?)\n", cmd)
+		return nil, exitHarness
 	}
-	fw.PrintSummary(stdout, *doc, profile.Report.Dir)
-	fmt.Fprintf(stdout, "junit: %s\n", repCfg.JUnitReport)
-	return doc.Summary.Exit()
+	return doc, doc.Summary.Exit()
+}
+
+// hintTimeouts points a run against a remote URL whose checks keep timing out at deploy:
+// that is what a buffering proxy in front of a correct server looks like.
+func hintTimeouts(w io.Writer, doc fw.Conformance, p fw.Profile) {
+	if p.Deploy.Enabled() || p.Target.URL == "" || p.Target.Start != nil {
+		return
+	}
+	n := 0
+	for _, r := range doc.Checks {
+		if strings.Contains(r.Observed, "timeout expired") || strings.Contains(r.Message, "no verdict within the check's") {
+			n++
+		}
+	}
+	if n >= 3 {
+		fmt.Fprintf(w, "hint: %d checks ran into their timeout. If a proxy or CDN is in front of %s, validate it as a deployment, which "+
+			"names the intermediary's fault once instead: rtconform deploy --target %s [--origin <the server behind it>]\n", n, p.Target.URL, p.Target.URL)
+	}
 }
 
 func isTerminal(f *os.File) bool {

@@ -27,6 +27,11 @@ const (
 	NOTSUPPORTED Verdict = "NOT_SUPPORTED"
 	INFOV        Verdict = "INFO"
 	ERROR        Verdict = "ERROR"
+	// BLOCKED: not judged, because a root cause established for the check's transport (a
+	// path that buffers the stream, refuses the upgrade) makes it unjudgeable; the result
+	// names the cause. A BLOCKED MUST check fails the run: the requirement does not hold for
+	// a client of the deployment.
+	BLOCKED Verdict = "BLOCKED"
 )
 
 // Measurement is one observed value a check reports (a header, a time, a count).
@@ -225,6 +230,18 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 		addEntry(res, ginkgo.ReportEntryVisibilityNever)
 		ginkgo.Skip(res.Message)
 	}
+	if c.blockable() {
+		if cause := run.BlockedBy(c.Transport); cause != nil {
+			res.Verdict = BLOCKED
+			res.Cause = cause
+			res.Message = fmt.Sprintf("[%s] BLOCKED (not judged): %s", c.Key(), cause.Text)
+			addEntry(res, ginkgo.ReportEntryVisibilityNever)
+			if c.Level == MUST {
+				ginkgo.Fail(res.Message)
+			}
+			ginkgo.Skip(res.Message)
+		}
+	}
 	t := &T{Check: c, Run: run, ctx: ctx}
 	t.g = gomega.NewGomega(func(message string, _ ...int) { panic(violation{msg: message}) })
 	start := time.Now()
@@ -249,6 +266,14 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 		}
 		res.Message = failureText(c, o, t.measured, t.history, t.remedy, t.cause)
 		switch {
+		case c.Intermediary != "" && run.ViaIntermediary():
+			// Judged through the deployment's proxies, which legitimately change what this
+			// rule looks at: report what was seen, never a verdict on the server.
+			res.Verdict = INFOV
+			res.Cause = nil
+			res.Message = fmt.Sprintf("[%s] INFO (judged through %s, not on the origin): an intermediary legitimately %s. Observed: %s. "+
+				"Give the origin (--origin, deploy.origin) to judge the server itself.", c.Key(), run.PublicURL(), c.Intermediary, o.observed)
+			addEntry(res, ginkgo.ReportEntryVisibilityNever)
 		case c.Level == MUST || (c.Level == SHOULD && run.Profile.Strict):
 			res.Verdict = FAIL
 			addEntry(res, ginkgo.ReportEntryVisibilityNever)

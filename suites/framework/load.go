@@ -23,6 +23,9 @@ type Overrides struct {
 	Strict    *bool
 	ReportDir *string
 	Faults    *string // faults.backend
+	// The deployment flags of rtconform deploy (deploy.*).
+	Public, Origin          *string
+	Latency, Idle, IdleWait *Duration
 }
 
 // Load reads a profile: built-in defaults, then the file (if path is not empty), then the
@@ -55,12 +58,66 @@ func Load(path string, o Overrides) (Profile, error) {
 	if o.Faults != nil {
 		p.Faults.Backend = *o.Faults
 	}
+	setIf(&p.Deploy.Public, o.Public)
+	setIf(&p.Deploy.Origin, o.Origin)
+	setIf(&p.Deploy.Latency, o.Latency)
+	setIf(&p.Deploy.Idle, o.Idle)
+	setIf(&p.Deploy.MaxIdleWait, o.IdleWait)
+	if err := p.resolveDeploy(lines); err != nil {
+		return p, err
+	}
 	p.Target.Name = os.ExpandEnv(p.Target.Name)
 	p.fillDefaults()
 	if err := p.validate(lines); err != nil {
 		return p, err
 	}
 	return p, nil
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// resolveDeploy points the target at the deployment: the wire suites run against
+// deploy.origin when it is given, else through deploy.public.
+func (p *Profile) resolveDeploy(lines map[string]int) error {
+	d := &p.Deploy
+	if d.Public == "" {
+		if d.Origin != "" {
+			return &ConfigError{File: p.Source, Line: lines["deploy"], Key: "deploy.public", Msg: "is required with deploy.origin: the URL clients use"}
+		}
+		return nil
+	}
+	for key, u := range map[string]string{"deploy.public": d.Public, "deploy.origin": d.Origin} {
+		if u == "" {
+			continue
+		}
+		if pu, err := url.Parse(u); err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+			return &ConfigError{File: p.Source, Line: lines["deploy"], Key: key, Msg: fmt.Sprintf("%q must be an http(s) URL", u)}
+		}
+	}
+	if d.Latency < 0 || d.Idle < 0 || d.MaxIdleWait < 0 {
+		return &ConfigError{File: p.Source, Line: lines["deploy"], Key: "deploy", Msg: "latency, idle and maxIdleWait must not be negative"}
+	}
+	want := strings.TrimRight(d.Public, "/")
+	if d.Origin != "" {
+		want = strings.TrimRight(d.Origin, "/")
+	}
+	if t := strings.TrimRight(p.Target.URL, "/"); t != "" && t != want && t != strings.TrimRight(d.Public, "/") {
+		return &ConfigError{File: p.Source, Line: lines["target"], Key: "target.url",
+			Msg: fmt.Sprintf("%q differs from deploy.public and deploy.origin: a deployment run judges the server at deploy.origin (else through deploy.public); leave target.url unset", p.Target.URL)}
+	}
+	if p.Target.Start != nil {
+		return &ConfigError{File: p.Source, Line: lines["target"], Key: "target.start", Msg: "cannot be combined with deploy.public: a deployment is already running"}
+	}
+	p.Target.URL = want
+	if p.Target.Has(CapRestart) && (p.Target.Restart == nil || (p.Target.Restart.Command == "" && p.Target.Restart.URL == "")) {
+		p.Target.Capabilities = slices.DeleteFunc(slices.Clone(p.Target.Capabilities), func(c Capability) bool { return c == CapRestart })
+		p.Notes = append(p.Notes, "capability restart dropped: a deployment has no target.restart hook, so the restart checks are NOT_SUPPORTED")
+	}
+	return nil
 }
 
 // decode checks the document for unknown keys (reporting the full key path and line) and then

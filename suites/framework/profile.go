@@ -50,10 +50,13 @@ type Profile struct {
 	Strict  bool        `yaml:"strict"`  // SHOULD violations fail the run
 	Faults  Faults      `yaml:"faults"`  // fault-injection backend (chaos suites)
 	Proxies ProxyMatrix `yaml:"proxies"` // the proxy suite: real proxies put in front of the target
+	Deploy  Deploy      `yaml:"deploy"`  // a deployment under validation (rtconform deploy)
 	Report  Report      `yaml:"report"`
 
 	// Source is the file the profile was read from ("" for built-in defaults).
 	Source string `yaml:"-"`
+	// Notes are adjustments Load made that the user should see (the CLI prints them).
+	Notes []string `yaml:"-"`
 }
 
 // Target describes the server under test.

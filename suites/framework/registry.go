@@ -53,6 +53,12 @@ type Check struct {
 	// (a matrix cell the profile does not select); a disabled spec is skipped like one the
 	// label filter left out, with no verdict.
 	Enabled func(r *Run) bool
+	// Intermediary, when set, says what a proxy or CDN legitimately changes about what this
+	// check looks at ("rewrites Connection to upgrade (nginx's WebSocket recipe)"). A
+	// deployment run that reaches the server only through its intermediaries reports a
+	// violation of such a check as INFO describing what was seen, never as a verdict on the
+	// server; with the origin given the check judges the origin.
+	Intermediary string
 	// Labels are extra Ginkgo labels: "chaos" and "proxy" mark the opt-in suites (see
 	// EffectiveLabelFilter), "proxy:nginx" and the like select matrix cells.
 	Labels []string

@@ -59,6 +59,7 @@ type Counts struct {
 	Info         int `json:"info,omitempty"`
 	NotSupported int `json:"not_supported"`
 	Errors       int `json:"errors"`
+	Blocked      int `json:"blocked,omitempty"`
 }
 
 // Summary counts verdicts per level; Exit is the CLI exit code they imply.
@@ -71,12 +72,15 @@ type Summary struct {
 	Failed []string `json:"failed,omitempty"`
 	Errors []string `json:"errors,omitempty"`
 	Warned []string `json:"warned,omitempty"`
-	// Causes groups the FAIL and WARN checks that named the same diagnosed cause, largest
+	// Blocked lists BLOCKED check keys: not judged because of an established root cause.
+	Blocked []string `json:"blocked,omitempty"`
+	// Causes groups the FAIL, WARN and BLOCKED checks that named the same diagnosed cause, largest
 	// group first: one bug reads as one finding, not as one failure per check it breaks.
 	Causes []CauseGroup `json:"causes,omitempty"`
 }
 
-// CauseGroup is one diagnosed cause and the checks (keys) that failed or warned for it.
+// CauseGroup is one diagnosed cause and the checks (keys) that failed, warned or were
+// blocked for it.
 type CauseGroup struct {
 	Cause
 	Checks []string `json:"checks"`
@@ -86,7 +90,7 @@ type CauseGroup struct {
 func (s *Summary) groupCauses(rs []Result) {
 	idx := map[string]int{}
 	for _, r := range rs {
-		if r.Cause == nil || (r.Verdict != FAIL && r.Verdict != WARN) {
+		if r.Cause == nil || (r.Verdict != FAIL && r.Verdict != WARN && r.Verdict != BLOCKED) {
 			continue
 		}
 		i, ok := idx[r.Cause.Key]
@@ -100,13 +104,14 @@ func (s *Summary) groupCauses(rs []Result) {
 	sort.SliceStable(s.Causes, func(i, j int) bool { return len(s.Causes[i].Checks) > len(s.Causes[j].Checks) })
 }
 
-// Exit is 0 when no check failed, 1 on a conformance failure, 2 on a harness error (which
-// takes precedence: a run with errors did not judge everything).
+// Exit is 0 when no check failed, 1 on a conformance failure (a BLOCKED MUST check counts:
+// its requirement does not hold for a client), 2 on a harness error (which takes
+// precedence: a run with errors did not judge everything).
 func (s Summary) Exit() int {
 	switch {
 	case len(s.Errors) > 0:
 		return 2
-	case len(s.Failed) > 0:
+	case len(s.Failed) > 0 || s.MUST.Blocked > 0:
 		return 1
 	}
 	return 0
@@ -116,7 +121,7 @@ func (s Summary) Exit() int {
 func (s Summary) Total() int {
 	n := 0
 	for _, c := range []Counts{s.MUST, s.SHOULD, s.INFO} {
-		n += c.Passed + c.Failed + c.Warned + c.Info + c.NotSupported + c.Errors
+		n += c.Passed + c.Failed + c.Warned + c.Info + c.NotSupported + c.Errors + c.Blocked
 	}
 	return n
 }
@@ -125,8 +130,12 @@ func (s Summary) Total() int {
 func (s Summary) Line() string {
 	ns := s.MUST.NotSupported + s.SHOULD.NotSupported + s.INFO.NotSupported
 	errs := s.MUST.Errors + s.SHOULD.Errors + s.INFO.Errors
-	return fmt.Sprintf("MUST: %d passed, %d failed; SHOULD: %d passed, %d warned, %d failed; INFO: %d measured; NOT_SUPPORTED: %d; ERROR: %d",
+	line := fmt.Sprintf("MUST: %d passed, %d failed; SHOULD: %d passed, %d warned, %d failed; INFO: %d measured; NOT_SUPPORTED: %d; ERROR: %d",
 		s.MUST.Passed, s.MUST.Failed, s.SHOULD.Passed, s.SHOULD.Warned, s.SHOULD.Failed, s.INFO.Info, ns, errs)
+	if b := s.MUST.Blocked + s.SHOULD.Blocked + s.INFO.Blocked; b > 0 {
+		line += fmt.Sprintf("; BLOCKED: %d (%d MUST)", b, s.MUST.Blocked)
+	}
+	return line
 }
 
 var lastReport *Conformance
@@ -188,6 +197,9 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 		case ERROR:
 			c.Errors++
 			doc.Summary.Errors = append(doc.Summary.Errors, r.Key())
+		case BLOCKED:
+			c.Blocked++
+			doc.Summary.Blocked = append(doc.Summary.Blocked, r.Key())
 		}
 		if r.Cell != "" {
 			doc.Matrix = append(doc.Matrix, matrixRow(r))
@@ -358,7 +370,7 @@ func printMatrix(w io.Writer, rows []MatrixRow) {
 func PrintSummary(w io.Writer, doc Conformance, dir string) {
 	fmt.Fprintf(w, "\nrtconform: %d checks against %s (%s)\n", doc.Summary.Total(), doc.Target.Name, doc.Target.URL)
 	if len(doc.Summary.Causes) > 0 {
-		fmt.Fprintln(w, "causes (one finding each; the checks are listed below):")
+		fmt.Fprintln(w, "causes (one finding each; the checks are listed below, blocked ones only here):")
 		for _, g := range doc.Summary.Causes {
 			fmt.Fprintf(w, "  %s: %s\n        %s\n", plural(len(g.Checks), "check"), g.Text, clip(strings.Join(g.Checks, " "), 300))
 		}

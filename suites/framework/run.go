@@ -37,6 +37,7 @@ type Run struct {
 	stop    []func()
 	restart func(context.Context) error // the in-process reference's Restart
 	shared  map[string]*sharedRes
+	blocked map[Transport]*blockState
 	mu      sync.Mutex
 	// the summary of the finished suite (set by the report hook)
 	summary *Summary

@@ -89,6 +89,9 @@ func register(c check) bool {
 func enabled(cell string) func(r *fw.Run) bool {
 	return func(r *fw.Run) bool {
 		cells := r.Profile.Proxies.Cells
+		if r.Deploying() { // rtconform deploy: the deployment cell only
+			return cell == Deployment
+		}
 		if cell == Deployment {
 			return !local(r) && (len(cells) == 0 || slices.Contains(cells, Deployment))
 		}
@@ -125,8 +128,10 @@ func newEnv(t *fw.T, cell string, problems []string) *env {
 	e := &env{t: t, cell: cell, problems: problems}
 	e.proxy, e.config = splitCell(cell)
 	if e.proxy == "" {
-		e.base = t.Run.BaseURL
-		e.direct = strings.TrimRight(t.Run.Profile.Proxies.Direct, "/")
+		// A deployment: clients use the public URL (deploy.public, else the target's url);
+		// the origin behind it is deploy.origin or proxies.direct.
+		e.base = t.Run.PublicURL()
+		e.direct = t.Run.OriginURL()
 		return e
 	}
 	e.inst = instance(t, cell)
