@@ -159,3 +159,14 @@ func (r *Run) BlockedBy(tr Transport) *Cause {
 // blockable reports whether a check is one the transport's root cause can block: a wire
 // check (not a matrix cell, which judges the path itself, and not an opt-in suite).
 func (c Check) blockable() bool { return c.Cell == "" && !c.OptIn() }
+
+// ProbeTopic is a topic of the run's own for the probe of tr.
+func (r *Run) ProbeTopic(tr Transport) string {
+	return "rtc-probe-" + string(tr) + "-" + r.ID[:8]
+}
+
+// Publish makes the target emit payload on topic through the profile's publish hook (for
+// probes, which run outside any check; checks use T.Publish).
+func (r *Run) Publish(ctx context.Context, topic string, payload []byte) error {
+	return r.publish(ctx, topic, payload)
+}
