@@ -312,7 +312,18 @@ func TestListAndHelp(t *testing.T) {
 	if r := cli(t, time.Minute, "list", "--label-filter", "sse &&"); r.code != 2 {
 		t.Errorf("a bad label filter: exit %d, want 2", r.code)
 	}
-	for _, cmd := range []string{"run", "list", "reference"} {
+	// list --config says what a run of the profile judges: thirdparty-sse.yaml declares no
+	// restart, so RC-SSE-005 (restart) is NOT_SUPPORTED naming it, SSE-RESP-001 judged.
+	r = cli(t, time.Minute, "list", "--config", "fixtures/profiles/thirdparty-sse.yaml", "--label-filter", "id:SSE-RESP-001 || id:RC-SSE-007")
+	if r.code != 0 || !regexp.MustCompile(`SSE-RESP-001 +MUST +sse +judged`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`RC-SSE-007 +MUST +sse +NOT_SUPPORTED \(needs [a-z, ]*restart`).MatchString(r.stdout) ||
+		!strings.Contains(r.stdout, "1 judged, 1 NOT_SUPPORTED") {
+		t.Errorf("list --config: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, time.Minute, "list", "--config", "no-such.yaml"); r.code != 2 || !strings.Contains(r.stderr, "no-such.yaml") {
+		t.Errorf("list --config with a missing file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	for _, cmd := range []string{"run", "list", "reference", "deploy"} {
 		r := cli(t, time.Minute, cmd, "--help")
 		if r.code != 0 || !strings.Contains(r.stderr, "Usage: rtconform "+cmd) {
 			t.Errorf("%s --help: exit %d, output %q", cmd, r.code, r.stderr)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -16,8 +17,9 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	labels := fs.String("label-filter", "", "only checks whose labels match (labels: id:<ID>, transport, area, level), e.g. 'longpoll && must'")
 	format := fs.String("format", "text", "text or json")
+	config := fs.String("config", "", "a target profile: say for each check whether a run of it judges the check or reports it NOT_SUPPORTED (a capability it does not declare)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: rtconform list [flags]\n\nPrints every check: ID, level, transport, requirement and spec reference.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: rtconform list [flags]\n\nPrints every check: ID, level, transport, requirement and spec reference; with --config, also\nwhether a run of that profile judges it or reports it NOT_SUPPORTED.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, stop := parse(fs, args, stderr); stop {
@@ -31,6 +33,29 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 			return exitHarness
 		}
 		match = f
+	}
+	var profile *fw.Profile
+	if *config != "" {
+		p, err := fw.Load(*config, fw.Overrides{})
+		if err != nil {
+			fmt.Fprintf(stderr, "rtconform list: configuration error: %v\n", err)
+			return exitHarness
+		}
+		profile = &p
+	}
+	// status is what a run of the profile does with c ("" without --config).
+	status := func(c fw.Check) string {
+		if profile == nil {
+			return ""
+		}
+		if m := profile.Target.Missing(c.Requires); len(m) > 0 {
+			var names []string
+			for _, x := range m {
+				names = append(names, string(x))
+			}
+			return "NOT_SUPPORTED (needs " + strings.Join(names, ", ") + ")"
+		}
+		return "judged"
 	}
 	var checks []fw.Check
 	for _, c := range fw.Checks() {
@@ -49,19 +74,33 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 			Spec        string          `json:"spec"`
 			Requires    []fw.Capability `json:"requires"`
 			Labels      []string        `json:"labels"`
+			Status      string          `json:"status,omitempty"`
 		}
 		rows := []row{}
 		for _, c := range checks {
-			rows = append(rows, row{c.ID, c.Cell, c.Level, c.Transport, c.Requirement, c.Spec, c.Requires, c.AllLabels()})
+			rows = append(rows, row{c.ID, c.Cell, c.Level, c.Transport, c.Requirement, c.Spec, c.Requires, c.AllLabels(), status(c)})
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rows)
 	case "text":
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tLEVEL\tTRANSPORT\tREQUIREMENT\tSPEC")
+		if profile == nil {
+			fmt.Fprintln(w, "ID\tLEVEL\tTRANSPORT\tREQUIREMENT\tSPEC")
+		} else {
+			fmt.Fprintln(w, "ID\tLEVEL\tTRANSPORT\tWITH "+*config+"\tREQUIREMENT\tSPEC")
+		}
+		unsupported := 0
 		for _, c := range checks {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Key(), c.Level, c.Transport, c.Requirement, c.Spec)
+			if profile == nil {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Key(), c.Level, c.Transport, c.Requirement, c.Spec)
+				continue
+			}
+			st := status(c)
+			if st != "judged" {
+				unsupported++
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Key(), c.Level, c.Transport, st, c.Requirement, c.Spec)
 		}
 		_ = w.Flush()
 		levels := map[fw.Level]int{}
@@ -75,6 +114,10 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%d checks (MUST %d, SHOULD %d, INFO %d)", len(checks), levels[fw.MUST], levels[fw.SHOULD], levels[fw.INFO])
 		if len(ids) != len(checks) {
 			fmt.Fprintf(stdout, "; %d distinct IDs (matrix checks are listed once per cell, as ID@cell)", len(ids))
+		}
+		if profile != nil {
+			fmt.Fprintf(stdout, "; with %s: %d judged, %d NOT_SUPPORTED (the opt-in chaos and proxy checks run only when a label filter names them)",
+				*config, len(checks)-unsupported, unsupported)
 		}
 		fmt.Fprintln(stdout)
 	default:
