@@ -122,7 +122,7 @@ func printAttribution(w io.Writer, doc fw.Conformance, d fw.Deploy) {
 	fmt.Fprintf(w, "  the server (judged %s): %s\n", where, findings(server))
 	fmt.Fprintf(w, "  the path in front of it (proxies/CDN): %s\n", findings(path))
 	if len(blocked) > 0 {
-		fmt.Fprintf(w, "  not judged, blocked by a fault of the path (see causes): %d checks\n", len(blocked))
+		fmt.Fprintf(w, "  not judged, blocked by a fault of the path (see causes): %d of the server's checks\n", len(blocked))
 	}
 }
 
@@ -130,7 +130,11 @@ func findings(f []string) string {
 	if len(f) == 0 {
 		return "no findings"
 	}
-	return fmt.Sprintf("%d findings: %s", len(f), clip(strings.Join(f, ", "), 400))
+	n := fmt.Sprintf("%d findings", len(f))
+	if len(f) == 1 {
+		n = "1 finding"
+	}
+	return n + ": " + clip(strings.Join(f, ", "), 400)
 }
 
 func clip(s string, n int) string {
