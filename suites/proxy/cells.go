@@ -243,10 +243,75 @@ func (e *env) fail(expected, observed string, problems ...string) {
 		fixes = append(fixes, e.remedy(p))
 	}
 	e.t.Remedy("%s", strings.Join(fixes, " — also: "))
+	e.diagnose(problems[0])
 	if e.inst != nil {
 		e.t.Measure("proxy logs", "%s", e.inst.Logs())
 	}
 	e.t.Violation(expected, observed)
+}
+
+// diagnose names the failure's root cause "<problem>:<transport>" (the key the wire suites'
+// probes use, so a PX failure and the wire checks it blocks are one finding). When the
+// deployment cell establishes that the path buffers a transport or refuses the upgrade, and
+// the wire suites reach the server through that path (no origin), their checks of the
+// transport are BLOCKED by it; with an origin they judge the server directly and stay.
+func (e *env) diagnose(problem string) {
+	tr := e.t.Check.Transport
+	c := fw.Cause{Key: CauseKey(problem, tr), Text: e.causeText(problem, tr)}
+	e.t.Diagnose(c.Key, "%s", c.Text)
+	if e.inst == nil && e.t.Run.ViaIntermediary() && blocks[problem] {
+		e.t.Run.Block(tr, c)
+	}
+}
+
+// blocks are the problems that, established on a transport, make every live-delivery check
+// of it unjudgeable through the path.
+var blocks = map[string]bool{proxyrun.ProblemBuffering: true, proxyrun.ProblemWebSocketUpgrade: true}
+
+// CauseKey is the cause key of a path fault: "<problem>:<transport>", e.g. "buffering:sse".
+func CauseKey(problem string, tr fw.Transport) string { return problem + ":" + string(tr) }
+
+// causeTexts say what a problem does, in one sentence (%[1]s: who, %[2]s: the transport).
+var causeTexts = map[string]string{
+	proxyrun.ProblemBuffering:        "%[1]s buffers %[2]s responses: events are held instead of delivered live.",
+	proxyrun.ProblemWebSocketUpgrade: "%[1]s does not pass the WebSocket upgrade to the origin.",
+	proxyrun.ProblemCaching:          "%[1]s serves stored %[2]s answers to other clients (a cache in front of the realtime endpoint).",
+	proxyrun.ProblemCoalescing:       "%[1]s collapses identical concurrent %[2]s requests (request coalescing).",
+	proxyrun.ProblemCompression:      "Compression on %[1]s holds %[2]s bytes until its buffer fills.",
+	proxyrun.ProblemBadGateway:       "%[1]s answers %[2]s requests with 5xx (the origin is unreachable through it, or stays so after a restart).",
+	proxyrun.ProblemWriteDelay:       "%[1]s delays small writes, adding latency to every %[2]s event.",
+	proxyrun.ProblemHTTP10:           "%[1]s speaks HTTP/1.0 to the origin.",
+	proxyrun.ProblemStreamLifetime:   "%[1]s bounds the total time of %[2]s responses, heartbeats or not.",
+	problemResumeHeader:              "The resume token (Last-Event-ID or the resume query) does not reach the origin through %[1]s.",
+}
+
+// idleTexts say what an idle cut does on each transport.
+var idleTexts = map[fw.Transport]string{
+	fw.SSE:       "%[1]s cuts an event stream that stays silent for its idle limit, before the origin's next heartbeat.",
+	fw.WebSocket: "%[1]s cuts a WebSocket that stays silent for its idle limit, before the origin's next ping.",
+	fw.LongPoll:  "%[1]s cuts a held long-poll (502/503/504) before the origin answers it.",
+}
+
+var transportNames = map[fw.Transport]string{fw.SSE: "SSE", fw.WebSocket: "WebSocket", fw.LongPoll: "long-poll"}
+
+// causeText is the one-sentence cause of problem on transport tr behind this cell's proxy.
+func (e *env) causeText(problem string, tr fw.Transport) string {
+	who := "the path in front of the origin"
+	if e.proxy != "" {
+		who = fmt.Sprintf("%s (%s config)", e.proxy, e.config)
+	}
+	f, ok := causeTexts[problem]
+	if problem == proxyrun.ProblemIdleTimeout {
+		f, ok = idleTexts[tr]
+	}
+	if !ok {
+		f = "%[1]s breaks %[2]s: " + problem + "."
+	}
+	s := fmt.Sprintf(f, who, transportNames[tr])
+	if strings.HasPrefix(s, "the path") {
+		s = "T" + s[1:]
+	}
+	return s
 }
 
 // remedy is what fixes problem behind this cell's proxy.

@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rtconform/rtconform/proxies/proxyrun"
 	fw "github.com/rtconform/rtconform/suites/framework"
@@ -109,6 +111,90 @@ func TestEnabled(t *testing.T) {
 		}
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: enabled %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// The intermediary is recognised from its response headers, and the shortest default idle
+// limit of those recognised wins; Caddy alone has none.
+func TestDetectLimit(t *testing.T) {
+	h := func(kv ...string) http.Header {
+		out := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out.Add(kv[i], kv[i+1])
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		h    http.Header
+		want time.Duration
+		ok   bool
+		who  string
+	}{
+		{"nginx", h("Server", "nginx/1.22.1"), 60 * time.Second, true, "nginx"},
+		{"varnish via", h("Via", "1.1 varnish (Varnish/7.1)"), 60 * time.Second, true, "Varnish"},
+		{"x-varnish", h("X-Varnish", "32770"), 60 * time.Second, true, "Varnish"},
+		{"apache", h("Server", "Apache/2.4.62 (Debian)"), 60 * time.Second, true, "Apache"},
+		{"cloudflare", h("Cf-Ray", "8a1b-AMS", "Server", "cloudflare"), 100 * time.Second, true, "Cloudflare"},
+		{"alb", h("X-Amzn-Trace-Id", "Root=1-67"), 60 * time.Second, true, "AWS ALB"},
+		{"heroku", h("Via", "1.1 vegur"), 55 * time.Second, true, "Heroku"},
+		{"caddy", h("Server", "Caddy"), 0, true, "Caddy"},
+		{"cloudflare in front of heroku", h("Cf-Ray", "x", "Via", "1.1 vegur"), 55 * time.Second, true, "Cloudflare, Heroku"},
+		{"caddy in front of nginx", h("Server", "Caddy", "Via", "1.1 Caddy", "X-Served-By", "nginx"), 0, true, "Caddy"},
+		{"unknown", h("Server", "gunicorn"), 0, false, ""},
+		{"nil", nil, 0, false, ""},
+	} {
+		l, ok := detectLimit(c.h)
+		if ok != c.ok || l.d != c.want || (ok && !strings.Contains(l.source, c.who)) {
+			t.Errorf("%s: %v %v, want %v %v naming %q", c.name, l, ok, c.want, c.ok, c.who)
+		}
+	}
+}
+
+// The margin reads as the issue asks ("heartbeat 15 s < limit 60 s: safe by 4×").
+func TestMargin(t *testing.T) {
+	if got, want := margin("heartbeat", 15*time.Second, limit{d: time.Minute}), "heartbeat 15.00 s < limit 60.00 s: safe by 4×"; got != want {
+		t.Errorf("margin %q, want %q", got, want)
+	}
+	if got := margin("keepalive", 6*time.Second, limit{d: 20 * time.Second}); !strings.HasSuffix(got, "safe by 3.3×") {
+		t.Errorf("margin %q", got)
+	}
+	if got := margin("hold", 6*time.Second, limit{source: "Caddy"}); !strings.Contains(got, "no idle limit") {
+		t.Errorf("margin without a limit %q", got)
+	}
+}
+
+// headerDiff names what the path consumed, added and changed, and ignores per-response
+// headers.
+func TestHeaderDiff(t *testing.T) {
+	origin := http.Header{"Content-Type": {"text/event-stream"}, "X-Accel-Buffering": {"no"}, "Date": {"a"}, "Cache-Control": {"no-cache"}}
+	path := http.Header{"Content-Type": {"text/event-stream"}, "Server": {"nginx/1.22.1"}, "Date": {"b"}, "Cache-Control": {"no-cache, no-transform"}}
+	got := headerDiff(origin, path)
+	want := []string{"changed Cache-Control: no-cache → no-cache, no-transform", "added Server: nginx/1.22.1", "consumed X-Accel-Buffering: no"}
+	if len(got) != len(want) {
+		t.Fatalf("diff %q, want %d entries", got, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("entry %d %q, want %q…", i, got[i], want[i])
+		}
+	}
+}
+
+// A failure's cause key is "<problem>:<transport>", the key the wire suites' probes use, and
+// its text names who is responsible.
+func TestCauses(t *testing.T) {
+	if k := CauseKey(proxyrun.ProblemBuffering, fw.SSE); k != "buffering:sse" {
+		t.Errorf("key %q", k)
+	}
+	dep, local := &env{}, &env{proxy: "nginx", config: "naive"}
+	for _, p := range append(proxyrun.Problems(), problemResumeHeader) {
+		for _, tr := range []fw.Transport{fw.SSE, fw.WebSocket, fw.LongPoll} {
+			d, l := dep.causeText(p, tr), local.causeText(p, tr)
+			if !strings.Contains(strings.ToLower(d), "the path") || !strings.Contains(l, "nginx (naive config)") || strings.Contains(d, "%!") || !strings.HasSuffix(d, ".") {
+				t.Errorf("%s on %s: %q / %q", p, tr, d, l)
+			}
 		}
 	}
 }

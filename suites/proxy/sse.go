@@ -145,11 +145,7 @@ var _ = register(check{
 	problems:    []string{proxyrun.ProblemBuffering, proxyrun.ProblemWriteDelay},
 	run: func(e *env) {
 		t := e.t
-		px := e.openTap("proxy", e.base, nil)
-		var dt *tap
-		if e.direct != "" {
-			dt = e.openTap("direct", e.direct, nil)
-		}
+		px, dt := e.taps()
 		firstByte := func(tp *tap) func() bool { return func() bool { return !tp.firstByte.IsZero() } }
 		px.waitUntil(time.Now().Add(idle(t.Run)+2*time.Second), firstByte(px))
 		s := px.snap()
@@ -213,11 +209,7 @@ var _ = register(check{
 	problems:    []string{proxyrun.ProblemBuffering},
 	run: func(e *env) {
 		t := e.t
-		px := e.openTap("proxy", e.base, nil)
-		var dt *tap
-		if e.direct != "" {
-			dt = e.openTap("direct", e.direct, nil)
-		}
+		px, dt := e.taps()
 		settle(px, dt)
 		small := publishSpaced(t, []int{1, 2, 3, 4, 5}, 200*time.Millisecond, 0)
 		want := seqsOf(small)
@@ -265,39 +257,50 @@ var _ = register(check{
 	run: func(e *env) {
 		t := e.t
 		if e.direct == "" {
-			t.NotSupported("the proxy's share of the latency needs the origin's own URL (proxies.direct)")
+			t.NotSupported("the proxy's share of the latency needs the origin's own URL (--origin, deploy.origin or proxies.direct)")
 		}
-		px := e.openTap("proxy", e.base, nil)
-		dt := e.openTap("direct", e.direct, nil)
-		settle(px, dt)
-		pubs := publishSpaced(t, []int{1, 2, 3, 4, 5}, 200*time.Millisecond, 0)
-		want := seqsOf(pubs)
-		deadline := pubs[len(pubs)-1].at.Add(late)
-		px.waitSeqs(t, want, deadline)
-		pd := deliveryOf(t, px, pubs)
-		t.Measure("latency via proxy", "%s", pd)
-		if pd.held() {
+		a := e.sseAdded(late)
+		if a.via.held() {
 			t.Measure("note", "events are held for more than %s: see PX-SSE-002", ms(late))
 			return
 		}
-		dt.waitSeqs(t, want, deadline)
-		dd := deliveryOf(t, dt, pubs)
-		t.Measure("latency direct", "%s", dd)
-		if dd.held() {
-			t.Harness("the origin itself delivered late or not at all (%s): the proxy cannot be judged", dd)
-		}
-		pa, da := px.arrivals(t), dt.arrivals(t)
-		var diff latency
-		for _, s := range want {
-			diff = append(diff, pa[s].At.Sub(da[s].At))
-		}
-		added := diff.median()
+		added := a.diff.median()
 		t.Measure("added by the proxy", "%s (median)", ms(added))
 		if added > maxAdded {
-			e.fail(fmt.Sprintf("at most %s added per event", ms(maxAdded)), fmt.Sprintf("%s added (median; via proxy %s)", ms(added), pd.lat))
+			e.fail(fmt.Sprintf("at most %s added per event", ms(maxAdded)),
+				fmt.Sprintf("%s added (median; via proxy %s); to make the latency your users accept a MUST, declare it: --latency or deploy.latency (PX-SSE-010)", ms(added), a.via.lat))
 		}
 	},
 })
+
+// sseAdded opens a stream through the path and one from the origin (when known), publishes
+// five events 200 ms apart, waits up to patience after the last for them, and measures.
+func (e *env) sseAdded(patience time.Duration) added {
+	t := e.t
+	px, dt := e.taps()
+	settle(px, dt)
+	pubs := publishSpaced(t, []int{1, 2, 3, 4, 5}, 200*time.Millisecond, 0)
+	want := seqsOf(pubs)
+	last := pubs[len(pubs)-1].at
+	px.waitSeqs(t, want, last.Add(patience))
+	a := added{via: deliveryOf(t, px, pubs)}
+	t.Measure("latency via proxy", "%s", a.via)
+	if dt == nil {
+		return a
+	}
+	dt.waitSeqs(t, want, last.Add(late))
+	a.direct = deliveryOf(t, dt, pubs)
+	t.Measure("latency direct", "%s", a.direct)
+	e.originOK(a.direct)
+	pa, da := px.arrivals(t), dt.arrivals(t)
+	for _, s := range want {
+		if p, ok := pa[s]; ok {
+			a.diff = append(a.diff, p.At.Sub(da[s].At))
+		}
+	}
+	a.compared = true
+	return a
+}
 
 // maxAdded is how much delivery time a proxy may add to an event (median).
 const maxAdded = 100 * time.Millisecond
@@ -307,26 +310,36 @@ const maxAdded = 100 * time.Millisecond
 // starting with a ':' character) every 15 seconds or so." (WHATWG HTML §9.2.7)
 var _ = register(check{
 	id: "PX-SSE-004", level: fw.MUST, transport: fw.SSE, requires: sseIdleCaps, timeout: 4 * time.Minute,
-	requirement: "An event stream with no events for twice the proxy's idle timeout stays open through the proxy (the origin's heartbeats keep it alive) and then still delivers.",
+	requirement: "An event stream with no events stays open through the proxy and then still delivers: it survives twice the path's idle limit, or, when that is longer than deploy.maxIdleWait, its longest silence through the path (the heartbeat) is shorter than the limit.",
 	quote:       "Legacy proxy servers are known to, in certain cases, drop HTTP connections after a short timeout. To protect against such proxy servers, authors can include a comment line (one starting with a ':' character) every 15 seconds or so.",
 	spec:        "WHATWG HTML §9.2.7; operational: nginx proxy_read_timeout, HAProxy timeout server/client, Varnish between_bytes_timeout, Apache ProxyTimeout (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemIdleTimeout},
 	run: func(e *env) {
 		t := e.t
-		wait := 2 * idle(t.Run)
-		t.Measure("idle wait", "%s (2× proxies.idle; heartbeat %s)", ms(wait), ms(t.Target().SSE.Heartbeat.D()))
-		if e.inst == nil {
-			t.Measure("note", "the deployment's real idle limit is unknown: set proxies.idle to it (60 s nginx/ALB, 100 s Cloudflare) to prove survival")
-		}
+		hb := t.Target().SSE.Heartbeat.D()
 		px := e.openTap("proxy", e.base, nil)
-		px.waitUntil(time.Now().Add(wait), func() bool { return false })
+		px.waitReady(time.Now().Add(2 * time.Second))
+		l := e.idleLimit(px.snap().header)
+		limitMeasure(t, l)
+		if !e.waitOut(l) {
+			s := e.watchGaps(l, hb, func() gapStat {
+				s := px.snap()
+				g := gapStat{gaps: max(s.reads-1, 0), longest: s.maxGap}
+				if s.bodyEnded {
+					g.ended = s.describeEnd()
+				}
+				return g
+			})
+			e.sseStatus(px.snap())
+			e.judgeMargin(l, "heartbeat", hb, s)
+			e.sseDeliversAfterIdle(px)
+			return
+		}
+		wait := 2 * l.d
+		t.Measure("idle wait", "%s (2× the limit; heartbeat %s)", ms(wait), ms(hb))
+		px.waitUntil(time.Now().Add(wait-time.Since(px.sent)), func() bool { return false })
 		s := px.snap()
-		if s.reqErr != nil {
-			e.fail("a response through the proxy", s.describeEnd(), proxyrun.ProblemBadGateway)
-		}
-		if s.headersReceived && s.status != http.StatusOK {
-			e.fail("200", fmt.Sprintf("status %d", s.status), statusProblem(s.status))
-		}
+		e.sseStatus(s)
 		t.Measure("longest silence", "%s", ms(s.maxGap))
 		if s.bodyEnded {
 			t.Measure("cut", "%s", s.describeEnd())
@@ -338,13 +351,29 @@ var _ = register(check{
 				fmt.Sprintf("the stream %s, %s after its last byte (%d bytes in %d reads)", s.describeEnd(), ms(silent), s.bytes, s.reads))
 		}
 		t.Measure("survived", "%s", ms(time.Since(s.sent)))
-		p := publishSpaced(t, []int{1}, 0, 0)
-		if !px.waitSeqs(t, []int{1}, time.Now().Add(e.window())) {
-			e.fail("an event after the idle period", fmt.Sprintf("none within %s (stream %s)", ms(e.window()), px.snap().describeEnd()), proxyrun.ProblemBuffering)
-		}
-		t.Measure("event after idle", "%s", deliveryOf(t, px, p).lat)
+		e.sseDeliversAfterIdle(px)
 	},
 })
+
+// sseStatus fails a stream through the proxy that got no response or not 200.
+func (e *env) sseStatus(s snapshot) {
+	if s.reqErr != nil {
+		e.fail("a response through the proxy", s.describeEnd(), proxyrun.ProblemBadGateway)
+	}
+	if s.headersReceived && s.status != http.StatusOK {
+		e.fail("200", fmt.Sprintf("status %d", s.status), statusProblem(s.status))
+	}
+}
+
+// sseDeliversAfterIdle publishes an event to a stream that stayed idle and requires it.
+func (e *env) sseDeliversAfterIdle(px *tap) {
+	t := e.t
+	p := publishSpaced(t, []int{1}, 0, 0)
+	if !px.waitSeqs(t, []int{1}, time.Now().Add(e.window())) {
+		e.fail("an event after the idle period", fmt.Sprintf("none within %s (stream %s)", ms(e.window()), px.snap().describeEnd()), proxyrun.ProblemBuffering)
+	}
+	t.Measure("event after idle", "%s", deliveryOf(t, px, p).lat)
+}
 
 // learnIDs opens a stream on the origin (direct when known, else base), publishes from..to
 // and returns their event ids in order.

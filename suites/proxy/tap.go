@@ -77,6 +77,16 @@ func (e *env) openTap(label, base string, header http.Header) *tap {
 	return tp
 }
 
+// taps opens the check's stream through the proxy and, when the origin is known, directly
+// from it (dt nil otherwise).
+func (e *env) taps() (px, dt *tap) {
+	px = e.openTap("proxy", e.base, nil)
+	if e.direct != "" {
+		dt = e.openTap("direct", e.direct, nil)
+	}
+	return px, dt
+}
+
 func (tp *tap) run(c *http.Client, req *http.Request) {
 	defer close(tp.done)
 	resp, err := c.Do(req)
