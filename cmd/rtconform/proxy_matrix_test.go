@@ -23,7 +23,10 @@ import (
 
 // The proxy matrix against the in-process reference (proxies/matrix.yaml), one run per proxy:
 // every recommended cell passes, each naive cell fails exactly what proxy.NaiveBreaks
-// documents, every failure carries a remedy, and the console shows the matrix. A missing
+// documents with the causes proxy.NaiveCauses names, every failure carries a remedy, the INFO
+// checks are INFO and the latency budget checks NOT_SUPPORTED (no budget declared), and the
+// console shows the matrix. The "budget" subtest declares a 100 ms budget over the naive
+// cells: HAProxy's ~200 ms per SSE event fails PX-SSE-010. A missing
 // proxy FAILS with its install line. The "deployment-*" subtests check deployments end to end
 // (the deployment cell): nginx's naive config in front of an origin that does not send
 // X-Accel-Buffering (the buffering checks catch nginx's buffering), and Varnish's in front of
@@ -40,9 +43,13 @@ func TestProxyMatrix(t *testing.T) {
 				"--label-filter", "proxy && proxy:"+name)
 			naive, recommended := name+":"+proxyrun.Naive, name+":"+proxyrun.Recommended
 			want := map[string][]string{naive: proxy.NaiveBreaks[name], recommended: nil}
-			judgeMatrix(t, r, want)
+			judgeMatrix(t, r, want, false)
 		})
 	}
+	t.Run("budget", func(t *testing.T) {
+		t.Parallel()
+		judgeBudgets(t)
+	})
 	for _, d := range deployments {
 		t.Run("deployment-"+d.proxy, func(t *testing.T) {
 			t.Parallel()
@@ -71,7 +78,7 @@ func TestProxyMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := cli(t, 4*time.Minute, "run", "--config", profile, "--report-dir", dir, "--label-filter", "proxy && deployment")
-			judgeMatrix(t, r, map[string][]string{proxy.Deployment: d.breaks})
+			judgeMatrix(t, r, map[string][]string{proxy.Deployment: d.breaks}, false)
 			for _, m := range r.report.Matrix {
 				if m.ID == "PX-SSE-009" && m.Verdict != fw.NOTSUPPORTED {
 					t.Errorf("PX-SSE-009 without capability restart: %s, want NOT_SUPPORTED", m.Verdict)
@@ -116,10 +123,12 @@ var deploymentBreaks = append([]string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-005",
 var needsRestart = map[string]bool{"PX-SSE-009": true}
 
 // judgeMatrix requires, for each cell of want, that the checks in want[cell] FAIL or WARN
-// and every other check of the cell PASS; every registered check of the cell has a row
+// with a cause "<problem>:<transport>" (for a naive cell, exactly proxy.NaiveCauses) and every
+// other check of the cell PASS — an INFO check INFO, and a latency budget check
+// NOT_SUPPORTED naming --latency unless the run declares a budget; every registered check of the cell has a row
 // with measurements; failing rows carry a remedy; the exit code and the console matrix
 // match.
-func judgeMatrix(t *testing.T, r result, want map[string][]string) {
+func judgeMatrix(t *testing.T, r result, want map[string][]string, budget bool) {
 	t.Helper()
 	if r.report == nil {
 		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -130,6 +139,30 @@ func judgeMatrix(t *testing.T, r result, want map[string][]string) {
 			rows[m.Cell] = map[string]fw.MatrixRow{}
 		}
 		rows[m.Cell][m.ID] = m
+	}
+	res := map[string]map[string]fw.Result{}
+	for _, c := range r.report.Checks {
+		if res[c.Cell] == nil {
+			res[c.Cell] = map[string]fw.Result{}
+		}
+		res[c.Cell][c.ID] = c
+	}
+	// A failure's cause is "<problem>:<transport>" (the key the wire suites' probes use).
+	for cell := range want {
+		for id, c := range res[cell] {
+			if c.Verdict != fw.FAIL && c.Verdict != fw.WARN {
+				continue
+			}
+			problem, tr, _ := strings.Cut(causeKey(c), ":")
+			if fw.Transport(tr) != c.Transport || !slices.Contains(append(proxyrun.Problems(), "resume-header"), problem) || c.Cause.Text == "" {
+				t.Errorf("%s@%s: %s with cause %+v, want <problem>:%s and a text", id, cell, c.Verdict, c.Cause, c.Transport)
+			}
+			if name, variant, _ := strings.Cut(cell, ":"); variant == proxyrun.Naive {
+				if exp := proxy.NaiveCauses[name][id]; causeKey(c) != exp {
+					t.Errorf("%s@%s: cause %q, want %q", id, cell, causeKey(c), exp)
+				}
+			}
+		}
 	}
 	wantCode := 0
 	for cell, breaks := range want {
@@ -156,10 +189,20 @@ func judgeMatrix(t *testing.T, r result, want map[string][]string) {
 				}
 			case m.Verdict == fw.NOTSUPPORTED && cell == proxy.Deployment && needsRestart[id]:
 				continue
+			case slices.Contains(proxy.Budgets, id) && !budget:
+				// No latency budget declared: the budget checks say how to declare one.
+				if m.Verdict != fw.NOTSUPPORTED || !strings.Contains(res[cell][id].Message, "--latency or deploy.latency") {
+					t.Errorf("%s@%s without a latency budget: %s %q, want NOT_SUPPORTED naming --latency", id, cell, m.Verdict, res[cell][id].Message)
+				}
+				continue
+			case isInfo(id, cell):
+				if m.Verdict != fw.INFOV {
+					t.Errorf("%s@%s (an INFO check): %s, want INFO", id, cell, m.Verdict)
+				}
 			case m.Verdict != fw.PASS:
 				t.Errorf("%s@%s: %s", id, cell, m.Verdict)
 			}
-			if m.Measured == "" {
+			if m.Measured == "" && m.Verdict != fw.NOTSUPPORTED {
 				t.Errorf("%s@%s measured nothing", id, cell)
 			}
 		}
@@ -200,6 +243,77 @@ func judgeMatrix(t *testing.T, r result, want map[string][]string) {
 		}
 		t.Logf("matrix:\n%s\nstdout:\n%s\nstderr:\n%s", b.String(), r.stdout, r.stderr)
 	}
+}
+
+// judgeBudgets runs the latency budget checks of every naive cell with a declared budget of
+// 100 ms (deploy.latency): HAProxy without http-no-delay adds ~200 ms to each SSE event and
+// fails PX-SSE-010 (write-delay:sse); a config that refuses the WebSocket upgrade fails
+// PX-WS-006 with that cause; every other budget check passes within the budget.
+func judgeBudgets(t *testing.T) {
+	for _, name := range proxyrun.Names() {
+		if err := proxyrun.Available(name); err != nil {
+			t.Fatalf("the budget run needs %s: %v", name, err)
+		}
+	}
+	dir := t.TempDir()
+	base, err := os.ReadFile(filepath.Join(root, "proxies", "matrix.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile := filepath.Join(dir, "budget.yaml")
+	if err := os.WriteFile(profile, append(base, "deploy: {latency: 100ms}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, 4*time.Minute, "run", "--config", profile, "--report-dir", dir, "--label-filter",
+		"proxy && config:naive && (id:"+strings.Join(proxy.Budgets, " || id:")+")")
+	if r.report == nil {
+		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	got := map[string]fw.Result{}
+	for _, c := range r.report.Checks {
+		got[c.Key()] = c
+	}
+	for _, name := range proxyrun.Names() {
+		for _, id := range proxy.Budgets {
+			key := id + "@" + name + ":" + proxyrun.Naive
+			c, ok := got[key]
+			want := ""
+			switch {
+			case name == "haproxy" && id == "PX-SSE-010":
+				want = "write-delay:sse"
+			case id == "PX-WS-006" && proxy.NaiveCauses[name]["PX-WS-001"] != "":
+				want = proxy.NaiveCauses[name]["PX-WS-001"]
+			}
+			switch {
+			case !ok:
+				t.Errorf("%s: no result", key)
+			case want == "" && (c.Verdict != fw.PASS || !slices.ContainsFunc(c.Measurements, func(m fw.Measurement) bool { return m.Name == "within budget" })):
+				t.Errorf("%s: %s %s, want PASS within the 100 ms budget", key, c.Verdict, c.Message)
+			case want != "" && (c.Verdict != fw.FAIL || causeKey(c) != want):
+				t.Errorf("%s: %s (cause %q), want FAIL with cause %s", key, c.Verdict, causeKey(c), want)
+			}
+		}
+	}
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
+
+// causeKey is a result's cause key ("" without one).
+func causeKey(r fw.Result) string {
+	if r.Cause == nil {
+		return ""
+	}
+	return r.Cause.Key
+}
+
+// isInfo reports whether the check is an INFO check (it measures; INFO is its only verdict).
+func isInfo(id, cell string) bool {
+	c, ok := fw.Lookup(id + "@" + cell)
+	return ok && c.Level == fw.INFO
 }
 
 // strippedReference starts the reference (matrix.yaml's timings) behind a Go reverse proxy

@@ -27,25 +27,77 @@
 // skip; a proxy that dies mid-run is a harness error with the tail of its logs. The checks
 // talk to the proxy and compare with the origin itself (the target's own address).
 //
-// The deployment cell talks to the target's url — a public URL that goes through the
-// deployment's proxy or CDN — and compares with proxies.direct (the origin behind it) when
-// the profile gives it; without it, checks judge absolute bounds and say so in a
-// measurement. Its remedies name the directive for each common intermediary.
+// The deployment cell judges the path of a deployment (rtconform deploy, which runs only this
+// cell of the suite): its clients use the public URL (deploy.public, else the target's url),
+// which goes through the deployment's proxies or CDN, and compare with the origin behind it
+// (deploy.origin, else proxies.direct); without an origin the checks judge absolute bounds and
+// say so in a measurement. Its remedies name the directive for each common intermediary.
+//
+// # Causes and blocking
+//
+// Every failure names its root cause "<problem>:<transport>" with the proxyrun problem names
+// (buffering:sse, websocket-upgrade:websocket, idle-timeout:longpoll, write-delay:sse, …;
+// CauseKey): the key the wire suites' probes use for the same fault, so a PX failure and the
+// wire checks it makes unjudgeable are one finding in the report. When the deployment cell
+// establishes that the path buffers a transport or refuses the WebSocket upgrade, and the
+// wire suites reach the server through that path (no origin given), it blocks the
+// transport (Run.Block): its wire checks that start later are BLOCKED under that cause
+// instead of each waiting out its timeout. Every PX check is bounded by the proxies' short
+// idle window (proxies.idle + 3 s) on a broken path, not by its spec timeout.
+//
+// # Idle limits
+//
+// The idle checks (PX-SSE-004, PX-WS-004, PX-LP-001's hold) judge survival against the
+// path's idle limit L. A local cell's L is proxies.idle, its config's rendered limit, and
+// the checks wait out 2 × L. The deployment's L is deploy.idle (--idle), else proxies.idle
+// when the profile sets it, else the default of the intermediary recognised in the response
+// headers (Server: nginx → proxy_read_timeout 60 s; Via: varnish or X-Varnish → 60 s;
+// Server: Apache → 60 s; Cf-Ray → Cloudflare 100 s; X-Amzn-* or awselb → AWS ALB 60 s;
+// Via: 1.1 vegur → Heroku 55 s; Caddy → no idle limit; the shortest one when several show),
+// else 50 s, the shortest common default (Debian's HAProxy `timeout server 50s`); the
+// measurement says where L came from and how to declare it. When 2 × L is shorter than
+// deploy.maxIdleWait (--max-idle-wait, default 2 min) the checks wait it out; otherwise they
+// measure, through the public URL, the longest silence between received bytes (the SSE
+// heartbeat, the WebSocket pings) over a bounded window (three gaps and twice the declared
+// interval, or the max wait) and report the margin, "heartbeat 6.00 s < limit 60.00 s: safe
+// by 10×", failing (idle-timeout) when the silence reaches L. A long-poll's hold is measured
+// by the held poll itself and compared with L the same way; a declared hold longer than the
+// max wait is compared without being waited out, and fails when it reaches L.
+//
+// # Latency
+//
+// PX-SSE-003 (SHOULD) warns when the path adds more than 100 ms per event, and says how to
+// declare a budget. deploy.latency (--latency) declares the latency the path may add; the
+// budget checks PX-SSE-010, PX-WS-006 and PX-LP-004 (MUST) judge the median added latency
+// per transport against it (compared with the origin when it is given, else publish to
+// delivery), and are NOT_SUPPORTED when no budget is declared. HAProxy without
+// `option http-no-delay` (~200 ms per SSE event) fails PX-SSE-010 under a 100 ms budget.
+//
+// # What the intermediary changed
+//
+// The INFO checks PX-SSE-011 and PX-WS-007 compare the public URL with the origin and
+// describe what the intermediary legitimately changed — response headers it consumed or
+// added on an event stream (nginx consumes X-Accel-Buffering, adds Server), and WebSocket
+// handshakes it normalises (a Connection header without Upgrade, an HTTP/1.0 request:
+// refused by the origin, accepted through nginx's WebSocket recipe, which rewrites
+// Connection and speaks HTTP/1.1 upstream). This is why the wire rules such changes affect
+// (WS-HS-008, WS-HS-035, SSE-RESP-005) are judged on the origin. INFO checks measure; they
+// never fail.
 //
 // # Time scaling
 //
 // Real idle limits are a minute or more (nginx proxy_read_timeout 60 s, Debian's HAProxy
 // 50 s, Varnish between_bytes_timeout 60 s, Apache Timeout 60 s) and real heartbeats and
-// holds are shorter than that (15–30 s). A check cannot wait minutes, so everything is
-// scaled down together: the naive configs are rendered with proxies.idle (default 4 s) where
-// the proxy's default idle limit stands, and proxies/matrix.yaml gives the in-process
+// holds are shorter than that (15–30 s). The local cells cannot wait minutes, so everything
+// is scaled down together: the naive configs are rendered with proxies.idle (default 4 s)
+// where the proxy's default idle limit stands, and proxies/matrix.yaml gives the in-process
 // reference a heartbeat, WebSocket keepalive and long-poll hold of 6 s — longer than the
 // 4 s idle, as a 30–60 s heartbeat outlasts a tutorial's `timeout server 30s`, so the naive
 // configs cut what a real one would. The recommended configs use proxies.streamIdle (20 s
 // there; default: enough for the declared heartbeat, keepalive and hold), which outlasts
-// them. Idle checks wait 2 × proxies.idle. Against the default ginkgo.yaml (1 s heartbeat,
-// 3 s hold) the naive configs survive: the target's keep-alives are then shorter than the
-// proxies' idle limit, which is exactly the advice a failure gives.
+// them. Against the default ginkgo.yaml (1 s heartbeat, 3 s hold) the naive configs
+// survive: the target's keep-alives are then shorter than the proxies' idle limit, which is
+// exactly the advice a failure gives.
 //
 // # Checks
 //
@@ -54,23 +106,34 @@
 //	PX-SSE-002  MUST    an event later than 1 s (quantified: released     buffering
 //	                    after N KiB, or when the stream ended)
 //	PX-SSE-003  SHOULD  more than 100 ms added per event (median)         write-delay
-//	PX-SSE-004  MUST    a heartbeating stream cut within 2 × idle         idle-timeout
+//	PX-SSE-004  MUST    a heartbeating stream cut within 2 × the idle     idle-timeout
+//	                    limit, or its heartbeat reaching the limit
 //	PX-SSE-005  MUST    Last-Event-ID resume with a gap or duplicate      resume header, caching
 //	PX-SSE-006  MUST    one of two concurrent identical streams starved   coalescing
 //	PX-SSE-007  MUST    a resumed or new stream replays another's data    caching
 //	PX-SSE-008  SHOULD  events later with Accept-Encoding: gzip           compression
 //	PX-SSE-009  MUST    5xx or no 200 within 3 s once a restarted         bad-gateway
 //	                    origin is back (a 5xx ends an EventSource)
+//	PX-SSE-010  MUST    more added per event than deploy.latency          write-delay, buffering
+//	                    (NOT_SUPPORTED without a declared budget)
+//	PX-SSE-011  INFO    response headers the path consumed/added/changed  —
 //	PX-WS-001   MUST    no 101 / wrong Sec-WebSocket-Accept               websocket-upgrade
 //	PX-WS-002   MUST    a server event later than 1 s                     buffering
 //	PX-WS-003   MUST    an echo not back within 1 s                       buffering
-//	PX-WS-004   MUST    a pinged WebSocket cut within 2 × idle            idle-timeout
+//	PX-WS-004   MUST    a pinged WebSocket cut within 2 × the idle        idle-timeout
+//	                    limit, or its pings' silence reaching the limit
 //	PX-WS-005   MUST    the resume token lost                             resume token
+//	PX-WS-006   MUST    more added per event than deploy.latency          write-delay, buffering
+//	PX-WS-007   INFO    handshakes the path normalises (Connection        —
+//	                    without Upgrade, HTTP/1.0) that the origin refuses
 //	PX-LP-001   MUST    a held empty poll cut (502/503/504), serialised   idle-timeout, coalescing,
-//	                    behind an identical one, or not held at all       caching
+//	                    behind an identical one, or not held at all;      caching
+//	                    a hold reaching the idle limit
 //	PX-LP-002   MUST    a poll answer served from a cache                 caching
 //	PX-LP-003   MUST    a held poll answered later than 1 s after the     coalescing
 //	                    publish
+//	PX-LP-004   MUST    more added to a held poll's answer than           write-delay, buffering
+//	                    deploy.latency
 //
 // Delivery is timed from the publish to the arrival of the event at a client of its own
 // (tap.go: the response is read in the background, so a proxy holding even the response
@@ -79,7 +142,9 @@
 //
 // # Expected matrix
 //
-// The recommended configs pass every check. NaiveBreaks lists what each naive config fails
-// against the reference with proxies/matrix.yaml, as observed with Debian 12's packages;
-// TestProxyMatrix in cmd/rtconform runs the matrix and requires exactly that.
+// The recommended configs pass every check (INFO checks INFO, budget checks NOT_SUPPORTED
+// without a declared budget). NaiveBreaks lists what each naive config fails against the
+// reference with proxies/matrix.yaml, as observed with Debian 12's packages, and NaiveCauses
+// the cause key of each; TestProxyMatrix in cmd/rtconform runs the matrix and requires
+// exactly that.
 package proxy

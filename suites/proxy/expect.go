@@ -23,6 +23,29 @@ var NaiveBreaks = map[string][]string{
 	"caddy":   nil,
 }
 
+// NaiveCauses is the cause key ("<problem>:<transport>", see CauseKey) each check of
+// NaiveBreaks reports for the proxy's naive config: the key its failure groups under in the
+// report, and the key the wire suites' probes use for the same fault.
+var NaiveCauses = map[string]map[string]string{
+	"nginx": {"PX-SSE-004": "idle-timeout:sse", "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
+		"PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused},
+	"haproxy": {"PX-SSE-003": "write-delay:sse", "PX-SSE-004": "idle-timeout:sse", "PX-LP-001": "idle-timeout:longpoll",
+		"PX-WS-004": "idle-timeout:websocket"},
+	"varnish": {"PX-SSE-004": "idle-timeout:sse", "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
+		"PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused},
+	"apache": {"PX-SSE-004": "idle-timeout:sse", "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
+		"PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused},
+	"caddy": {},
+}
+
+// wsRefused is the cause of every WebSocket check behind a config that does not pass the
+// upgrade: the handshake itself is refused (426 from the origin).
+const wsRefused = "websocket-upgrade:websocket"
+
+// Budgets are the latency budget checks: NOT_SUPPORTED unless deploy.latency (--latency)
+// declares the latency the path may add.
+var Budgets = []string{"PX-SSE-010", "PX-WS-006", "PX-LP-004"}
+
 // NotObserved names the problems proxyrun.NaiveBreaks reports for a naive config that the
 // reference does not run into, and why; every other reported problem is caught by a check
 // in NaiveBreaks.

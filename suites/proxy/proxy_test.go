@@ -198,3 +198,27 @@ func TestCauses(t *testing.T) {
 		}
 	}
 }
+
+// NaiveCauses gives a cause key for exactly the checks of NaiveBreaks, each a problem the
+// check detects (or the refused upgrade) on the check's transport.
+func TestNaiveCauses(t *testing.T) {
+	for name, breaks := range NaiveBreaks {
+		causes := NaiveCauses[name]
+		if len(causes) != len(breaks) {
+			t.Errorf("%s: %d causes for %d breaks", name, len(causes), len(breaks))
+		}
+		for _, id := range breaks {
+			c, ok := fw.Lookup(id + "@" + name + ":naive")
+			key := causes[id]
+			problem, tr, _ := strings.Cut(key, ":")
+			if !ok || fw.Transport(tr) != c.Transport || (!slices.Contains(detects[id], problem) && key != wsRefused) {
+				t.Errorf("%s %s: cause %q does not fit the check", name, id, key)
+			}
+		}
+	}
+	for _, id := range Budgets {
+		if c, ok := fw.Lookup(id + "@" + Deployment); !ok || c.Level != fw.MUST {
+			t.Errorf("budget check %s: %+v", id, c.Level)
+		}
+	}
+}
