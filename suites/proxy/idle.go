@@ -169,7 +169,11 @@ func (e *env) watchGaps(l limit, interval time.Duration, stat func() gapStat) ga
 // what names the keep-alive ("heartbeat", "keepalive").
 func (e *env) judgeMargin(l limit, what string, declared time.Duration, s gapStat) {
 	t := e.t
-	t.Measure("mode", "margin (2× the limit exceeds --max-idle-wait %s): the %s measured through the path, not waited out", ms(t.Run.MaxIdleWait()), what)
+	why := fmt.Sprintf("waiting out 2× the limit is not shorter than --max-idle-wait %s", ms(t.Run.MaxIdleWait()))
+	if l.d == 0 {
+		why = "no idle limit to wait out"
+	}
+	t.Measure("mode", "margin (%s): the %s measured through the path", why, what)
 	t.Measure("longest silence", "%s over %d gaps (declared %s %s)", ms(s.longest), s.gaps, what, ms(declared))
 	if s.ended != "" {
 		t.Measure("cut", "%s", s.ended)
@@ -177,7 +181,7 @@ func (e *env) judgeMargin(l limit, what string, declared time.Duration, s gapSta
 	}
 	if l.d > 0 && s.longest >= l.d {
 		e.fail(fmt.Sprintf("a %s more often than the idle limit %s", what, l),
-			fmt.Sprintf("a silence of %s through the path: the path cuts the connection at %s", ms(s.longest), ms(l.d)))
+			fmt.Sprintf("a silence of %s through the path without a %s: a path with this limit cuts the connection at %s", ms(s.longest), what, ms(l.d)))
 	}
 	if s.gaps == 0 {
 		t.NotSupported("no %s came through the path within %s (--max-idle-wait): the margin to the idle limit %s cannot be measured; raise --max-idle-wait above the %s interval", what, ms(s.longest), l, what)

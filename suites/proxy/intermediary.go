@@ -78,7 +78,7 @@ var normalisations = []normalisation{
 	{"Connection without Upgrade", "HTTP/1.1", "keep-alive",
 		"the intermediary rewrites Connection to upgrade (nginx's WebSocket recipe `proxy_set_header Connection $connection_upgrade`, Apache `upgrade=websocket`): a handshake without Connection: Upgrade reaches the origin as a valid one, so WS-HS-008 is judged on the origin"},
 	{"HTTP/1.0 request", "HTTP/1.0", "Upgrade",
-		"the intermediary speaks HTTP/1.1 upstream (nginx's WebSocket recipe `proxy_http_version 1.1`): an HTTP/1.0 handshake reaches the origin as HTTP/1.1, so WS-HS-035 is judged on the origin"},
+		"the intermediary speaks HTTP/1.1 upstream (nginx's WebSocket recipe `proxy_http_version 1.1`, Caddy): an HTTP/1.0 handshake reaches the origin as HTTP/1.1, so WS-HS-035 is judged on the origin"},
 }
 
 // RFC 6455 §4.1: "The request MUST contain a |Connection| header field whose value MUST
@@ -101,6 +101,8 @@ var _ = register(check{
 			ost, ol := e.rawUpgrade(e.direct, n.proto, n.conn)
 			var how string
 			switch {
+			case ps == 0 || ost == 0:
+				how = "no HTTP answer on one side within 5 s: not compared"
 			case ost != http.StatusSwitchingProtocols && ps == http.StatusSwitchingProtocols:
 				how = n.rewrite
 			case ost != http.StatusSwitchingProtocols && ps != http.StatusSwitchingProtocols:

@@ -310,7 +310,7 @@ const maxAdded = 100 * time.Millisecond
 // starting with a ':' character) every 15 seconds or so." (WHATWG HTML §9.2.7)
 var _ = register(check{
 	id: "PX-SSE-004", level: fw.MUST, transport: fw.SSE, requires: sseIdleCaps, timeout: 4 * time.Minute,
-	requirement: "An event stream with no events stays open through the proxy and then still delivers: it survives twice the path's idle limit, or, when that is longer than deploy.maxIdleWait, its longest silence through the path (the heartbeat) is shorter than the limit.",
+	requirement: "An event stream with no events stays open through the proxy and then still delivers: it survives twice the path's idle limit, or, when waiting that out is not shorter than deploy.maxIdleWait, its longest silence through the path (the heartbeat) is shorter than the limit.",
 	quote:       "Legacy proxy servers are known to, in certain cases, drop HTTP connections after a short timeout. To protect against such proxy servers, authors can include a comment line (one starting with a ':' character) every 15 seconds or so.",
 	spec:        "WHATWG HTML §9.2.7; operational: nginx proxy_read_timeout, HAProxy timeout server/client, Varnish between_bytes_timeout, Apache ProxyTimeout (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemIdleTimeout},

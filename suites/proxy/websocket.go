@@ -360,7 +360,7 @@ var _ = register(check{
 // supersedes both the client and server timeouts" once upgraded (doc/configuration.txt).
 var _ = register(check{
 	id: "PX-WS-004", level: fw.MUST, transport: fw.WebSocket, requires: wsIdleCaps, timeout: 4 * time.Minute,
-	requirement: "A WebSocket with no events stays open through the proxy and then still delivers: it survives twice the path's idle limit, or, when that is longer than deploy.maxIdleWait, its longest silence through the path (server pings) is shorter than the limit.",
+	requirement: "A WebSocket with no events stays open through the proxy and then still delivers: it survives twice the path's idle limit, or, when waiting that out is not shorter than deploy.maxIdleWait, its longest silence through the path (server pings) is shorter than the limit.",
 	quote:       "By default, the connection will be closed if the proxied server does not transmit any data within 60 seconds.",
 	spec:        "operational: nginx.org websocket.html proxy_read_timeout; HAProxy timeout tunnel; Varnish pipe_timeout; Apache ProxyTimeout (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemIdleTimeout, proxyrun.ProblemWebSocketUpgrade},
