@@ -211,6 +211,9 @@ var _ = fw.Register(fw.Check{
 	Quote:       "Buffering can also be enabled or disabled by passing “yes” or “no” in the “X-Accel-Buffering” response header field.",
 	Spec:        "operational: nginx ngx_http_proxy_module, proxy_buffering",
 	Timeout:     15 * time.Second,
+	// The header is an instruction to nginx, which acts on it and does not forward it.
+	Intermediary: "consumes X-Accel-Buffering (nginx acts on the header and removes it from the response it forwards, " +
+		"so a client behind nginx never sees it)",
 	Run: func(t *fw.T) {
 		s := headOK(t, bounded(t), nil, nil)
 		v := s.Resp.Header.Get("X-Accel-Buffering")

@@ -20,6 +20,24 @@ import (
 
 const refuseQuote = "If the server, while reading the handshake, finds that the client did not send a handshake that matches the description below ..., the server MUST stop processing the client's handshake and return an HTTP response with an appropriate error code (such as 400 Bad Request)."
 
+// intermediary says, for the handshake rules a correct proxy in front of the server changes,
+// what it does (Check.Intermediary): judged through a deployment's proxies, a violation of
+// these is INFO, since the origin never saw the request the check sent. Found by running the
+// reference behind each recommended config of proxies/matrix.yaml (rtconform deploy).
+var intermediary = map[string]string{
+	// nginx's WebSocket recipe (proxy_set_header Connection $connection_upgrade) and Apache's
+	// upgrade=websocket send "Connection: upgrade" whenever Upgrade is present: Connection is
+	// hop-by-hop, each hop sets its own.
+	"WS-HS-008": "sets its own Connection header on the upstream request (Connection is hop-by-hop: nginx's WebSocket recipe " +
+		"and Apache's upgrade=websocket send Connection: upgrade whenever the client sent Upgrade), so a handshake without the " +
+		"Upgrade token in Connection reaches the origin as a valid one",
+	// The HTTP version is hop-by-hop too; Apache also withholds the 101 from an HTTP/1.0
+	// client (RFC 9110 §15.2: no 1xx to HTTP/1.0) and tunnels at once.
+	"WS-HS-035": "speaks HTTP/1.1 to the origin whatever the client's version (nginx, Apache and Caddy do), so an HTTP/1.0 handshake " +
+		"reaches the origin as HTTP/1.1 and is upgraded (Apache then sends no 101 to the HTTP/1.0 client, which may not receive a 1xx, " +
+		"and tunnels at once)",
+}
+
 // handshakeReq renders a raw handshake request for the check's topic: the request line with
 // method and proto, Host, then headers in order (a nil value omits the header).
 func handshakeReq(t *fw.T, method, proto string, headers ...string) []byte {

@@ -377,7 +377,8 @@ func accepted(t *fw.T, c *wsclient.Conn, echo bool, op ws.OpCode, payload []byte
 // register declares one WebSocket check.
 func register(id string, level fw.Level, requires []fw.Capability, requirement, quote, spec string, run func(t *fw.T)) {
 	fw.Register(fw.Check{ID: id, Level: level, Transport: fw.WebSocket, Requires: requires,
-		Requirement: requirement, Quote: quote, Spec: spec, Timeout: 20 * time.Second, Run: run})
+		Requirement: requirement, Quote: quote, Spec: spec, Timeout: 20 * time.Second, Run: run,
+		Intermediary: intermediary[id]})
 }
 
 // aboveLimit reports whether an n-byte message is above the declared websocket.maxMessage.

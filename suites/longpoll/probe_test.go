@@ -1,0 +1,109 @@
+package longpoll
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtconform/rtconform/reference"
+	fw "github.com/rtconform/rtconform/suites/framework"
+)
+
+func startReference(t *testing.T) string {
+	t.Helper()
+	srv := reference.New(reference.Config{Addr: "127.0.0.1:0"})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv.URL()
+}
+
+// probeRun is a deployment run of the default profile through base.
+func probeRun(base string, caps ...fw.Capability) *fw.Run {
+	p := fw.Defaults()
+	if caps != nil {
+		p.Target.Capabilities = caps
+	}
+	p.Deploy.Public = base
+	return &fw.Run{Profile: p, BaseURL: base, ID: "0123456789abcdef0123456789abcdef", HTTP: &http.Client{}}
+}
+
+func TestProbeAnswersThroughACorrectPath(t *testing.T) {
+	ref := startReference(t)
+	u, _ := url.Parse(ref)
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
+	t.Cleanup(proxy.Close)
+	for _, base := range []string{ref, proxy.URL} {
+		start := time.Now()
+		if c := probe(context.Background(), probeRun(base)); c != nil {
+			t.Errorf("through %s: cause %+v, want none", base, *c)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("through %s: the probe took %s on a live path", base, d)
+		}
+		// Without publish the poll is held (25 s) past the probe's watch: no cause.
+		if c := probe(context.Background(), probeRun(base, fw.CapLongPoll)); c != nil {
+			t.Errorf("through %s without publish: cause %+v, want none", base, *c)
+		}
+	}
+}
+
+func TestProbeNamesBadGateway(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	u, _ := url.Parse(gone.URL)
+	gone.Close() // the upstream is unreachable: the proxy answers 502
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
+	t.Cleanup(proxy.Close)
+	for _, caps := range [][]fw.Capability{nil, {fw.CapLongPoll}} {
+		c := probe(context.Background(), probeRun(proxy.URL, caps...))
+		if c == nil || c.Key != "bad-gateway:longpoll" || !strings.Contains(c.Text, "status 502") {
+			t.Errorf("capabilities %v: cause %+v, want bad-gateway:longpoll with the status", caps, c)
+		}
+	}
+}
+
+func TestProbeNamesAHeldAnswer(t *testing.T) {
+	ref := startReference(t)
+	u, _ := url.Parse(ref)
+	// A path that holds the origin's answer to a poll until 8 s after the request (a
+	// buffering filter, a coalescing cache), and passes everything else at once.
+	rp := httputil.NewSingleHostReverseProxy(u)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/poll/") {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		held := time.After(8 * time.Second)
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r)
+		select {
+		case <-held:
+		case <-r.Context().Done():
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(proxy.Close)
+	start := time.Now()
+	c := probe(context.Background(), probeRun(proxy.URL))
+	if c == nil || c.Key != "buffering:longpoll" || !strings.Contains(c.Text, "not answered within 5s") {
+		t.Fatalf("cause %+v, want buffering:longpoll", c)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the probe took %s", d)
+	}
+}

@@ -1,0 +1,129 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/sseclient"
+)
+
+// probeDeliver is how long the probe waits for its published event on an open stream: a
+// path that delivers live takes milliseconds, so only a path that holds the event (a
+// buffering proxy, compression) misses it.
+const probeDeliver = 5 * time.Second
+
+var _ = fw.RegisterProbe(fw.SSE, probe)
+
+// probe establishes, through the deployment's intermediaries and before the first SSE check,
+// whether the path delivers an event stream live: it opens a stream on a topic of its own,
+// publishes one event (when the target can publish) and waits probeDeliver for it. A 5xx is
+// bad-gateway:sse; an event not delivered in time is buffering:sse. Anything else (a
+// transport error, another status, no publish hook) is left to the checks: the probe only
+// names a path fault it has measured.
+func probe(ctx context.Context, r *fw.Run) *fw.Cause {
+	topic := r.ProbeTopic(fw.SSE)
+	u := r.BaseURL + fw.Path(r.Profile.Target.SSE.Path, topic)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, err := sseclient.Start(sctx, r.HTTP, req, sseclient.Limits{})
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = s.Close() }()
+	if !r.Profile.Target.Has(fw.CapPublish) {
+		// Without a publish hook only the status can be judged; a server may send its head
+		// only with the first event, so a missing head proves nothing.
+		hctx, hcancel := context.WithTimeout(ctx, probeDeliver)
+		defer hcancel()
+		if s.WaitHeaders(hctx) == nil {
+			return badGateway(u, s.Resp)
+		}
+		return nil
+	}
+	settle(s)
+	if resp := arrived(s); resp != nil {
+		if c := badGateway(u, resp); c != nil {
+			return c
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil // SSE-RESP-001's finding, not the path's
+		}
+	}
+	payload := fmt.Sprintf(`{"run":%q,"probe":"sse"}`, r.ID)
+	if err := r.Publish(ctx, topic, []byte(payload)); err != nil {
+		return nil // the publish checks report a refused hook
+	}
+	published := time.Now()
+	dctx, dcancel := context.WithTimeout(ctx, probeDeliver)
+	defer dcancel()
+	for {
+		ev, err := s.Next(dctx)
+		if err == nil {
+			if strings.Contains(ev.Data, r.ID) {
+				return nil
+			}
+			continue
+		}
+		if c := badGateway(u, arrived(s)); c != nil {
+			return c
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return nil // the stream ended or failed: the checks judge that themselves
+		}
+		return &fw.Cause{Key: "buffering:sse", Text: fmt.Sprintf(
+			"through %s, an event published on an open SSE stream was not delivered within %s (%s): "+
+				"something in front of the server buffers the stream; turn response buffering off for the stream path "+
+				"(nginx: proxy_buffering off, or the origin's X-Accel-Buffering: no; Apache: flushpackets=on; HAProxy, Caddy: no compression of text/event-stream)",
+			u, time.Since(published).Round(100*time.Millisecond), headTiming(s))}
+	}
+}
+
+// arrived is the stream's response once its head arrived (nil before, or when it failed).
+func arrived(s *sseclient.Stream) *http.Response {
+	select {
+	case <-s.HeadersArrived():
+		if s.HeadersErr() == nil {
+			return s.Resp
+		}
+	default:
+	}
+	return nil
+}
+
+// badGateway is the cause of a 5xx answer from the path (nil for any other status).
+func badGateway(u string, resp *http.Response) *fw.Cause {
+	if resp == nil || resp.StatusCode < 500 {
+		return nil
+	}
+	return &fw.Cause{Key: "bad-gateway:sse", Text: fmt.Sprintf(
+		"through %s, the SSE stream request was answered %q: the path in front of the server does not reach it "+
+			"(check the proxy's upstream address and that it keeps the connection to the origin open)", u, resp.Status)}
+}
+
+// headTiming says when the stream's response head and first byte came, for the cause text.
+func headTiming(s *sseclient.Stream) string {
+	select {
+	case <-s.HeadersArrived():
+	default:
+		return fmt.Sprintf("no response head after %s", time.Since(s.Start).Round(100*time.Millisecond))
+	}
+	if s.HeadersErr() != nil {
+		return "the request failed: " + s.HeadersErr().Error()
+	}
+	h := fmt.Sprintf("the response head came after %s", s.Headers.Sub(s.Start).Round(100*time.Millisecond))
+	if fb := s.FirstByte(); fb.IsZero() {
+		h += ", no byte of the body"
+	} else {
+		h += fmt.Sprintf(", the first byte of the body after %s", fb.Sub(s.Start).Round(100*time.Millisecond))
+	}
+	return h
+}

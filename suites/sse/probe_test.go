@@ -1,0 +1,123 @@
+package sse
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtconform/rtconform/reference"
+	fw "github.com/rtconform/rtconform/suites/framework"
+)
+
+// startReference starts the in-process reference server and returns its URL.
+func startReference(t *testing.T) string {
+	t.Helper()
+	srv := reference.New(reference.Config{Addr: "127.0.0.1:0"})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv.URL()
+}
+
+// probeRun is a run of the default profile against base (a deployment run through it).
+func probeRun(base string, caps ...fw.Capability) *fw.Run {
+	p := fw.Defaults()
+	if caps != nil {
+		p.Target.Capabilities = caps
+	}
+	p.Deploy.Public = base
+	return &fw.Run{Profile: p, BaseURL: base, ID: "0123456789abcdef0123456789abcdef", HTTP: &http.Client{}}
+}
+
+// bufferingProxy forwards every request to upstream and sends the response head at once, but
+// holds the body in a 64 KiB buffer it writes only when full or at the end: a proxy with
+// response buffering on.
+func bufferingProxy(t *testing.T, upstream string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, upstream+r.URL.RequestURI(), r.Body)
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.(http.Flusher).Flush()
+		bw := bufio.NewWriterSize(w, 64<<10)
+		_, _ = io.Copy(bw, resp.Body)
+		_ = bw.Flush()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestProbeDeliversThroughACorrectPath(t *testing.T) {
+	ref := startReference(t)
+	// The reference itself, and a streaming reverse proxy in front of it (a correct path).
+	u, _ := url.Parse(ref)
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
+	t.Cleanup(proxy.Close)
+	for _, base := range []string{ref, proxy.URL} {
+		start := time.Now()
+		if c := probe(context.Background(), probeRun(base)); c != nil {
+			t.Errorf("through %s: cause %+v, want none", base, *c)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("through %s: the probe took %s on a live path", base, d)
+		}
+		// Without a publish hook the probe judges the status only, and passes.
+		if c := probe(context.Background(), probeRun(base, fw.CapSSE)); c != nil {
+			t.Errorf("through %s without publish: cause %+v, want none", base, *c)
+		}
+	}
+}
+
+func TestProbeNamesBuffering(t *testing.T) {
+	base := bufferingProxy(t, startReference(t))
+	start := time.Now()
+	c := probe(context.Background(), probeRun(base))
+	if c == nil {
+		t.Fatal("no cause through a buffering proxy")
+	}
+	if c.Key != "buffering:sse" || !strings.Contains(c.Text, "not delivered within 5s") || !strings.Contains(c.Text, base) {
+		t.Errorf("cause %+v, want buffering:sse naming the URL and the bound", *c)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the probe took %s", d)
+	}
+	// Without a publish hook buffering cannot be seen, and the probe blocks nothing.
+	if c := probe(context.Background(), probeRun(base, fw.CapSSE)); c != nil {
+		t.Errorf("without publish: cause %+v, want none", *c)
+	}
+}
+
+func TestProbeNamesBadGateway(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	u, _ := url.Parse(gone.URL)
+	gone.Close() // the upstream is unreachable: the proxy answers 502
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
+	t.Cleanup(proxy.Close)
+	for _, caps := range [][]fw.Capability{nil, {fw.CapSSE}} {
+		c := probe(context.Background(), probeRun(proxy.URL, caps...))
+		if c == nil || c.Key != "bad-gateway:sse" || !strings.Contains(c.Text, "502") {
+			t.Errorf("capabilities %v: cause %+v, want bad-gateway:sse with the status", caps, c)
+		}
+	}
+}
