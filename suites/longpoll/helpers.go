@@ -51,12 +51,32 @@ func pollOn(t *fw.T, i int, cursor string) *pollclient.Response {
 // requireOK makes a non-200 answer or a body not of the declared shape a violation.
 func requireOK(t *fw.T, r *pollclient.Response) {
 	if r.Status != 200 {
+		diagnoseGateway(t, r)
 		t.Violation("200 with the declared JSON body", fmt.Sprintf("status %d, body %.200q", r.Status, r.Body))
 	}
 	if r.DecodeErr != nil {
 		t.Violation("a JSON body with the event array at "+t.Target().LongPoll.Events+" and the next cursor at "+t.Target().LongPoll.Next,
 			fmt.Sprintf("%v; body %.300q", r.DecodeErr, r.Body))
 	}
+}
+
+// diagnoseGateway names the path as the cause of a 502/503/504 answer to a poll judged
+// through a deployment's intermediaries (the keys the proxy suite's deployment cell reports
+// for the same faults): answered after a hold of 1 s or more but before the server's declared
+// hold ended, an idle limit in front of the server cut the held poll (idle-timeout:longpoll);
+// answered at once, the path does not reach the server (bad-gateway:longpoll).
+func diagnoseGateway(t *fw.T, r *pollclient.Response) {
+	if !t.Run.ViaIntermediary() || r.Status < 502 || r.Status > 504 {
+		return
+	}
+	if e := r.Elapsed(); e >= time.Second && e < hold(t) {
+		t.Diagnose("idle-timeout:longpoll", "through %s, a held poll was answered %d after %s, before the server's declared hold (%s) ended: "+
+			"an idle limit in front of the server cuts held polls; raise its upstream read timeout above the hold (nginx proxy_read_timeout, "+
+			"HAProxy timeout server, Varnish between_bytes_timeout, Apache ProxyTimeout)", t.Run.PublicURL(), r.Status, e.Round(100*time.Millisecond), hold(t))
+		return
+	}
+	t.Diagnose("bad-gateway:longpoll", "through %s, a poll was answered %d after %s: the path in front of the server does not reach it "+
+		"(check the proxy's upstream address and timeouts)", t.Run.PublicURL(), r.Status, r.Elapsed().Round(100*time.Millisecond))
 }
 
 // rawPoll sends one poll bounded by d; a poll that is not answered in d is a violation.

@@ -146,6 +146,7 @@ var _ = fw.Register(fw.Check{
 			if err := s.HeadersErr(); err != nil {
 				t.Violation("an open stream", fmt.Sprintf("request failed: %v", err))
 			}
+			diagnoseCut(t, s)
 			t.Violation("the stream stays open while idle", fmt.Sprintf("it ended after %s: %v", time.Since(s.Start).Round(time.Millisecond), s.Err()))
 		case <-t.Context().Done():
 			t.Harness("the check's context ended while watching the stream")

@@ -1,10 +1,13 @@
 package sse
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/sseclient"
 )
 
 // The causes the resume checks name (t.Diagnose), shared with the WebSocket, long-poll and
@@ -81,4 +84,30 @@ func diagnoseSeq(t *fw.T, got, want, tokens []int) string {
 func diagnoseBuffered(t *fw.T, worst fmt.Stringer) {
 	t.Diagnose("stream-buffered", "the stream is buffered: events are held (%s) and sent in batches instead of being flushed one by one — a middleware (compression, metrics) or a proxy in the path ignores Flush", worst)
 	t.Remedy("flush after every event and make sure nothing between the handler and the connection buffers text/event-stream (compression, X-Accel-Buffering: no for nginx)")
+}
+
+// diagnoseCut names an idle limit in front of the server as the cause when a stream judged
+// through a deployment's intermediaries ended after a silence shorter than the server's
+// declared heartbeat: the server was not due to send anything yet, so the path cut it
+// (idle-timeout:sse, the key the proxy suite's deployment cell reports for the same fault).
+func diagnoseCut(t *fw.T, s *sseclient.Stream) {
+	if !t.Run.ViaIntermediary() || !t.Target().Has(fw.CapHeartbeat) {
+		return
+	}
+	end := s.EndedAt()
+	if end.IsZero() || errors.Is(s.Err(), sseclient.ErrClosed) {
+		return
+	}
+	last := s.LastRead()
+	if last.IsZero() {
+		last = s.Headers
+	}
+	silent := end.Sub(last)
+	hb := t.Target().SSE.Heartbeat.D()
+	if last.IsZero() || silent < time.Second || silent >= hb {
+		return
+	}
+	t.Diagnose("idle-timeout:sse", "through %s, the stream was cut after %s of silence, before the server's declared heartbeat (%s) was due: "+
+		"an idle limit in front of the server cuts quiet streams; raise it above the heartbeat (nginx proxy_read_timeout, HAProxy timeout server/tunnel, "+
+		"Varnish between_bytes_timeout, Apache ProxyTimeout)", t.Run.PublicURL(), silent.Round(100*time.Millisecond), hb)
 }

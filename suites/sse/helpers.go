@@ -161,6 +161,7 @@ func nextEvent(t *fw.T, s *sseclient.Stream, d time.Duration, want string) ssecl
 	requireOK(t, s, ctx, d, want)
 	ev, err := s.Next(ctx)
 	if err != nil {
+		diagnoseCut(t, s)
 		t.Violation(want, describeErr(err, d))
 	}
 	return ev
@@ -170,6 +171,7 @@ func nextEvent(t *fw.T, s *sseclient.Stream, d time.Duration, want string) ssecl
 func collect(t *fw.T, s *sseclient.Stream, n int, d time.Duration, want string) []sseclient.Event {
 	out, err := gather(t, s, n, d, want)
 	if err != nil {
+		diagnoseCut(t, s)
 		t.Violation(want, fmt.Sprintf("%d of %d events, then %s; received data: %q", len(out), n, describeErr(err, d), datas(out)))
 	}
 	return out

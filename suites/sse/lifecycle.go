@@ -28,6 +28,7 @@ var _ = fw.Register(fw.Check{
 		nextEvent(t, s, deliveryWait, "event 1")
 		select {
 		case <-s.Done():
+			diagnoseCut(t, s)
 			t.Violation("the stream open 5s after an event", fmt.Sprintf("it ended %s after opening: %v", s.EndedAt().Sub(s.Start).Round(time.Millisecond), s.Err()))
 		case <-time.After(5 * time.Second):
 		}

@@ -38,6 +38,19 @@ func declaredKeepalive(t *fw.T) time.Duration {
 	return d
 }
 
+// diagnoseCut names an idle limit in front of the server as the cause when a WebSocket judged
+// through a deployment's intermediaries was cut after a silence shorter than the server's
+// declared keepalive: the server was not due to ping yet, so the path cut the tunnel
+// (idle-timeout:websocket, the key the proxy suite's deployment cell reports for it).
+func diagnoseCut(t *fw.T, silent, declared time.Duration) {
+	if !t.Run.ViaIntermediary() || silent < time.Second || silent >= declared {
+		return
+	}
+	t.Diagnose("idle-timeout:websocket", "through %s, the WebSocket was cut after %s of silence, before the server's declared keepalive (%s) was due: "+
+		"an idle limit in front of the server cuts quiet tunnels; raise it above the keepalive (HAProxy timeout tunnel, nginx proxy_read_timeout, "+
+		"Varnish pipe_timeout, Apache ProxyTimeout)", t.Run.PublicURL(), silent.Round(100*time.Millisecond), declared)
+}
+
 var _ = fw.Register(fw.Check{
 	ID: "WS-KEEP-001", Level: fw.SHOULD, Transport: fw.WebSocket, Requires: []fw.Capability{fw.CapWebSocket, fw.CapHeartbeat},
 	Requirement: "The server keeps an idle WebSocket alive at least every 30 s (the declared websocket.keepalive is at most 30 s, half the common 60 s proxy idle timeouts).",
@@ -78,6 +91,7 @@ var _ = fw.Register(fw.Check{
 				if t.Context().Err() != nil {
 					t.Harness("the check's time ran out")
 				}
+				diagnoseCut(t, time.Since(prev), declared)
 				t.Violation("the connection stays open while idle", describe(err, window))
 			}
 			frames++
