@@ -68,23 +68,56 @@ func probe(ctx context.Context, r *fw.Run) *fw.Cause {
 	for {
 		ev, err := s.Next(dctx)
 		if err == nil {
-			if strings.Contains(ev.Data, r.ID) {
-				return nil
+			if !strings.Contains(ev.Data, r.ID) {
+				continue
 			}
-			continue
+			if late := ev.At.Sub(published); late >= heldAfter && endsWith(s, ev.At) {
+				return buffered(u, s, fmt.Sprintf("arrived only when the stream was closed, %s after the publish", late.Round(100*time.Millisecond)))
+			}
+			return nil
 		}
 		if c := badGateway(u, arrived(s)); c != nil {
 			return c
 		}
-		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return nil // the stream ended or failed: the checks judge that themselves
+		if ctx.Err() != nil {
+			return nil
 		}
-		return &fw.Cause{Key: "buffering:sse", Text: fmt.Sprintf(
-			"through %s, an event published on an open SSE stream was not delivered within %s (%s): "+
-				"something in front of the server buffers the stream; turn response buffering off for the stream path "+
-				"(nginx: proxy_buffering off, or the origin's X-Accel-Buffering: no; Apache: flushpackets=on; HAProxy, Caddy: no compression of text/event-stream)",
-			u, time.Since(published).Round(100*time.Millisecond), headTiming(s))}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			// The stream ended first. Held whole until then (no body byte before its last
+			// 250 ms), the path buffered it; a stream that was live and then cut is the
+			// checks' to judge.
+			if fb, end := s.FirstByte(), s.EndedAt(); !end.IsZero() && (fb.IsZero() || end.Sub(fb) < 250*time.Millisecond) {
+				return buffered(u, s, fmt.Sprintf("never arrived: the stream ended %s after the publish, having sent nothing live before",
+					end.Sub(published).Round(100*time.Millisecond)))
+			}
+			return nil
+		}
+		return buffered(u, s, fmt.Sprintf("was not delivered within %s", time.Since(published).Round(100*time.Millisecond)))
 	}
+}
+
+// heldAfter: an event that comes this long after its publish, together with the end of the
+// stream, was held by the path until the stream closed (a buffering proxy flushes when its
+// idle limit cuts the stream), not delivered live.
+const heldAfter = time.Second
+
+// endsWith reports whether the stream ends within 250 ms of at (waiting that long for it).
+func endsWith(s *sseclient.Stream, at time.Time) bool {
+	select {
+	case <-s.Done():
+	case <-time.After(time.Until(at.Add(250 * time.Millisecond))):
+		return false
+	}
+	return s.EndedAt().Sub(at) < 250*time.Millisecond
+}
+
+// buffered is the buffering:sse cause; what says what became of the published event.
+func buffered(u string, s *sseclient.Stream, what string) *fw.Cause {
+	return &fw.Cause{Key: "buffering:sse", Text: fmt.Sprintf(
+		"through %s, an event published on an open SSE stream %s (%s): "+
+			"something in front of the server buffers the stream; turn response buffering off for the stream path "+
+			"(nginx: proxy_buffering off, or X-Accel-Buffering: no from the origin; Apache: flushpackets=on; no compression of text/event-stream)",
+		u, what, headTiming(s))}
 }
 
 // arrived is the stream's response once its head arrived (nil before, or when it failed).

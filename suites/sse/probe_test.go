@@ -43,11 +43,18 @@ func probeRun(base string, caps ...fw.Capability) *fw.Run {
 
 // bufferingProxy forwards every request to upstream and sends the response head at once, but
 // holds the body in a 64 KiB buffer it writes only when full or at the end: a proxy with
-// response buffering on.
-func bufferingProxy(t *testing.T, upstream string) string {
+// response buffering on. With cut > 0 it also ends every stream after cut (an idle limit),
+// writing what it held unless drop.
+func bufferingProxy(t *testing.T, upstream string, cut time.Duration, drop bool) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, _ := http.NewRequestWithContext(r.Context(), r.Method, upstream+r.URL.RequestURI(), r.Body)
+		ctx := r.Context()
+		if cut > 0 && r.Method == http.MethodGet {
+			c, cancel := context.WithTimeout(ctx, cut)
+			defer cancel()
+			ctx = c
+		}
+		req, _ := http.NewRequestWithContext(ctx, r.Method, upstream+r.URL.RequestURI(), r.Body)
 		req.Header = r.Header.Clone()
 		resp, err := http.DefaultTransport.RoundTrip(req)
 		if err != nil {
@@ -61,8 +68,10 @@ func bufferingProxy(t *testing.T, upstream string) string {
 		w.WriteHeader(resp.StatusCode)
 		w.(http.Flusher).Flush()
 		bw := bufio.NewWriterSize(w, 64<<10)
-		_, _ = io.Copy(bw, resp.Body)
-		_ = bw.Flush()
+		_, _ = io.Copy(struct{ io.Writer }{bw}, resp.Body) // no ReadFrom: it really buffers
+		if !drop || ctx.Err() == nil {
+			_ = bw.Flush()
+		}
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -90,7 +99,7 @@ func TestProbeDeliversThroughACorrectPath(t *testing.T) {
 }
 
 func TestProbeNamesBuffering(t *testing.T) {
-	base := bufferingProxy(t, startReference(t))
+	base := bufferingProxy(t, startReference(t), 0, false)
 	start := time.Now()
 	c := probe(context.Background(), probeRun(base))
 	if c == nil {
@@ -118,6 +127,26 @@ func TestProbeNamesBadGateway(t *testing.T) {
 		c := probe(context.Background(), probeRun(proxy.URL, caps...))
 		if c == nil || c.Key != "bad-gateway:sse" || !strings.Contains(c.Text, "502") {
 			t.Errorf("capabilities %v: cause %+v, want bad-gateway:sse with the status", caps, c)
+		}
+	}
+}
+
+func TestProbeNamesBufferingReleasedByACut(t *testing.T) {
+	ref := startReference(t)
+	for _, tc := range []struct {
+		drop bool
+		want string
+	}{
+		// The held event comes within the probe's bound, but only because the path's idle
+		// limit ended the stream and the buffer went out with it.
+		{want: "arrived only when the stream was closed"},
+		// The cut loses what was held (nginx with an HTTP/1.0 upstream, cut by its timeout).
+		{drop: true, want: "never arrived"},
+	} {
+		base := bufferingProxy(t, ref, 3*time.Second, tc.drop)
+		c := probe(context.Background(), probeRun(base))
+		if c == nil || c.Key != "buffering:sse" || !strings.Contains(c.Text, tc.want) {
+			t.Errorf("drop %v: cause %+v, want buffering:sse (%s)", tc.drop, c, tc.want)
 		}
 	}
 }
