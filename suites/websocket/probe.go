@@ -20,7 +20,8 @@ var _ = fw.RegisterProbe(fw.WebSocket, probe)
 
 // probe establishes, through the deployment's intermediaries and before the first WebSocket
 // check, whether the path carries a WebSocket at all: a valid handshake on a topic of its own
-// must be answered 101 (anything else is websocket-upgrade:websocket), and an event published
+// must be answered 101 (a 5xx is bad-gateway:websocket, anything else
+// websocket-upgrade:websocket), and an event published
 // then (when the target can publish) must arrive within probeDeliver (else
 // buffering:websocket). A transport error, a connection the server closes or a publish hook
 // that fails are left to the checks: the probe only names a path fault it has measured.
@@ -34,6 +35,10 @@ func probe(ctx context.Context, r *fw.Run) *fw.Cause {
 	cancel()
 	var he *wsclient.HandshakeError
 	switch {
+	case errors.As(err, &he) && he.Status >= 500:
+		return &fw.Cause{Key: "bad-gateway:websocket", Text: fmt.Sprintf(
+			"through %s, a valid WebSocket handshake was answered %q: the path in front of the server does not reach it "+
+				"(check the proxy's upstream address and that it tunnels upgrades)", u, he.StatusLine)}
 	case errors.As(err, &he):
 		return &fw.Cause{Key: "websocket-upgrade:websocket", Text: fmt.Sprintf(
 			"through %s, a valid WebSocket handshake was answered %q instead of 101 Switching Protocols: something in front of "+

@@ -153,3 +153,15 @@ func TestProbeNamesAHoldingTunnel(t *testing.T) {
 		t.Errorf("without publish: cause %+v, want none (the upgrade itself passes)", *c)
 	}
 }
+
+func TestProbeNamesBadGateway(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	u, _ := url.Parse(gone.URL)
+	gone.Close() // the upstream is unreachable: the proxy answers 502
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
+	t.Cleanup(proxy.Close)
+	c := probe(context.Background(), probeRun(proxy.URL))
+	if c == nil || c.Key != "bad-gateway:websocket" || !strings.Contains(c.Text, "502") {
+		t.Errorf("cause %+v, want bad-gateway:websocket with the status", c)
+	}
+}
