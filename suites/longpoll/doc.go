@@ -76,4 +76,13 @@
 // (more would overrun retention, which LP-CURSOR-004 judges). When retention <= batch (the
 // bundled profiles: 100 and 100) the backlog fits in one response of a correct target, and
 // the batch boundary is crossed only by targets that batch below their declaration.
+//
+// # Through a deployment's proxies (rtconform deploy without --origin)
+//
+// Before the first long-poll check, probe (probe.go) sends a poll through the public URL and
+// publishes one event: a 5xx is bad-gateway:longpoll, a poll not answered within 5 s of the
+// publish buffering:longpoll, and every long-poll check is then BLOCKED by that one cause. A
+// 502/503/504 to a held poll before the declared hold ended is diagnosed
+// idle-timeout:longpoll (a proxy's idle limit shorter than the hold), a fast one
+// bad-gateway:longpoll.
 package longpoll

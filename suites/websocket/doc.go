@@ -234,4 +234,14 @@
 //	WS-RESUME-001                     ws-no-resume
 //	WS-LIFE-001                       ws-shutdown-drop
 //	WS-KEEP-002                       ws-no-keepalive (WS-KEEP-001 judges the declared value only)
+//
+// # Through a deployment's proxies (rtconform deploy without --origin)
+//
+// Before the first WebSocket check, probe (probe.go) dials the endpoint through the public
+// URL and publishes one event: a handshake not answered 101 is websocket-upgrade:websocket (a
+// 5xx bad-gateway:websocket), an event not delivered within 5 s buffering:websocket, and
+// every WebSocket check is then BLOCKED by that one cause. WS-HS-008 and WS-HS-035 carry
+// Check.Intermediary (a proxy sets its own Connection and speaks HTTP/1.1 upstream): through
+// the proxies their violation is INFO. A tunnel cut before the declared keepalive was due is
+// diagnosed idle-timeout:websocket (WS-KEEP-002).
 package websocket
