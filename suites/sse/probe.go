@@ -22,7 +22,8 @@ var _ = fw.RegisterProbe(fw.SSE, probe)
 // probe establishes, through the deployment's intermediaries and before the first SSE check,
 // whether the path delivers an event stream live: it opens a stream on a topic of its own,
 // publishes one event (when the target can publish) and waits probeDeliver for it. A 5xx is
-// bad-gateway:sse; an event not delivered in time is buffering:sse. Anything else (a
+// bad-gateway:sse; an event not delivered in time, released only when the stream ended, or
+// lost with a stream that ended having sent nothing live, is buffering:sse. Anything else (a
 // transport error, another status, no publish hook) is left to the checks: the probe only
 // names a path fault it has measured.
 func probe(ctx context.Context, r *fw.Run) *fw.Cause {
