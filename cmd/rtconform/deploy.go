@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/rtconform/rtconform/proxies/proxyrun"
 	fw "github.com/rtconform/rtconform/suites/framework"
 	"github.com/rtconform/rtconform/suites/proxy"
 )
@@ -100,7 +102,8 @@ func cmdDeploy(args []string, stdout, stderr io.Writer) int {
 }
 
 // printAttribution says who is responsible for each finding: the server (the wire suites)
-// or the path in front of it (the deployment cell, and the checks its causes blocked).
+// or the path in front of it (the deployment cell, the wire checks whose diagnosed cause is a
+// fault of the path, and the checks such a cause blocked).
 func printAttribution(w io.Writer, doc fw.Conformance, d fw.Deploy) {
 	var server, path, blocked []string
 	for _, r := range doc.Checks {
@@ -108,8 +111,8 @@ func printAttribution(w io.Writer, doc fw.Conformance, d fw.Deploy) {
 		switch {
 		case r.Verdict == fw.BLOCKED:
 			blocked = append(blocked, r.Key())
-		case bad && r.Cell == proxy.Deployment:
-			path = append(path, fmt.Sprintf("%s %s", r.Verdict, r.ID))
+		case bad && (r.Cell == proxy.Deployment || pathCause(r.Cause)):
+			path = append(path, fmt.Sprintf("%s %s", r.Verdict, r.Key()))
 		case bad:
 			server = append(server, fmt.Sprintf("%s %s", r.Verdict, r.Key()))
 		}
@@ -124,6 +127,17 @@ func printAttribution(w io.Writer, doc fw.Conformance, d fw.Deploy) {
 	if len(blocked) > 0 {
 		fmt.Fprintf(w, "  not judged, blocked by a fault of the path (see causes): %d of the server's checks\n", len(blocked))
 	}
+}
+
+// pathCause reports whether a wire check's diagnosed cause is a fault of the path in front of
+// the server (the problem part of "<problem>:<transport>" is one the proxy suite knows, or a
+// connection the path refused), not of the server.
+func pathCause(c *fw.Cause) bool {
+	if c == nil {
+		return false
+	}
+	problem, _, ok := strings.Cut(c.Key, ":")
+	return ok && (slices.Contains(proxyrun.Problems(), problem) || problem == "connection-limit")
 }
 
 func findings(f []string) string {

@@ -28,13 +28,15 @@ func TestAttributionNamesServerAndPath(t *testing.T) {
 	doc := fw.Conformance{Checks: []fw.Result{
 		{ID: "WS-HS-001", Verdict: fw.FAIL},
 		{ID: "PX-SSE-002", Cell: "deployment", Verdict: fw.FAIL},
+		{ID: "LP-HOLD-001", Verdict: fw.FAIL, Cause: &fw.Cause{Key: "idle-timeout:longpoll"}},
+		{ID: "SSE-RESUME-001", Verdict: fw.FAIL, Cause: &fw.Cause{Key: "resume-inclusive"}},
 		{ID: "SSE-RESP-001", Verdict: fw.BLOCKED},
 		{ID: "SSE-RESP-002", Verdict: fw.PASS},
 	}}
 	var b bytes.Buffer
 	printAttribution(&b, doc, fw.Deploy{Public: "https://p", Origin: "http://o"})
 	out := b.String()
-	for _, want := range []string{"judged on the origin http://o): 1 finding: FAIL WS-HS-001", "(proxies/CDN): 1 finding: FAIL PX-SSE-002", "blocked by a fault of the path (see causes): 1 of the server's checks"} {
+	for _, want := range []string{"judged on the origin http://o): 2 findings: FAIL WS-HS-001, FAIL SSE-RESUME-001", "(proxies/CDN): 2 findings: FAIL PX-SSE-002@deployment, FAIL LP-HOLD-001", "blocked by a fault of the path (see causes): 1 of the server's checks"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("attribution lacks %q:\n%s", want, out)
 		}

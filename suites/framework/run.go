@@ -453,6 +453,12 @@ func (r *Run) publish(ctx context.Context, topic string, payload []byte) error {
 	for k, v := range h.Headers {
 		req.Header.Set(k, os.ExpandEnv(v))
 	}
+	if r.ViaIntermediary() {
+		// A proxy closes idle keep-alive connections on its own clock (Apache after 5 s), and
+		// a POST that races that close gets EOF and cannot be retried safely: the event may
+		// have been published. Through an intermediary each publish gets a connection of its own.
+		req.Close = true
+	}
 	resp, err := r.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", h.Method, target, err)
