@@ -395,7 +395,8 @@ func PrintSummary(w io.Writer, doc Conformance, dir string) {
 	fmt.Fprintln(w, doc.Summary.Line())
 	if doc.LabelFilter != "" {
 		fmt.Fprintf(w, "label filter: %s", doc.LabelFilter)
-		if !strings.Contains(doc.LabelFilter, "id:") && strings.Contains(doc.LabelFilter, "!chaos") {
+		if !strings.Contains(doc.LabelFilter, "id:") && strings.Contains(doc.LabelFilter, "!chaos") && strings.Contains(doc.LabelFilter, "!proxy") &&
+			!strings.Contains(doc.LabelFilter, "deployment") {
 			fmt.Fprint(w, " (the chaos and proxy suites are opt-in: --label-filter chaos, --label-filter proxy)")
 		}
 		fmt.Fprintln(w)
