@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,15 +63,8 @@ func cmdDeploy(args []string, stdout, stderr io.Writer) int {
 			o.Strict = strict
 		}
 	})
-	path := *config
-	if path == "" {
-		if _, err := os.Stat(DefaultConfig); err == nil {
-			path = DefaultConfig
-		}
-	}
-	profile, err := fw.Load(path, o)
-	if err != nil {
-		fmt.Fprintf(stderr, "rtconform deploy: configuration error: %v\n", err)
+	profile, ok := loadProfile("deploy", *config, o, stderr)
+	if !ok {
 		return exitHarness
 	}
 	if !profile.Deploy.Enabled() {

@@ -13,6 +13,7 @@ import (
 	"github.com/rtconform/rtconform/proxies/proxyrun"
 	"github.com/rtconform/rtconform/reference"
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/fwtest"
 	"github.com/rtconform/rtconform/suites/proxy"
 )
 
@@ -158,16 +159,7 @@ func matrixReference(t *testing.T) string {
 	cfg := reference.Config{Addr: "127.0.0.1:0", Heartbeat: 6 * time.Second, PingInterval: 6 * time.Second,
 		PollTimeout: 6 * time.Second, Retry: 3 * time.Second, AllowedOrigins: []string{"app.example"}}
 	cfg.Log.MaxEvents = 150
-	ref := reference.New(cfg)
-	if err := ref.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = ref.Shutdown(ctx)
-	})
-	return ref.URL()
+	return fwtest.Reference(t, cfg)
 }
 
 // startProxy puts a proxy with a config in front of origin, as proxies/matrix.yaml renders it

@@ -18,6 +18,7 @@ import (
 	"github.com/rtconform/rtconform/proxies/proxyrun"
 	"github.com/rtconform/rtconform/reference"
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/fwtest"
 	"github.com/rtconform/rtconform/suites/proxy"
 )
 
@@ -321,17 +322,8 @@ func isInfo(id, cell string) bool {
 // send them); it returns the origin's URL.
 func strippedReference(t *testing.T, strip ...string) string {
 	t.Helper()
-	ref := reference.New(reference.Config{Addr: "127.0.0.1:0", Heartbeat: 6 * time.Second, PingInterval: 6 * time.Second,
-		PollTimeout: 6 * time.Second})
-	if err := ref.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = ref.Shutdown(ctx)
-	})
-	u, _ := url.Parse(ref.URL())
+	u, _ := url.Parse(fwtest.Reference(t, reference.Config{Heartbeat: 6 * time.Second, PingInterval: 6 * time.Second,
+		PollTimeout: 6 * time.Second}))
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ModifyResponse = func(resp *http.Response) error {
 		for _, h := range strip {

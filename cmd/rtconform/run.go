@@ -56,15 +56,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			o.Faults = faults
 		}
 	})
-	path := *config
-	if path == "" {
-		if _, err := os.Stat(DefaultConfig); err == nil {
-			path = DefaultConfig
-		}
-	}
-	profile, err := fw.Load(path, o)
-	if err != nil {
-		fmt.Fprintf(stderr, "rtconform run: configuration error: %v\n", err)
+	profile, ok := loadProfile("run", *config, o, stderr)
+	if !ok {
 		return exitHarness
 	}
 	if *labels != "" {
@@ -80,6 +73,23 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		hintTimeouts(stdout, *doc, profile)
 	}
 	return code
+}
+
+// loadProfile loads the profile of a command: config, else ./ginkgo.yaml when present, else the
+// built-in defaults, with the flags' overrides; a mistake is printed naming file and key.
+func loadProfile(cmd, config string, o fw.Overrides, stderr io.Writer) (fw.Profile, bool) {
+	path := config
+	if path == "" {
+		if _, err := os.Stat(DefaultConfig); err == nil {
+			path = DefaultConfig
+		}
+	}
+	profile, err := fw.Load(path, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "rtconform %s: configuration error: %v\n", cmd, err)
+		return profile, false
+	}
+	return profile, true
 }
 
 // execute resolves the profile's target and runs the specs the label filter selects; it

@@ -12,50 +12,12 @@ import (
 
 	"github.com/rtconform/rtconform/reference"
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/fwtest"
 )
 
-func startReference(t *testing.T) string {
-	t.Helper()
-	srv := reference.New(reference.Config{Addr: "127.0.0.1:0"})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv.URL()
-}
-
-// probeRun is a deployment run of the default profile through base.
-func probeRun(base string, caps ...fw.Capability) *fw.Run {
-	p := fw.Defaults()
-	if caps != nil {
-		p.Target.Capabilities = caps
-	}
-	p.Deploy.Public = base
-	return &fw.Run{Profile: p, BaseURL: base, ID: "0123456789abcdef0123456789abcdef", HTTP: &http.Client{}}
-}
-
 func TestProbeAnswersThroughACorrectPath(t *testing.T) {
-	ref := startReference(t)
-	u, _ := url.Parse(ref)
-	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
-	t.Cleanup(proxy.Close)
-	for _, base := range []string{ref, proxy.URL} {
-		start := time.Now()
-		if c := probe(context.Background(), probeRun(base)); c != nil {
-			t.Errorf("through %s: cause %+v, want none", base, *c)
-		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("through %s: the probe took %s on a live path", base, d)
-		}
-		// Without publish the poll is held (25 s) past the probe's watch: no cause.
-		if c := probe(context.Background(), probeRun(base, fw.CapLongPoll)); c != nil {
-			t.Errorf("through %s without publish: cause %+v, want none", base, *c)
-		}
-	}
+	// Without publish the poll is held (25 s) past the probe's watch: no cause.
+	fwtest.ProbePassesCorrectPaths(t, probe, fw.CapLongPoll)
 }
 
 func TestProbeNamesBadGateway(t *testing.T) {
@@ -65,7 +27,7 @@ func TestProbeNamesBadGateway(t *testing.T) {
 	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
 	t.Cleanup(proxy.Close)
 	for _, caps := range [][]fw.Capability{nil, {fw.CapLongPoll}} {
-		c := probe(context.Background(), probeRun(proxy.URL, caps...))
+		c := probe(context.Background(), fwtest.DeploymentRun(proxy.URL, caps...))
 		if c == nil || c.Key != "bad-gateway:longpoll" || !strings.Contains(c.Text, "status 502") {
 			t.Errorf("capabilities %v: cause %+v, want bad-gateway:longpoll with the status", caps, c)
 		}
@@ -73,7 +35,7 @@ func TestProbeNamesBadGateway(t *testing.T) {
 }
 
 func TestProbeNamesAHeldAnswer(t *testing.T) {
-	ref := startReference(t)
+	ref := fwtest.Reference(t, reference.Config{})
 	u, _ := url.Parse(ref)
 	// A path that holds the origin's answer to a poll until 8 s after the request (a
 	// buffering filter, a coalescing cache), and passes everything else at once.
@@ -99,7 +61,7 @@ func TestProbeNamesAHeldAnswer(t *testing.T) {
 	}))
 	t.Cleanup(proxy.Close)
 	start := time.Now()
-	c := probe(context.Background(), probeRun(proxy.URL))
+	c := probe(context.Background(), fwtest.DeploymentRun(proxy.URL))
 	if c == nil || c.Key != "buffering:longpoll" || !strings.Contains(c.Text, "not answered within 5s") {
 		t.Fatalf("cause %+v, want buffering:longpoll", c)
 	}

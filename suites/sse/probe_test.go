@@ -14,32 +14,8 @@ import (
 
 	"github.com/rtconform/rtconform/reference"
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/fwtest"
 )
-
-// startReference starts the in-process reference server and returns its URL.
-func startReference(t *testing.T) string {
-	t.Helper()
-	srv := reference.New(reference.Config{Addr: "127.0.0.1:0"})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv.URL()
-}
-
-// probeRun is a run of the default profile against base (a deployment run through it).
-func probeRun(base string, caps ...fw.Capability) *fw.Run {
-	p := fw.Defaults()
-	if caps != nil {
-		p.Target.Capabilities = caps
-	}
-	p.Deploy.Public = base
-	return &fw.Run{Profile: p, BaseURL: base, ID: "0123456789abcdef0123456789abcdef", HTTP: &http.Client{}}
-}
 
 // bufferingProxy forwards every request to upstream and sends the response head at once, but
 // holds the body in a 64 KiB buffer it writes only when full or at the end: a proxy with
@@ -78,30 +54,14 @@ func bufferingProxy(t *testing.T, upstream string, cut time.Duration, drop bool)
 }
 
 func TestProbeDeliversThroughACorrectPath(t *testing.T) {
-	ref := startReference(t)
-	// The reference itself, and a streaming reverse proxy in front of it (a correct path).
-	u, _ := url.Parse(ref)
-	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
-	t.Cleanup(proxy.Close)
-	for _, base := range []string{ref, proxy.URL} {
-		start := time.Now()
-		if c := probe(context.Background(), probeRun(base)); c != nil {
-			t.Errorf("through %s: cause %+v, want none", base, *c)
-		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("through %s: the probe took %s on a live path", base, d)
-		}
-		// Without a publish hook the probe judges the status only, and passes.
-		if c := probe(context.Background(), probeRun(base, fw.CapSSE)); c != nil {
-			t.Errorf("through %s without publish: cause %+v, want none", base, *c)
-		}
-	}
+	// Without a publish hook the probe judges the status only, and passes.
+	fwtest.ProbePassesCorrectPaths(t, probe, fw.CapSSE)
 }
 
 func TestProbeNamesBuffering(t *testing.T) {
-	base := bufferingProxy(t, startReference(t), 0, false)
+	base := bufferingProxy(t, fwtest.Reference(t, reference.Config{}), 0, false)
 	start := time.Now()
-	c := probe(context.Background(), probeRun(base))
+	c := probe(context.Background(), fwtest.DeploymentRun(base))
 	if c == nil {
 		t.Fatal("no cause through a buffering proxy")
 	}
@@ -112,7 +72,7 @@ func TestProbeNamesBuffering(t *testing.T) {
 		t.Errorf("the probe took %s", d)
 	}
 	// Without a publish hook buffering cannot be seen, and the probe blocks nothing.
-	if c := probe(context.Background(), probeRun(base, fw.CapSSE)); c != nil {
+	if c := probe(context.Background(), fwtest.DeploymentRun(base, fw.CapSSE)); c != nil {
 		t.Errorf("without publish: cause %+v, want none", *c)
 	}
 }
@@ -124,7 +84,7 @@ func TestProbeNamesBadGateway(t *testing.T) {
 	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
 	t.Cleanup(proxy.Close)
 	for _, caps := range [][]fw.Capability{nil, {fw.CapSSE}} {
-		c := probe(context.Background(), probeRun(proxy.URL, caps...))
+		c := probe(context.Background(), fwtest.DeploymentRun(proxy.URL, caps...))
 		if c == nil || c.Key != "bad-gateway:sse" || !strings.Contains(c.Text, "502") {
 			t.Errorf("capabilities %v: cause %+v, want bad-gateway:sse with the status", caps, c)
 		}
@@ -132,7 +92,7 @@ func TestProbeNamesBadGateway(t *testing.T) {
 }
 
 func TestProbeNamesBufferingReleasedByACut(t *testing.T) {
-	ref := startReference(t)
+	ref := fwtest.Reference(t, reference.Config{})
 	for _, tc := range []struct {
 		drop bool
 		want string
@@ -144,7 +104,7 @@ func TestProbeNamesBufferingReleasedByACut(t *testing.T) {
 		{drop: true, want: "never arrived"},
 	} {
 		base := bufferingProxy(t, ref, 3*time.Second, tc.drop)
-		c := probe(context.Background(), probeRun(base))
+		c := probe(context.Background(), fwtest.DeploymentRun(base))
 		if c == nil || c.Key != "buffering:sse" || !strings.Contains(c.Text, tc.want) {
 			t.Errorf("drop %v: cause %+v, want buffering:sse (%s)", tc.drop, c, tc.want)
 		}

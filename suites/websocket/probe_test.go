@@ -17,31 +17,8 @@ import (
 
 	"github.com/rtconform/rtconform/reference"
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/fwtest"
 )
-
-func startReference(t *testing.T) string {
-	t.Helper()
-	srv := reference.New(reference.Config{Addr: "127.0.0.1:0"})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv.URL()
-}
-
-// probeRun is a deployment run of the default profile through base.
-func probeRun(base string, caps ...fw.Capability) *fw.Run {
-	p := fw.Defaults()
-	if caps != nil {
-		p.Target.Capabilities = caps
-	}
-	p.Deploy.Public = base
-	return &fw.Run{Profile: p, BaseURL: base, ID: "0123456789abcdef0123456789abcdef", HTTP: &http.Client{}}
-}
 
 // holdingTunnel is a TCP proxy to upstream that passes the client's bytes and the upstream's
 // response head at once, but holds every later upstream byte in a 64 KiB buffer: a tunnel
@@ -98,26 +75,12 @@ func holdingTunnel(t *testing.T, upstream string) string {
 }
 
 func TestProbeUpgradesThroughACorrectPath(t *testing.T) {
-	ref := startReference(t)
-	u, _ := url.Parse(ref)
-	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u)) // passes upgrades
-	t.Cleanup(proxy.Close)
-	for _, base := range []string{ref, proxy.URL} {
-		start := time.Now()
-		if c := probe(context.Background(), probeRun(base)); c != nil {
-			t.Errorf("through %s: cause %+v, want none", base, *c)
-		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("through %s: the probe took %s on a live path", base, d)
-		}
-		if c := probe(context.Background(), probeRun(base, fw.CapWebSocket)); c != nil {
-			t.Errorf("through %s without publish: cause %+v, want none", base, *c)
-		}
-	}
+	// httputil's reverse proxy passes upgrades; without publish only the handshake is judged.
+	fwtest.ProbePassesCorrectPaths(t, probe, fw.CapWebSocket)
 }
 
 func TestProbeNamesARefusedUpgrade(t *testing.T) {
-	ref := startReference(t)
+	ref := fwtest.Reference(t, reference.Config{})
 	u, _ := url.Parse(ref)
 	// A proxy that drops the hop-by-hop Upgrade and Connection headers (nginx without its
 	// WebSocket recipe): the origin sees a plain GET and refuses it.
@@ -129,7 +92,7 @@ func TestProbeNamesARefusedUpgrade(t *testing.T) {
 	proxy := httptest.NewServer(rp)
 	t.Cleanup(proxy.Close)
 	for _, caps := range [][]fw.Capability{nil, {fw.CapWebSocket}} {
-		c := probe(context.Background(), probeRun(proxy.URL, caps...))
+		c := probe(context.Background(), fwtest.DeploymentRun(proxy.URL, caps...))
 		if c == nil || c.Key != "websocket-upgrade:websocket" || !strings.Contains(c.Text, "instead of 101") || !strings.Contains(c.Text, proxy.URL) {
 			t.Errorf("capabilities %v: cause %+v, want websocket-upgrade:websocket with the status line", caps, c)
 		}
@@ -137,9 +100,9 @@ func TestProbeNamesARefusedUpgrade(t *testing.T) {
 }
 
 func TestProbeNamesAHoldingTunnel(t *testing.T) {
-	ref := startReference(t)
+	ref := fwtest.Reference(t, reference.Config{})
 	base := holdingTunnel(t, ref)
-	r := probeRun(base)
+	r := fwtest.DeploymentRun(base)
 	r.Profile.Target.Publish.Path = ref + "/publish/{topic}" // the tunnel is the WebSocket's path only
 	start := time.Now()
 	c := probe(context.Background(), r)
@@ -149,7 +112,7 @@ func TestProbeNamesAHoldingTunnel(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the probe took %s", d)
 	}
-	if c := probe(context.Background(), probeRun(base, fw.CapWebSocket)); c != nil {
+	if c := probe(context.Background(), fwtest.DeploymentRun(base, fw.CapWebSocket)); c != nil {
 		t.Errorf("without publish: cause %+v, want none (the upgrade itself passes)", *c)
 	}
 }
@@ -160,7 +123,7 @@ func TestProbeNamesBadGateway(t *testing.T) {
 	gone.Close() // the upstream is unreachable: the proxy answers 502
 	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
 	t.Cleanup(proxy.Close)
-	c := probe(context.Background(), probeRun(proxy.URL))
+	c := probe(context.Background(), fwtest.DeploymentRun(proxy.URL))
 	if c == nil || c.Key != "bad-gateway:websocket" || !strings.Contains(c.Text, "502") {
 		t.Errorf("cause %+v, want bad-gateway:websocket with the status", c)
 	}
