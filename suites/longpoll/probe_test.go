@@ -21,13 +21,9 @@ func TestProbeAnswersThroughACorrectPath(t *testing.T) {
 }
 
 func TestProbeNamesBadGateway(t *testing.T) {
-	gone := httptest.NewServer(http.NotFoundHandler())
-	u, _ := url.Parse(gone.URL)
-	gone.Close() // the upstream is unreachable: the proxy answers 502
-	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
-	t.Cleanup(proxy.Close)
+	base := fwtest.BadGatewayProxy(t) // the upstream is unreachable: the proxy answers 502
 	for _, caps := range [][]fw.Capability{nil, {fw.CapLongPoll}} {
-		c := probe(context.Background(), fwtest.DeploymentRun(proxy.URL, caps...))
+		c := probe(context.Background(), fwtest.DeploymentRun(base, caps...))
 		if c == nil || c.Key != "bad-gateway:longpoll" || !strings.Contains(c.Text, "status 502") {
 			t.Errorf("capabilities %v: cause %+v, want bad-gateway:longpoll with the status", caps, c)
 		}

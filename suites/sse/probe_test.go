@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -78,13 +76,9 @@ func TestProbeNamesBuffering(t *testing.T) {
 }
 
 func TestProbeNamesBadGateway(t *testing.T) {
-	gone := httptest.NewServer(http.NotFoundHandler())
-	u, _ := url.Parse(gone.URL)
-	gone.Close() // the upstream is unreachable: the proxy answers 502
-	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
-	t.Cleanup(proxy.Close)
+	base := fwtest.BadGatewayProxy(t) // the upstream is unreachable: the proxy answers 502
 	for _, caps := range [][]fw.Capability{nil, {fw.CapSSE}} {
-		c := probe(context.Background(), fwtest.DeploymentRun(proxy.URL, caps...))
+		c := probe(context.Background(), fwtest.DeploymentRun(base, caps...))
 		if c == nil || c.Key != "bad-gateway:sse" || !strings.Contains(c.Text, "502") {
 			t.Errorf("capabilities %v: cause %+v, want bad-gateway:sse with the status", caps, c)
 		}

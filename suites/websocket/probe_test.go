@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -118,12 +117,8 @@ func TestProbeNamesAHoldingTunnel(t *testing.T) {
 }
 
 func TestProbeNamesBadGateway(t *testing.T) {
-	gone := httptest.NewServer(http.NotFoundHandler())
-	u, _ := url.Parse(gone.URL)
-	gone.Close() // the upstream is unreachable: the proxy answers 502
-	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
-	t.Cleanup(proxy.Close)
-	c := probe(context.Background(), fwtest.DeploymentRun(proxy.URL))
+	base := fwtest.BadGatewayProxy(t) // the upstream is unreachable: the proxy answers 502
+	c := probe(context.Background(), fwtest.DeploymentRun(base))
 	if c == nil || c.Key != "bad-gateway:websocket" || !strings.Contains(c.Text, "502") {
 		t.Errorf("cause %+v, want bad-gateway:websocket with the status", c)
 	}

@@ -77,3 +77,18 @@ func CorrectPaths(t testing.TB) []string {
 	t.Cleanup(proxy.Close)
 	return []string{ref, proxy.URL}
 }
+
+// BadGatewayProxy is a reverse proxy whose upstream is gone, so it answers every request
+// 502 Bad Gateway; it returns its URL.
+func BadGatewayProxy(t testing.TB) string {
+	t.Helper()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	u, err := url.Parse(gone.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
+	t.Cleanup(proxy.Close)
+	return proxy.URL
+}
