@@ -105,8 +105,9 @@ func (c Check) AllLabels() []string {
 var ProxyNames = []string{"nginx", "haproxy", "varnish", "apache", "caddy"}
 
 // OptIn are the labels of suites that run only when a label filter asks for them: they need
-// fault injection or real proxies and take minutes, not the default run's seconds.
-var OptIn = []string{"chaos", "proxy"}
+// fault injection, real proxies or fronts of their own and take minutes, not the default
+// run's seconds.
+var OptIn = []string{"chaos", "proxy", "fallback"}
 
 // EffectiveLabelFilter is the filter a run really uses. The opt-in suites run only when
 // asked for: a filter that names an opt-in label ("chaos", "proxy") or a check ("id:…") is

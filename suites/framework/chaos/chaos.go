@@ -113,6 +113,7 @@ type Env struct {
 
 	mu        sync.Mutex
 	subs      []*subscriber.Subscriber
+	stops     []func() // other clients' Stop (Track)
 	unsettled []unsettled
 	lossy     []time.Duration // starts of restarts that lose history (restart.durable: false)
 }
@@ -222,12 +223,15 @@ func (e *Env) Subscribers(prefix string, n int, mod ...func(*subscriber.Options)
 // Stop stops every subscriber (recording their client-close); call it before Judge.
 func (e *Env) Stop() {
 	e.mu.Lock()
-	subs := e.subs
+	stops := append([]func(){}, e.stops...)
+	for _, s := range e.subs {
+		stops = append(stops, s.Stop)
+	}
 	e.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, s := range subs {
+	for _, stop := range stops {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.Stop() }()
+		go func() { defer wg.Done(); stop() }()
 	}
 	wg.Wait()
 }
@@ -339,10 +343,26 @@ func (e *Env) Prime(subs []*subscriber.Subscriber, seq int64, within time.Durati
 	}
 }
 
+// Follower is a client Settle can wait for: a subscriber, or the reference client that
+// falls back across transports.
+type Follower interface {
+	Name() string
+	WaitFor(ctx context.Context, want []int) []int
+}
+
 // Settle waits until every subscriber has received every seq in want, or d passes; it
 // measures how long that took, and which seqs were still missing where (the checker judges
 // whether that is a loss).
 func (e *Env) Settle(subs []*subscriber.Subscriber, want []int64, d time.Duration) {
+	fs := make([]Follower, len(subs))
+	for i, s := range subs {
+		fs[i] = s
+	}
+	e.SettleFollowers(fs, want, d)
+}
+
+// SettleFollowers is Settle for any Follower.
+func (e *Env) SettleFollowers(subs []Follower, want []int64, d time.Duration) {
 	start := time.Now()
 	ctx, cancel := e.T.Within(d)
 	defer cancel()
@@ -364,6 +384,15 @@ func (e *Env) Settle(subs []*subscriber.Subscriber, want []int64, d time.Duratio
 	} else {
 		e.T.Measure("settled", "%d subscribers had every event %s after publishing ended", len(subs), time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// Track makes Stop (and so Judge) also stop a client the check started itself (the
+// reference client), before the history is judged.
+func (e *Env) Track(stop func()) {
+	e.mu.Lock()
+	e.stops = append(e.stops, stop)
+	e.mu.Unlock()
+	e.T.Cleanup(stop)
 }
 
 // Restart restarts the target (capability restart), recorded in the history as the fault

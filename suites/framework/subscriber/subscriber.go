@@ -324,6 +324,11 @@ func cause(ctx context.Context, idle bool, err error) string {
 
 var errEOF = errors.New("end of stream")
 
+// ErrNoResponse is the error a connection attempt records when the target (or something in
+// front of it) sent no response, not even headers, within the connect bound: a black hole, or
+// an intermediary that holds a stream's response until its buffer fills.
+var ErrNoResponse = errors.New("no response")
+
 // endpoint renders the profile's path template for the topic on the subscriber's base, with
 // an optional query parameter.
 func (s *Subscriber) endpoint(tmpl, param, value string) string {

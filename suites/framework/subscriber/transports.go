@@ -55,7 +55,7 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 	timer := time.AfterFunc(s.connectBound(), cancel)
 	st, err := sseclient.Open(cctx, s.http, req, sseclient.Limits{})
 	if !timer.Stop() && err != nil {
-		err = fmt.Errorf("no response within %s", s.connectBound())
+		err = fmt.Errorf("%w within %s", ErrNoResponse, s.connectBound())
 	}
 	if err != nil {
 		s.connected(token, start, err)
@@ -122,8 +122,12 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 	start := s.o.Rec.Now()
 	dctx, dcancel := context.WithTimeout(ctx, s.connectBound())
 	c, hs, err := wsclient.Dial(dctx, u, wsclient.DialOptions{NetDial: s.dial})
+	timedOut := errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	dcancel()
 	if err != nil {
+		if timedOut && hs == nil {
+			err = fmt.Errorf("%w within %s (%v)", ErrNoResponse, s.connectBound(), err)
+		}
 		if hs != nil {
 			err = fmt.Errorf("%s: %w", hs.StatusLine, err)
 		}
@@ -264,7 +268,7 @@ func (s *Subscriber) runPoll(ctx context.Context) time.Duration {
 		if err != nil {
 			if first {
 				if timedOut {
-					err = fmt.Errorf("no answer within %s", bound)
+					err = fmt.Errorf("%w within %s", ErrNoResponse, bound)
 				}
 				s.connected(token, start, err)
 			} else {
