@@ -18,7 +18,7 @@ import (
 
 // deployFilter is what a deployment run selects: the wire suites and the proxy suite's
 // deployment cell (never the chaos suites, never the local proxy cells).
-const deployFilter = "!chaos && (!proxy || " + proxy.Deployment + ")"
+const deployFilter = "!chaos && !fallback && (!proxy || " + proxy.Deployment + ")"
 
 func cmdDeploy(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)

@@ -75,14 +75,15 @@ func TestEffectiveLabelFilterMakesChaosAndProxyOptIn(t *testing.T) {
 	Register(Check{ID: "TST-REG-009", Level: MUST, Transport: SSE, Requirement: "r", Spec: "s", Run: func(*T) {}})
 	Register(Check{ID: "TST-CELL-009", Level: MUST, Transport: SSE, Requirement: "r", Spec: "s", Run: func(*T) {}, Labels: []string{"proxy"}})
 	for in, want := range map[string]string{
-		"":                  "!chaos && !proxy",
-		"sse":               "(sse) && !chaos && !proxy",
-		"sse || websocket":  "(sse || websocket) && !chaos && !proxy",
+		"":                  "!chaos && !proxy && !fallback",
+		"sse":               "(sse) && !chaos && !proxy && !fallback",
+		"sse || websocket":  "(sse || websocket) && !chaos && !proxy && !fallback",
 		"chaos":             "chaos",
+		"fallback":          "fallback",
 		"proxy && sse":      "proxy && sse",
 		"id:RC-SSE-001":     "id:RC-SSE-001",
 		" longpoll && must": "longpoll && must", // selects no check here: nothing to exclude
-		"tst-reg":           "(tst-reg) && !chaos && !proxy",
+		"tst-reg":           "(tst-reg) && !chaos && !proxy && !fallback",
 		"tst-cell":          "tst-cell", // selects only opt-in checks: asked for
 		"sse &&":            "sse &&",   // a syntax error is the caller's to report
 	} {

@@ -128,7 +128,7 @@ func TestSilenceEndsTheConnection(t *testing.T) {
 			start := time.Now()
 			s := Start(ctx, Options{Name: "c1", Transport: tr, Base: srv, Topic: "x", Target: &target, Rec: rec,
 				Idle: 700 * time.Millisecond, Delay: time.Hour})
-			for rec.count("disconnect c1 "+CauseHeartbeat) == 0 && rec.count("connect c1 token=\"\" err=no answer") == 0 {
+			for rec.count("disconnect c1 "+CauseHeartbeat) == 0 && rec.count("connect c1 token=\"\" err=no response") == 0 {
 				if ctx.Err() != nil {
 					t.Fatalf("no heartbeat timeout: %v", rec.lines)
 				}
