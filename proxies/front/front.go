@@ -78,6 +78,9 @@ type Front struct {
 	srv   *http.Server
 	proxy *httputil.ReverseProxy
 	once  sync.Once
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{} // the client connections open now
 }
 
 // Start starts a front on a loopback port in front of upstream (scheme://host:port).
@@ -90,7 +93,7 @@ func Start(upstream string, m Mode) (*Front, error) {
 	if err != nil {
 		return nil, fmt.Errorf("front: %w", err)
 	}
-	f := &Front{ln: ln}
+	f := &Front{ln: ln, conns: map[net.Conn]struct{}{}}
 	f.mode.Store(uint32(m))
 	f.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
@@ -106,7 +109,8 @@ func Start(upstream string, m Mode) (*Front, error) {
 			}
 		},
 	}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0),
+		ConnState: f.track}
 	go func() { _ = f.srv.Serve(ln) }()
 	return f, nil
 }
@@ -121,11 +125,37 @@ func (f *Front) Mode() Mode { return Mode(f.mode.Load()) }
 // upgraded or streaming keep what they had).
 func (f *Front) SetMode(m Mode) { f.mode.Store(uint32(m)) }
 
+// track keeps the set of open client connections (Cut).
+func (f *Front) track(c net.Conn, s http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		f.conns[c] = struct{}{}
+	case http.StateClosed:
+		delete(f.conns, c)
+	} // a hijacked (upgraded) connection stays until Cut or Close: it is a WebSocket
+}
+
+// Cut closes every client connection open now (streams, polls and WebSockets), as a network
+// blip or a proxy reload does: the clients reconnect, and meet the mode in effect.
+func (f *Front) Cut() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.conns)
+	for c := range f.conns {
+		_ = c.Close()
+		delete(f.conns, c)
+	}
+	return n
+}
+
 // Close stops the front and closes every connection through it.
 func (f *Front) Close() error {
 	var err error
 	f.once.Do(func() {
 		err = f.srv.Close()
+		f.Cut() // the upgraded connections, which the server no longer tracks
 	})
 	return err
 }

@@ -152,6 +152,7 @@ type Client struct {
 	attempts []Attempt
 	open     *Attempt // the attempt of the open or opening connection
 	first    time.Duration
+	last     time.Duration // when the last event arrived
 }
 
 // Start validates o and starts the client; it runs until Stop or until ctx ends.
@@ -288,11 +289,22 @@ func (c *Client) Token() string {
 	return c.token
 }
 
+// Elapsed is the time since Start: the clock of Attempt.Start and FirstEvent.
+func (c *Client) Elapsed() time.Duration { return time.Since(c.begin) }
+
 // FirstEvent is how long after Start the first event arrived (0: none yet).
 func (c *Client) FirstEvent() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.first
+}
+
+// LastEvent is how long after Start the last event arrived, and over which transport the
+// client is connected now.
+func (c *Client) LastEvent() (time.Duration, fw.Transport) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last, c.current
 }
 
 // Attempts returns the attempts so far, the open one last (with its outcome so far).
@@ -586,6 +598,7 @@ func (o *observer) event(seq int64) {
 	if c.first == 0 {
 		c.first = now
 	}
+	c.last = now
 	if c.open != nil {
 		if c.open.Events == 0 {
 			c.open.FirstEvent = now - c.open.Start

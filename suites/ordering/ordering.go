@@ -5,6 +5,9 @@
 // publisher, a subscriber that stops reading is never dropped from silently, and the order
 // survives a reconnect and a switch of transport with the same resume token.
 //
+// The switch checks (ORD-SWITCH-001…006, all six directed pairs of transports) are also
+// labelled "fallback": they are the fallback suite's (suites/fallback) lossless-switch checks.
+//
 // Like the reconnect checks, they follow generator → faults → history → checker (package
 // chaos); the Ordered rule of package history compares every pair of subscribers and the
 // order implied by publish timing (a publish acknowledged before another was invoked must come
@@ -13,7 +16,8 @@
 // IDs: ORD-<SSE|WS|LP>-NNN — 001 latency+jitter, 002 slicer, 003 slow-consumer isolation
 // (the others' lag and the publisher's latency), 004 across a reconnect, 005 a paused reader
 // during a burst (SSE and WebSocket: every event, a gap-free resume or the reset signal); ORD-SWITCH-NNN — 001 sse→websocket, 002 websocket→longpoll,
-// 003 longpoll→sse (capability fallback). Label "chaos" (opt-in).
+// 003 longpoll→sse, 004 websocket→sse, 005 longpoll→websocket, 006 sse→longpoll (capability
+// fallback; labels "chaos" and "fallback"). Label "chaos" (opt-in).
 package ordering
 
 import (
@@ -81,6 +85,9 @@ func register() bool {
 		{"001", fw.SSE, fw.WebSocket, []fw.Capability{fw.CapSSE, fw.CapWebSocket}},
 		{"002", fw.WebSocket, fw.LongPoll, []fw.Capability{fw.CapWebSocket, fw.CapLongPoll}},
 		{"003", fw.LongPoll, fw.SSE, []fw.Capability{fw.CapLongPoll, fw.CapSSE}},
+		{"004", fw.WebSocket, fw.SSE, []fw.Capability{fw.CapWebSocket, fw.CapSSE}},
+		{"005", fw.LongPoll, fw.WebSocket, []fw.Capability{fw.CapLongPoll, fw.CapWebSocket}},
+		{"006", fw.SSE, fw.LongPoll, []fw.Capability{fw.CapSSE, fw.CapLongPoll}},
 	}
 	for _, s := range switches {
 		from, to := s.from, s.to
@@ -88,7 +95,7 @@ func register() bool {
 			Requirement: fmt.Sprintf("a subscriber that switches from %s to %s with its last id as the resume token continues in the same order with no gap and no duplicate", from, to),
 			Spec:        spec + "; DESIGN.md fallback: a resume token from one transport resumes on another",
 			Requires:    append(append([]fw.Capability(nil), s.caps...), fw.CapPublish, fw.CapResume, fw.CapFallback),
-			Timeout:     90 * time.Second, Labels: []string{chaos.Label, "fault:none", "switch"},
+			Timeout:     90 * time.Second, Labels: []string{chaos.Label, "fallback", "fault:none", "switch"},
 			Run: func(t *fw.T) { switchTransport(t, from, to) }})
 	}
 	return true

@@ -128,7 +128,7 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 		if timedOut && hs == nil {
 			err = fmt.Errorf("%w within %s (%v)", ErrNoResponse, s.connectBound(), err)
 		}
-		if hs != nil {
+		if hs != nil && hs.StatusLine != "" {
 			err = fmt.Errorf("%s: %w", hs.StatusLine, err)
 		}
 		s.connected(token, start, err)
