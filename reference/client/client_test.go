@@ -343,3 +343,64 @@ func TestOptionsErrors(t *testing.T) {
 		t.Error("no error for a target that declares no transport")
 	}
 }
+
+// The client waits the reconnection time the stream asked for (retry:) before reconnecting.
+func TestRetryIsHonoured(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "retry: 1500\nid: 1\ndata: {\"seq\":1}\n\n") // then the stream ends
+	}))
+	t.Cleanup(srv.Close)
+	c, err := client.Start(context.Background(), client.Options{Base: srv.URL, Topic: "t", Target: target(), Seq: seq,
+		Order: []fw.Transport{fw.SSE}, Delay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	time.Sleep(2500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) < 2 {
+		t.Fatalf("%d connections, want a reconnect", len(at))
+	}
+	if gap := at[1].Sub(at[0]); gap < 1400*time.Millisecond {
+		t.Errorf("reconnected after %s, want the 1.5 s retry: honoured", gap)
+	}
+}
+
+// While WebSocket stays blocked, the client retries it on an exponential schedule: the waits
+// grow from Initial and never exceed Max (plus the jitter and the time to land again).
+func TestUpgradeRetriesBackOff(t *testing.T) {
+	t.Parallel()
+	s, _ := newSetup(t, front.StripUpgrade)
+	c := s.start(t, func(o *client.Options) {
+		o.Upgrade = client.Backoff{Initial: 300 * time.Millisecond, Max: 1200 * time.Millisecond, Jitter: 0.05}
+	})
+	stop := s.pub.run(50 * time.Millisecond)
+	time.Sleep(5 * time.Second)
+	stop()
+	var starts []time.Duration
+	for _, a := range c.Attempts() {
+		if a.Transport == fw.WebSocket {
+			starts = append(starts, a.Start)
+		}
+	}
+	if len(starts) < 4 {
+		t.Fatalf("%d WebSocket attempts in 5 s, want >= 4: %v", len(starts), c.Attempts())
+	}
+	first, third := starts[1]-starts[0], starts[3]-starts[2]
+	if first < 250*time.Millisecond || third < 2*first-200*time.Millisecond {
+		t.Errorf("waits between WebSocket attempts %s then %s: want at least 0.3 s, growing", first, third)
+	}
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i] - starts[i-1]; gap > 3*time.Second {
+			t.Errorf("wait %d was %s, beyond Max (1.2 s) and the time to land", i, gap)
+		}
+	}
+}
