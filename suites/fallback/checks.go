@@ -86,7 +86,8 @@ func buffered(t *fw.T) {
 	s.setMode(front.BufferAlways)
 	since := c.Elapsed()
 	s.f.Cut()
-	d := c.Window(fw.SSE) + 5*time.Second
+	// The client waits the stream's retry: before reconnecting, then a window of silence.
+	d := t.Target().SSE.Retry.D() + c.Window(fw.SSE) + 5*time.Second
 	ctx, cancel := t.Within(d)
 	took, ok := recovered(ctx, c, fw.LongPoll, since)
 	cancel()
