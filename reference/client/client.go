@@ -333,27 +333,11 @@ func (c *Client) Has(seq int) bool {
 // WaitFor waits until the client has received every seq in want, or ctx ends; it returns
 // the seqs still missing.
 func (c *Client) WaitFor(ctx context.Context, want []int) []int {
-	for {
+	return subscriber.WaitMissing(ctx, c.done, func() ([]int, <-chan struct{}) {
 		c.mu.Lock()
-		var missing []int
-		for _, q := range want {
-			if !c.seqs[q] {
-				missing = append(missing, q)
-			}
-		}
-		ch := c.changed
-		c.mu.Unlock()
-		if len(missing) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return missing
-		case <-ch:
-		case <-c.done:
-			return missing
-		}
-	}
+		defer c.mu.Unlock()
+		return subscriber.Missing(c.seqs, want), c.changed
+	})
 }
 
 // WaitTransport waits until a connection on tr is open and has delivered an event, or ctx

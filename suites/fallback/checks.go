@@ -80,23 +80,34 @@ func buffered(t *fw.T) {
 	// window, so the buffered stream delivers nothing in it (at a high rate a buffer that
 	// fills within the window delivers bursts instead: latency, which `rtconform probe`
 	// reports, not silence).
+	s.across(c, next, 250*time.Millisecond, fw.LongPoll,
+		t.Target().SSE.Retry.D()+c.Window(fw.SSE)+5*time.Second, // the retry: wait, then a window of silence
+		"of its SSE stream being buffered", "time-to-recover", fmt.Sprintf("from the cut to the first event over long-poll (probe window %s)", c.Window(fw.SSE)),
+		func() {
+			s.setMode(front.BufferAlways)
+			s.f.Cut()
+		})
+}
+
+// across publishes from next every interval, makes change (after half a second) and
+// requires the client to get events over want within d of it, measuring how long that took
+// (name, what); it goes on publishing for settle, then judges the history.
+func (s *scenario) across(c *client.Client, next int64, interval time.Duration, want fw.Transport, d time.Duration, after, name, what string, change func()) {
+	t := s.t
 	stop := make(chan struct{})
-	gen := s.e.Generate("pub", next, 1, 250*time.Millisecond, 0, stop)
+	gen := s.e.Generate("pub", next, 1, interval, 0, stop)
 	chaos.Sleep(t, 500*time.Millisecond)
-	s.setMode(front.BufferAlways)
 	since := c.Elapsed()
-	s.f.Cut()
-	// The client waits the stream's retry: before reconnecting, then a window of silence.
-	d := t.Target().SSE.Retry.D() + c.Window(fw.SSE) + 5*time.Second
+	change()
 	ctx, cancel := t.Within(d)
-	took, ok := recovered(ctx, c, fw.LongPoll, since)
+	took, ok := recovered(ctx, c, want, since)
 	cancel()
 	if !ok {
 		close(stop)
 		<-gen
-		t.Violation(fmt.Sprintf("the client gets events over long-poll within %s of its SSE stream being buffered", d), attempts(c))
+		t.Violation(fmt.Sprintf("the client gets events over %s within %s %s", want, d, after), attempts(c))
 	}
-	t.Measure("time-to-recover", "%s from the cut to the first event over long-poll (probe window %s)", took.Round(time.Millisecond), c.Window(fw.SSE))
+	t.Measure(name, "%s %s", took.Round(time.Millisecond), what)
 	measureAttempts(t, c)
 	chaos.Sleep(t, settle)
 	close(stop)
@@ -140,26 +151,9 @@ func upgradeBack(t *fw.T) {
 	s := setup(t, fw.WebSocket, front.StripUpgrade)
 	c := s.client(nil, func(o *client.Options) { o.Upgrade = client.Backoff{Initial: time.Second, Max: 2 * time.Second} })
 	_, next := s.land(c, fw.SSE, 0, "blocked from WebSocket by an intermediary that "+describe(front.StripUpgrade))
-	stop := make(chan struct{})
-	gen := s.e.Generate("pub", next, 1, 50*time.Millisecond, 0, stop)
-	chaos.Sleep(t, settle)
-	since := c.Elapsed()
-	s.setMode(front.Pass)
-	d := 10 * time.Second
-	ctx, cancel := t.Within(d)
-	took, ok := recovered(ctx, c, fw.WebSocket, since)
-	cancel()
-	if !ok {
-		close(stop)
-		<-gen
-		t.Violation(fmt.Sprintf("the client gets events over WebSocket within %s of the block being lifted", d), attempts(c))
-	}
-	t.Measure("time-to-upgrade", "%s from lifting the block to the first event over WebSocket (retry backoff 1 s, 2 s)", took.Round(time.Millisecond))
-	measureAttempts(t, c)
-	chaos.Sleep(t, settle)
-	close(stop)
-	s.e.SettleFollowers([]chaos.Follower{c}, <-gen, 20*time.Second)
-	s.e.Judge()
+	s.across(c, next, 50*time.Millisecond, fw.WebSocket, 10*time.Second, "of the block being lifted",
+		"time-to-upgrade", "from lifting the block to the first event over WebSocket (retry backoff 1 s, 2 s)",
+		func() { s.setMode(front.Pass) })
 }
 
 // strategies are the client strategies FB-TIME-001 measures.

@@ -176,24 +176,38 @@ func (s *Subscriber) trace(ctx context.Context) context.Context {
 // WaitFor waits until the subscriber has received every seq in want, or ctx ends; it
 // returns the seqs still missing.
 func (s *Subscriber) WaitFor(ctx context.Context, want []int) []int {
-	for {
+	return WaitMissing(ctx, s.done, func() ([]int, <-chan struct{}) {
 		s.mu.Lock()
-		var missing []int
-		for _, q := range want {
-			if !s.seqs[q] {
-				missing = append(missing, q)
-			}
+		defer s.mu.Unlock()
+		return Missing(s.seqs, want), s.changed
+	})
+}
+
+// Missing lists the seqs of want not in got.
+func Missing(got map[int]bool, want []int) []int {
+	var missing []int
+	for _, q := range want {
+		if !got[q] {
+			missing = append(missing, q)
 		}
-		ch := s.changed
-		s.mu.Unlock()
+	}
+	return missing
+}
+
+// WaitMissing waits until snapshot reports nothing missing, ctx ends or done is closed; it
+// returns what is still missing. snapshot returns the missing seqs and a channel closed on
+// the next change, read together under the caller's lock.
+func WaitMissing(ctx context.Context, done <-chan struct{}, snapshot func() ([]int, <-chan struct{})) []int {
+	for {
+		missing, changed := snapshot()
 		if len(missing) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return missing
-		case <-ch:
-		case <-s.done:
+		case <-changed:
+		case <-done:
 			return missing
 		}
 	}
