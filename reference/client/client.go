@@ -227,27 +227,24 @@ func (c *Client) Order() []fw.Transport { return slices.Clone(c.order) }
 // client gives it up (for a long-poll, the hold plus the grace).
 func (c *Client) Window(tr fw.Transport) time.Duration {
 	tg := c.o.Target
+	var beat fw.Duration // the declared longest silence of the stream
 	switch tr {
 	case fw.SSE:
-		switch {
-		case c.o.Window > 0:
-			return c.o.Window
-		case tg.Has(fw.CapHeartbeat) && tg.SSE.Heartbeat > 0:
-			return 2*tg.SSE.Heartbeat.D() + time.Second
-		}
-		return 10 * time.Second
+		beat = tg.SSE.Heartbeat
 	case fw.WebSocket:
-		switch {
-		case c.o.Window > 0:
-			return c.o.Window
-		case tg.Has(fw.CapHeartbeat) && tg.WebSocket.Keepalive > 0:
-			return 2*tg.WebSocket.Keepalive.D() + time.Second
-		}
-		return 10 * time.Second
+		beat = tg.WebSocket.Keepalive
 	case fw.LongPoll:
 		return tg.LongPoll.Timeout.D() + c.o.PollGrace
+	default:
+		return 0
 	}
-	return 0
+	switch {
+	case c.o.Window > 0:
+		return c.o.Window
+	case tg.Has(fw.CapHeartbeat) && beat > 0:
+		return 2*beat.D() + time.Second
+	}
+	return 10 * time.Second
 }
 
 // idle is the subscriber's Idle for tr (for a long-poll it is added to the hold).
