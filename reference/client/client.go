@@ -109,6 +109,7 @@ type Options struct {
 	// Rec receives the history; nil records into a private history (History).
 	Rec subscriber.Recorder
 	// Seq reads the payload seq of an event's data (nil: every event is a foreign payload).
+	// Every seq read is remembered for Has and WaitFor: leave it nil in a long-lived client.
 	Seq func(data string) (int, bool)
 	// Token is the resume token of the first connection ("": start at now).
 	Token string
@@ -358,6 +359,18 @@ func (c *Client) WaitTransport(ctx context.Context, tr fw.Transport) bool {
 	}
 }
 
+// MaxAttempts bounds the attempts a client keeps: beyond it the oldest are dropped (a client
+// that flaps for hours keeps its recent past).
+const MaxAttempts = 1000
+
+// record appends a finished attempt; c.mu is held.
+func (c *Client) record(a Attempt) {
+	if len(c.attempts) >= MaxAttempts {
+		c.attempts = append(c.attempts[:0], c.attempts[len(c.attempts)-MaxAttempts+1:]...)
+	}
+	c.attempts = append(c.attempts, a)
+}
+
 // notify wakes the waiters; c.mu is held.
 func (c *Client) notify() {
 	close(c.changed)
@@ -533,7 +546,7 @@ func (o *observer) Connect(client, transport, topic, token string, start time.Du
 		}
 		a.Outcome, a.Detail, a.Duration = out, fmt.Sprintf("%v after %s", err, ms(took)), took
 		c.mu.Lock()
-		c.attempts = append(c.attempts, a)
+		c.record(a)
 		c.notify()
 		c.mu.Unlock()
 		o.send(out)
@@ -622,7 +635,7 @@ func (o *observer) Disconnect(client, cause string) {
 	if c.open != nil {
 		a := *c.open
 		a.Outcome, a.Detail, a.Duration = out, detail, time.Since(c.begin)-a.Start
-		c.attempts = append(c.attempts, a)
+		c.record(a)
 		c.open, c.current = nil, ""
 	}
 	c.notify()
@@ -641,7 +654,7 @@ func (o *observer) close() {
 	if c.open != nil && c.open.Transport == o.tr {
 		a := *c.open
 		a.Outcome, a.Duration = OK, time.Since(c.begin)-a.Start
-		c.attempts = append(c.attempts, a)
+		c.record(a)
 		c.open, c.current = nil, ""
 		c.notify()
 	}
