@@ -166,15 +166,21 @@ func TestFixturesFailExactlyTheirChecks(t *testing.T) {
 			}
 			// A fixture's bug lives in one transport's routes: run that transport's checks
 			// (all of them, so an unrelated failure in it still shows) — the conformance
-			// checks, and, when the fixture names chaos checks, the chaos checks too.
+			// checks, and, when the fixture names chaos or fallback checks (opt-in: a check
+			// with both labels is one of them, once), those suites' checks too.
 			var conformance, chaos []string
+			hasChaos, hasFallback := false, false // labels among the opt-in checks named
 			for _, id := range f.Breaks {
 				c, ok := fw.Lookup(id)
 				if !ok {
 					t.Fatalf("fixture %s names an unknown check %s", name, id)
 				}
-				if slices.Contains(c.Labels, "chaos") {
+				isChaos, isFallback := slices.Contains(c.Labels, "chaos"), slices.Contains(c.Labels, "fallback")
+				if isChaos || isFallback {
 					chaos = append(chaos, id)
+					// A check labelled both counts as fallback: a fallback scope selects it.
+					hasFallback = hasFallback || isFallback
+					hasChaos = hasChaos || !isFallback
 				} else {
 					conformance = append(conformance, id)
 				}
@@ -186,7 +192,14 @@ func TestFixturesFailExactlyTheirChecks(t *testing.T) {
 				fixtureBreaks(t, name, f, profile, strings.Join(transportsOf(conformance), " || "), conformance)
 			}
 			if len(chaos) > 0 {
-				scope := "chaos && (" + strings.Join(transportsOf(chaos), " || ") + ")"
+				suite := "chaos"
+				switch {
+				case hasFallback && hasChaos:
+					suite = "(chaos || fallback)"
+				case hasFallback:
+					suite = "fallback"
+				}
+				scope := suite + " && (" + strings.Join(transportsOf(chaos), " || ") + ")"
 				if f.ChaosScope != "" {
 					scope = f.ChaosScope
 				}
