@@ -3,6 +3,7 @@
 //
 //	rtconform run        run the suites (exit 0: every MUST passed, 1: a conformance failure, 2: usage or harness error)
 //	rtconform deploy     validate a deployment: the server on its origin, the proxies/CDN in front of it
+//	rtconform probe      follow a topic through a deployment as a fallback client would: which transport it settles on
 //	rtconform reference  serve the reference server
 //	rtconform list       print every check
 //	rtconform recheck    re-run the history checker on saved chaos histories
@@ -29,6 +30,10 @@ Usage:
   rtconform run [flags]        run the suites against a target (default: ginkgo.yaml, else the in-process reference server)
   rtconform deploy --target https://public [--origin http://origin]
                                validate a deployment: the server, and the proxies or CDN in front of it
+  rtconform probe <url | profile.yaml> [--window D] [--duration D] [--report-dir DIR]
+                               follow a topic through the path as it is, per transport and as a browser would (websocket,
+                               sse, longpoll): the transport it settles on, how fast, and the remedies; writes probe.txt and
+                               probe.json to the report dir (exit 0: the preferred transport works, 1: it fell back, 2: harness)
   rtconform reference [flags]  serve the bundled reference server
   rtconform list [flags]       print every check: ID, level, transport, requirement
   rtconform recheck <path>...  re-run the history checker on saved histories (a .jsonl file or a report dir)
@@ -53,6 +58,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "deploy":
 		return cmdDeploy(args[1:], stdout, stderr)
+	case "probe":
+		return cmdProbe(args[1:], stdout, stderr)
 	case "reference":
 		return cmdReference(args[1:], stdout, stderr)
 	case "list":

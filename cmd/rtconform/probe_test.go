@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtconform/rtconform/proxies/front"
+	"github.com/rtconform/rtconform/proxies/proxyrun"
+	"github.com/rtconform/rtconform/reference"
+	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/fwtest"
+	"github.com/rtconform/rtconform/suites/framework/history"
+)
+
+// probeReference starts the reference with ginkgo.yaml's timings (heartbeat and ping 1 s, hold
+// 3 s), which is what describes a URL given to probe from the repository root: the probe
+// window is 3 s, and each client runs 10 s.
+func probeReference(t *testing.T) string {
+	t.Helper()
+	cfg := reference.Config{Heartbeat: time.Second, PingInterval: time.Second, PollTimeout: 3 * time.Second,
+		Retry: 3 * time.Second, AllowedOrigins: []string{"app.example"}}
+	cfg.Log.MaxEvents = 150
+	return fwtest.Reference(t, cfg)
+}
+
+func probeFront(t *testing.T, m front.Mode) string {
+	t.Helper()
+	f, err := front.Start(probeReference(t), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f.URL()
+}
+
+// noPublishProfile is ginkgo.yaml (the in-process reference) without the publish capability.
+func noPublishProfile(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, DefaultConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^  capabilities: \[.*\]`)
+	if !re.Match(b) {
+		t.Fatalf("%s has no one-line target.capabilities", DefaultConfig)
+	}
+	p := filepath.Join(t.TempDir(), "no-publish.yaml")
+	if err := os.WriteFile(p, re.ReplaceAll(b, []byte("  capabilities: [sse, websocket, longpoll, heartbeat]")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// rtconform probe through the actual path: the reference alone (websocket works, exit 0),
+// behind a front that strips the upgrade (refused, settles on SSE, exit 1), behind one that
+// also buffers every event stream (SSE buffered, settles on long-poll) and behind nginx's
+// naive config (the origin answers the stripped handshake 426; nginx's own remedy); and,
+// with a window longer than the buffer takes to fill, SSE delivering in bursts behind the
+// buffering front. They run in parallel, 10 s each (the last 25 s).
+func TestProbe(t *testing.T) {
+	cases := []struct {
+		name    string
+		path    func(t *testing.T) string
+		flags   []string
+		code    int
+		settled fw.Transport
+		want    []string // in the output
+	}{
+		{"reference", probeReference, nil, 0, fw.WebSocket,
+			[]string{"websocket: ok — first event after", "sse: ok", "longpoll: ok", "settles on: websocket after"}},
+		{"strip-upgrade", func(t *testing.T) string { return probeFront(t, front.StripUpgrade) }, nil, 1, fw.SSE,
+			[]string{"websocket: refused (", "the Upgrade header did not reach the origin?", "sse: ok", "settles on: sse after",
+				"(websocket refused)", "remedy (websocket-upgrade): ", "proxy_set_header Upgrade"}},
+		{"strip-upgrade+buffer", func(t *testing.T) string { return probeFront(t, front.StripUpgrade|front.BufferAlways) }, nil, 1, fw.LongPoll,
+			[]string{"websocket: refused (", "sse: buffered — ", "longpoll: ok", "settles on: longpoll after",
+				"(websocket refused, sse buffered)", "remedy (websocket-upgrade): ", "remedy (buffering): "}},
+		{"nginx-naive", func(t *testing.T) string {
+			if err := proxyrun.Available("nginx"); err != nil {
+				t.Fatalf("needs nginx: %v", err)
+			}
+			return startProxy(t, "nginx", proxyrun.Naive, probeReference(t)).URL()
+		}, nil, 1, fw.SSE,
+			[]string{"websocket: refused (426 Upgrade Required after ", "settles on: sse after", "remedy (websocket-upgrade): ",
+				"the path answers as nginx: nginx does not pass the hop-by-hop Upgrade header"}},
+		// A profile without a publish hook (the in-process reference): connection checks only.
+		{"no-publish", noPublishProfile, []string{"--duration", "8s"}, 0, fw.WebSocket,
+			[]string{"no publish hook: only connection checks", "websocket: ok — connected after ", "longpoll: ok — the first poll answered after ",
+				"settles on: websocket after"}},
+		// A window longer than the buffer takes to fill: the stream delivers, in 4 KiB bursts.
+		{"buffer-bursts", func(t *testing.T) string { return probeFront(t, front.BufferAlways) }, []string{"--window", "25s", "--duration", "25s"},
+			0, fw.WebSocket, []string{"websocket: ok", "sse: delivers in bursts — first event after ", "the largest",
+				"— an intermediary buffers the stream", "settles on: websocket", "remedy (buffering): "}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			start := time.Now()
+			r := cli(t, 2*time.Minute, append([]string{"probe", tc.path(t), "--report-dir", dir}, tc.flags...)...)
+			t.Logf("%s in %s:\n%s", tc.name, time.Since(start).Round(time.Second), r.stdout)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d\nstderr:\n%s", r.code, tc.code, r.stderr)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(r.stdout, s) {
+					t.Errorf("the output lacks %q", s)
+				}
+			}
+			txt, err := os.ReadFile(filepath.Join(dir, "probe.txt"))
+			if err != nil || !strings.HasPrefix(r.stdout, string(txt)) || !strings.Contains(string(txt), "settles on: ") {
+				t.Errorf("probe.txt is not the output (%v):\n%s", err, txt)
+			}
+			var rep probeReport
+			b, err := os.ReadFile(filepath.Join(dir, "probe.json"))
+			if err == nil {
+				err = json.Unmarshal(b, &rep)
+			}
+			if err != nil {
+				t.Fatalf("probe.json: %v", err)
+			}
+			if rep.Negotiation.Settled != tc.settled || rep.Negotiation.Fallback != (tc.code == 1) || rep.Exit != tc.code {
+				t.Errorf("probe.json: settled %q, fallback %v, exit %d; want %q, %v, %d", rep.Negotiation.Settled,
+					rep.Negotiation.Fallback, rep.Exit, tc.settled, tc.code == 1, tc.code)
+			}
+			if len(rep.Transports) != 3 || len(rep.Negotiation.Attempts) == 0 {
+				t.Errorf("probe.json: %d transports, %d negotiation attempts", len(rep.Transports), len(rep.Negotiation.Attempts))
+			}
+			for _, tr := range rep.Transports {
+				if rep.Publish && tr.Works && tr.Bursts == 0 && (tr.Events < 20 || tr.DeliveryP50 <= 0) {
+					t.Errorf("%s works with %d events, p50 %v ms: want ≥ 20 events in 10 s, timed", tr.Transport, tr.Events, tr.DeliveryP50)
+				}
+			}
+		})
+	}
+}
+
+// A configuration mistake and an unreachable target are harness errors (exit 2), named.
+func TestProbeHarnessErrors(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("target:\n  sse: {heartbeat: soon}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"probe"}, "want one URL or profile"},
+		{[]string{"probe", "missing.yaml"}, "missing.yaml"},
+		{[]string{"probe", bad}, "heartbeat"},
+		{[]string{"probe", "--duration", "1h", "http://127.0.0.1:1"}, "--duration"},
+		{[]string{"probe", "http://127.0.0.1:1", "--report-dir", t.TempDir()}, "cannot reach the target"},
+	} {
+		r := cli(t, time.Minute, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("rtconform %v: exit %d, want 2 and %q in stderr\nstdout:\n%s\nstderr:\n%s", tc.args, r.code, tc.want, r.stdout, r.stderr)
+		}
+	}
+}
+
+// deliveries times each first receipt from its publish-invoke and sees a burst only where
+// events published over at least three intervals arrive together.
+func TestProbeDeliveriesAndBursts(t *testing.T) {
+	at := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	var pubs []history.Op
+	for seq := range 8 { // published every 250 ms
+		pubs = append(pubs, history.Op{T: at(250 * seq), Kind: history.KindPublishInvoke, Seq: int64(seq)})
+	}
+	event := func(ms int, seq int64) history.Op { return history.Op{T: at(ms), Kind: history.KindEvent, Seq: seq} }
+	// 0 and 1 arrive 5 ms after their publish; 2..6 are held and arrive at once at 1.6 s;
+	// 1 again (a duplicate) and a foreign event are ignored; 7 is never received.
+	ops := append(slices.Clone(pubs), event(5, 0), event(255, 1), event(256, history.NoSeq), event(1600, 2), event(1601, 3),
+		event(1602, 1), event(1603, 4), event(1604, 5), event(1605, 6))
+	d := deliveries(history.History{Ops: ops})
+	want := []time.Duration{at(5), at(5), at(105), at(354), at(603), at(851), at(1100)}
+	if !slices.Equal(d.lat, want) {
+		t.Errorf("latencies %v, want %v", d.lat, want)
+	}
+	if p50, p99 := pct(d.lat, 0.5), pct(d.lat, 0.99); p50 != at(354) || p99 != at(1100) {
+		t.Errorf("p50 %s, p99 %s; want 354ms, 1.1s", p50, p99)
+	}
+	if d.bursts != 1 || d.most != 5 || d.span != at(1000) {
+		t.Errorf("%d bursts of up to %d published over %s, want 1 of 5 over 1s", d.bursts, d.most, d.span)
+	}
+	// Three events published over 500 ms arriving together, or two over a second: no burst.
+	for _, evs := range [][]history.Op{{event(600, 0), event(601, 1), event(602, 2)}, {event(1800, 3), event(1801, 7)}} {
+		if d := deliveries(history.History{Ops: append(slices.Clone(pubs), evs...)}); d.bursts != 0 {
+			t.Errorf("%v: %d bursts, want none", evs, d.bursts)
+		}
+	}
+}
