@@ -32,7 +32,34 @@ const (
 	// names the cause. A BLOCKED MUST check fails the run: the requirement does not hold for
 	// a client of the deployment.
 	BLOCKED Verdict = "BLOCKED"
+	// INTERRUPTED: the run was stopped (SIGINT, SIGTERM, the run's global timeout) while the
+	// check ran. Not judged, never a FAIL: what the check saw when its context was cancelled
+	// says nothing about the target. The run exits 130.
+	INTERRUPTED Verdict = "INTERRUPTED"
 )
+
+// ExitInterrupted is the exit code of an interrupted run (128 + SIGINT, as shells report it).
+const ExitInterrupted = 130
+
+// interruptedBy names why Ginkgo cancelled a spec's context when the whole run was stopped
+// (a signal, or the suite's global timeout), and "" when it was not: the check's own timeout
+// and a normal end are not interruptions.
+func interruptedBy(ctx context.Context) string {
+	if ctx.Err() == nil {
+		return ""
+	}
+	cause := context.Cause(ctx)
+	if cause == nil {
+		return ""
+	}
+	switch msg := cause.Error(); {
+	case strings.HasPrefix(msg, "Interrupted by"): // Ginkgo's interrupt handler (SIGINT, SIGTERM)
+		return msg
+	case msg == "suite timeout occurred": // the run's global timeout
+		return "the run's global timeout"
+	}
+	return ""
+}
 
 // Measurement is one observed value a check reports (a header, a time, a count).
 type Measurement struct {
@@ -250,6 +277,14 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 	res.Measurements = t.measured
 	res.History = t.history
 
+	if why := interruptedBy(ctx); why != "" {
+		// Whatever the check concluded, it concluded with its context cancelled under it: a
+		// violation came from the interruption, and a pass judged only part of the scenario.
+		res.Verdict = INTERRUPTED
+		res.Message = fmt.Sprintf("[%s] INTERRUPTED (not judged): the run was stopped (%s) while this check ran", c.Key(), why)
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		return
+	}
 	switch o := outcome.(type) {
 	case nil:
 		res.Verdict = PASS

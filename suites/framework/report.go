@@ -60,6 +60,7 @@ type Counts struct {
 	NotSupported int `json:"not_supported"`
 	Errors       int `json:"errors"`
 	Blocked      int `json:"blocked,omitempty"`
+	Interrupted  int `json:"interrupted,omitempty"`
 }
 
 // Summary counts verdicts per level; Exit is the CLI exit code they imply.
@@ -74,6 +75,10 @@ type Summary struct {
 	Warned []string `json:"warned,omitempty"`
 	// Blocked lists BLOCKED check keys: not judged because of an established root cause.
 	Blocked []string `json:"blocked,omitempty"`
+	// Interrupted, when set, says why the run was stopped before it ended (a signal, the
+	// global timeout): the report is partial, and the checks that were running are
+	// INTERRUPTED.
+	Interrupted string `json:"interrupted,omitempty"`
 	// Causes groups the FAIL, WARN and BLOCKED checks that named the same diagnosed cause, largest
 	// group first: one bug reads as one finding, not as one failure per check it breaks.
 	Causes []CauseGroup `json:"causes,omitempty"`
@@ -106,9 +111,12 @@ func (s *Summary) groupCauses(rs []Result) {
 
 // Exit is 0 when no check failed, 1 on a conformance failure (a BLOCKED MUST check counts:
 // its requirement does not hold for a client), 2 on a harness error (which takes
-// precedence: a run with errors did not judge everything).
+// precedence: a run with errors did not judge everything), and ExitInterrupted when the run
+// was stopped before it ended (which takes precedence over all: it judged only part).
 func (s Summary) Exit() int {
 	switch {
+	case s.Interrupted != "":
+		return ExitInterrupted
 	case len(s.Errors) > 0:
 		return 2
 	case len(s.Failed) > 0 || s.MUST.Blocked > 0:
@@ -121,7 +129,7 @@ func (s Summary) Exit() int {
 func (s Summary) Total() int {
 	n := 0
 	for _, c := range []Counts{s.MUST, s.SHOULD, s.INFO} {
-		n += c.Passed + c.Failed + c.Warned + c.Info + c.NotSupported + c.Errors + c.Blocked
+		n += c.Passed + c.Failed + c.Warned + c.Info + c.NotSupported + c.Errors + c.Blocked + c.Interrupted
 	}
 	return n
 }
@@ -132,6 +140,10 @@ func (s Summary) Line() string {
 	errs := s.MUST.Errors + s.SHOULD.Errors + s.INFO.Errors
 	line := fmt.Sprintf("MUST: %d passed, %d failed; SHOULD: %d passed, %d warned, %d failed; INFO: %d measured; NOT_SUPPORTED: %d; ERROR: %d",
 		s.MUST.Passed, s.MUST.Failed, s.SHOULD.Passed, s.SHOULD.Warned, s.SHOULD.Failed, s.INFO.Info, ns, errs)
+	if s.Interrupted != "" {
+		line += fmt.Sprintf("; INTERRUPTED: %d (the run was stopped: %s; the report is partial)",
+			s.MUST.Interrupted+s.SHOULD.Interrupted+s.INFO.Interrupted, s.Interrupted)
+	}
 	if b := s.MUST.Blocked + s.SHOULD.Blocked + s.INFO.Blocked; b > 0 {
 		line += fmt.Sprintf("; BLOCKED: %d (%d MUST)", b, s.MUST.Blocked)
 	}
@@ -200,10 +212,18 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 		case BLOCKED:
 			c.Blocked++
 			doc.Summary.Blocked = append(doc.Summary.Blocked, r.Key())
+		case INTERRUPTED:
+			c.Interrupted++
+			if doc.Summary.Interrupted == "" {
+				doc.Summary.Interrupted = "a check was interrupted"
+			}
 		}
 		if r.Cell != "" {
 			doc.Matrix = append(doc.Matrix, matrixRow(r))
 		}
+	}
+	if why := interruption(rep); why != "" {
+		doc.Summary.Interrupted = why
 	}
 	doc.Summary.groupCauses(doc.Checks)
 	sort.SliceStable(doc.Matrix, func(i, j int) bool {
@@ -214,6 +234,17 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 		return a.ID < b.ID
 	})
 	return doc
+}
+
+// interruption says why the suite was stopped before its end ("" when it ran to the end):
+// Ginkgo's special failure reasons name a signal ("Interrupted by User") or the global timeout.
+func interruption(rep ginkgo.Report) string {
+	for _, why := range rep.SpecialSuiteFailureReasons {
+		if strings.Contains(why, "Interrupted") || strings.Contains(why, "Timeout") {
+			return why
+		}
+	}
+	return ""
 }
 
 func matrixRow(r Result) MatrixRow {
@@ -262,14 +293,18 @@ func resultOf(sr types.SpecReport) (Result, bool) {
 	}
 	r := Result{ID: c.ID, Cell: c.Cell, Level: c.Level, Transport: c.Transport, Area: c.Area(), Requirement: c.Requirement,
 		Spec: c.Spec, DurationMS: sr.RunTime.Milliseconds(), Message: sr.Failure.Message}
-	switch sr.State {
-	case types.SpecStateTimedout:
+	switch {
+	case sr.State == types.SpecStateInterrupted ||
+		(sr.State == types.SpecStateTimedout && strings.Contains(sr.Failure.Message, "suite timeout")):
+		r.Verdict = INTERRUPTED
+		r.Message = fmt.Sprintf("[%s] INTERRUPTED (not judged): the run was stopped (%s) while this check ran", c.Key(), sr.Failure.Message)
+	case sr.State == types.SpecStateTimedout:
 		r.Verdict = FAIL
 		if c.Level == SHOULD {
 			r.Verdict = WARN
 		}
 		r.Message = fmt.Sprintf("[%s] no verdict within the check's %s timeout: the target did not answer in time. %s", c.Key(), c.Timeout, sr.Failure.Message)
-	case types.SpecStatePassed:
+	case sr.State == types.SpecStatePassed:
 		r.Verdict = PASS
 	default:
 		r.Verdict = ERROR
@@ -310,7 +345,7 @@ func WriteMarkdown(w io.Writer, doc Conformance) {
 	fmt.Fprintf(w, ".\n\n%s\n\n", doc.Summary.Line())
 	var bad []Result
 	for _, r := range doc.Checks {
-		if r.Verdict == FAIL || r.Verdict == ERROR || r.Verdict == WARN {
+		if r.Verdict == FAIL || r.Verdict == ERROR || r.Verdict == WARN || r.Verdict == INTERRUPTED {
 			bad = append(bad, r)
 		}
 	}
@@ -377,7 +412,7 @@ func PrintSummary(w io.Writer, doc Conformance, dir string) {
 	}
 	for _, r := range doc.Checks {
 		switch r.Verdict {
-		case FAIL, ERROR, WARN:
+		case FAIL, ERROR, WARN, INTERRUPTED:
 			first, _, _ := strings.Cut(r.Message, "\n")
 			fmt.Fprintf(w, "  %-5s %s %s\n", r.Verdict, r.Key(), strings.TrimPrefix(first, "["+r.Key()+"] "))
 			if r.Expected != "" || r.Observed != "" {
@@ -397,7 +432,7 @@ func PrintSummary(w io.Writer, doc Conformance, dir string) {
 		fmt.Fprintf(w, "label filter: %s", doc.LabelFilter)
 		if !strings.Contains(doc.LabelFilter, "id:") && strings.Contains(doc.LabelFilter, "!chaos") && strings.Contains(doc.LabelFilter, "!proxy") &&
 			!strings.Contains(doc.LabelFilter, "deployment") {
-			fmt.Fprint(w, " (the chaos and proxy suites are opt-in: --label-filter chaos, --label-filter proxy)")
+			fmt.Fprint(w, " (the chaos, proxy and fallback suites are opt-in: --label-filter chaos, --label-filter proxy, --label-filter fallback)")
 		}
 		fmt.Fprintln(w)
 	}

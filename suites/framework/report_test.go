@@ -54,3 +54,18 @@ func TestWithQuery(t *testing.T) {
 		}
 	}
 }
+
+// An interrupted run exits 130 whatever else it saw, and its summary says it is partial.
+func TestInterruptedSummary(t *testing.T) {
+	s := Summary{Failed: []string{"X-Y-001"}, Errors: []string{"X-Y-002"}, Interrupted: "Interrupted by User"}
+	s.MUST.Interrupted = 1
+	if s.Exit() != ExitInterrupted {
+		t.Errorf("exit %d, want %d", s.Exit(), ExitInterrupted)
+	}
+	if l := s.Line(); !strings.Contains(l, "INTERRUPTED: 1") || !strings.Contains(l, "partial") {
+		t.Errorf("summary line %q does not say the run was interrupted", l)
+	}
+	if s.Total() != 1 {
+		t.Errorf("total %d, want the interrupted check counted", s.Total())
+	}
+}
