@@ -210,7 +210,7 @@ type follower struct {
 	c           *client.Client
 	rec         *history.Recorder
 	mu          sync.Mutex
-	sent, fails int   // publishes invoked, failed
+	sent, fails int   // publishes answered, failed
 	err         error // the first publish error
 }
 
@@ -275,8 +275,9 @@ func probe(run *fw.Run, window, bound time.Duration, w io.Writer) (probeReport, 
 		fmt.Fprintf(w, "%s\n", res.Line)
 		rep.Transports = append(rep.Transports, res)
 		problems = appendNew(problems, probs...)
-		for _, a := range res.Attempts {
-			reached = reached || a.ConnectedMS > 0 || a.Events > 0
+		for _, a := range f.c.Attempts() { // an answer, a 404 aside (a wrong path), is the path reached
+			_, status := short(a)
+			reached = reached || a.Connected > 0 || a.Events > 0 || status != "" && status != "404"
 		}
 	}
 	for _, f := range fols {
@@ -303,7 +304,7 @@ func probe(run *fw.Run, window, bound time.Duration, w io.Writer) (probeReport, 
 	}
 	switch {
 	case !reached:
-		fmt.Fprintf(w, "nothing reachable: no transport of %s was accepted (check the URL and the profile's paths)\n", base)
+		fmt.Fprintf(w, "nothing reachable: no transport of %s was answered but with 404, if at all (check the URL and the profile's paths)\n", base)
 		rep.Exit = exitHarness
 	case publish && pubFails > 0 && pubFails == publishes:
 		fmt.Fprintf(w, "publish hook: all %d publishes failed (%v); delivery was not measured\n", pubFails, pubErr)
@@ -330,25 +331,21 @@ func (f *follower) publish(ctx context.Context, run *fw.Run, topic string) {
 		case <-t.C:
 		}
 		f.rec.PublishInvoke("probe", topic, int64(seq))
-		f.mu.Lock()
-		f.sent++
-		f.mu.Unlock()
 		payload := fmt.Appendf(nil, `{"run":%q,"probe":%q,"seq":%d}`, run.ID[:8], f.name, seq)
 		err := run.Publish(ctx, topic, payload)
-		switch {
-		case err == nil:
-			f.rec.PublishOK("probe", topic, int64(seq))
-		case ctx.Err() != nil:
-			return
-		default:
-			f.rec.PublishFail("probe", topic, int64(seq), err)
-			f.mu.Lock()
-			f.fails++
-			if f.err == nil {
-				f.err = err
-			}
-			f.mu.Unlock()
+		if err != nil && ctx.Err() != nil {
+			return // cut short by the end of the probe: no outcome
 		}
+		f.mu.Lock()
+		f.sent++
+		if err == nil {
+			f.rec.PublishOK("probe", topic, int64(seq))
+		} else {
+			f.rec.PublishFail("probe", topic, int64(seq), err)
+			f.fails++
+			f.err = cmp.Or(f.err, err)
+		}
+		f.mu.Unlock()
 	}
 }
 
@@ -421,7 +418,7 @@ func pct(sorted []time.Duration, q float64) time.Duration {
 
 // statusRE finds the status an attempt was refused with in its detail ("status 502",
 // "HTTP/1.1 426 Upgrade Required: …").
-var statusRE = regexp.MustCompile(`(?:HTTP/[\d.]+|status) ([1-5]\d\d)((?: [A-Za-z-]+)*)`)
+var statusRE = regexp.MustCompile(`HTTP/[\d.]+ ([1-5]\d\d)([^":]*)|status ([1-5]\d\d)`)
 
 // short is an attempt's detail with the status and the time only, when it names a status:
 // "426 Upgrade Required after 2.1ms".
@@ -430,7 +427,8 @@ func short(a client.Attempt) (string, string) {
 	if m == nil {
 		return a.Detail, ""
 	}
-	return fmt.Sprintf("%s%s after %s", m[1], m[2], ms(a.Duration)), m[1]
+	code := m[1] + m[3]
+	return fmt.Sprintf("%s after %s", strings.TrimSpace(code+m[2]), ms(a.Duration)), code
 }
 
 // judgeTransport summarises the attempts of the client that followed tr alone, and names the
@@ -531,6 +529,8 @@ func judgeTransport(f *follower, tr fw.Transport, window, bound time.Duration, p
 			p, h = proxyrun.ProblemIdleTimeout, "an intermediary gave up waiting on the server (a held poll, a quiet stream)"
 		case o == client.Refused && strings.HasPrefix(status, "5"):
 			p, h = proxyrun.ProblemBadGateway, "the path in front of the server does not reach it"
+		case o == client.Refused && status == "404":
+			h = "no such path: is the profile's path right?"
 		case o == client.Refused && tr == fw.WebSocket:
 			p, h = proxyrun.ProblemWebSocketUpgrade, "the Upgrade header did not reach the origin?"
 		case o == client.Refused:

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -140,26 +142,33 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-// A configuration mistake and an unreachable target are harness errors (exit 2), named.
+// A configuration mistake, an unreachable target and one that answers every path 404 are
+// harness errors (exit 2), named.
 func TestProbeHarnessErrors(t *testing.T) {
 	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("target:\n  sse: {heartbeat: soon}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	notFound := httptest.NewServer(http.NotFoundHandler()) // wrong paths: nothing but 404
+	defer notFound.Close()
 	for _, tc := range []struct {
-		args []string
-		want string
+		args      []string
+		want, out string // in stderr, in stdout
 	}{
-		{[]string{"probe"}, "want one URL or profile"},
-		{[]string{"probe", "missing.yaml"}, "missing.yaml"},
-		{[]string{"probe", bad}, "heartbeat"},
-		{[]string{"probe", "--duration", "1h", "http://127.0.0.1:1"}, "--duration"},
-		{[]string{"probe", "http://127.0.0.1:1", "--report-dir", t.TempDir()}, "cannot reach the target"},
+		{[]string{"probe"}, "want one URL or profile", ""},
+		{[]string{"probe", "missing.yaml"}, "missing.yaml", ""},
+		{[]string{"probe", bad}, "heartbeat", ""},
+		{[]string{"probe", "--duration", "1h", "http://127.0.0.1:1"}, "--duration", ""},
+		{[]string{"probe", "http://127.0.0.1:1", "--report-dir", t.TempDir()}, "cannot reach the target", ""},
+		{[]string{"probe", "--duration", "4s", notFound.URL, "--report-dir", t.TempDir()}, "", "nothing reachable"},
+		// A proxy whose upstream is gone: every transport and every publish 502.
+		{[]string{"probe", "--duration", "4s", fwtest.BadGatewayProxy(t), "--report-dir", t.TempDir()}, "",
+			"remedy (bad-gateway): "},
 	} {
 		r := cli(t, time.Minute, tc.args...)
-		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("rtconform %v: exit %d, want 2 and %q in stderr\nstdout:\n%s\nstderr:\n%s", tc.args, r.code, tc.want, r.stdout, r.stderr)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stdout, tc.out) {
+			t.Errorf("rtconform %v: exit %d, want 2, %q in stderr and %q in stdout\nstdout:\n%s\nstderr:\n%s", tc.args, r.code, tc.want, tc.out, r.stdout, r.stderr)
 		}
 	}
 }
