@@ -1,7 +1,7 @@
 // Command rtconform runs the rtconform conformance suites against a realtime HTTP server
 // (SSE, WebSocket, long-poll), serves the bundled reference server, and lists the checks.
 //
-//	rtconform run        run the suites (exit 0: every MUST passed, 1: a conformance failure, 2: usage or harness error)
+//	rtconform run        run the suites (exit 0: every MUST passed, 1: a conformance failure, 2: usage or harness error, 130: interrupted)
 //	rtconform deploy     validate a deployment: the server on its origin, the proxies/CDN in front of it
 //	rtconform probe      follow a topic through a deployment as a fallback client would: which transport it settles on
 //	rtconform reference  serve the reference server
@@ -41,7 +41,8 @@ Usage:
 Run "rtconform <command> --help" for the flags of a command.
 
 Exit codes of run and deploy: 0 every MUST check passed (and, with --strict, every SHOULD); 1 a conformance
-failure; 2 a usage, configuration or harness error (target unreachable, publish hook failing).
+failure; 2 a usage, configuration or harness error (target unreachable, publish hook failing); 130 the run was
+interrupted (SIGINT, SIGTERM): the running check is INTERRUPTED, never a failure, and the report is partial.
 `
 
 func main() {
