@@ -22,9 +22,9 @@ func FuzzDecode(f *testing.F) {
 	}
 	const hdr = `{"format":"rtconform-history/1","meta":null,"rules":{"ordered":true,"unique":true,"no_loss":true,"settle":"10ms","resumable":true},"ops":4}`
 	f.Add([]byte(hdr + "\n" +
+		`{"t":"1ms","kind":"connect","client":"s1","transport":"sse","topic":"a","start":"1ms"}` + "\n" +
 		`{"t":"1ms","kind":"publish-invoke","publisher":"p","topic":"a","seq":1}` + "\n" +
 		`{"t":"2ms","kind":"publish-ok","publisher":"p","topic":"a","seq":1}` + "\n" +
-		`{"t":"1ms","kind":"connect","client":"s1","transport":"sse","topic":"a","start":"1ms"}` + "\n" +
 		`{"t":"3ms","kind":"event","client":"s1","id":"1","seq":1}` + "\n"))
 	f.Add([]byte(""))
 	f.Add([]byte("hello\n"))
