@@ -17,11 +17,12 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// memConn is a net.Conn reading from fixed bytes and discarding writes (the pongs). It
-// counts the bytes read so that the frame boundaries can be found in the input.
+// memConn is a net.Conn reading from fixed bytes and keeping what is written (the pongs).
+// It counts the bytes read so that the frame boundaries can be found in the input.
 type memConn struct {
 	r *bytes.Reader
 	n int
+	w bytes.Buffer
 }
 
 func (m *memConn) Read(b []byte) (int, error) {
@@ -29,7 +30,7 @@ func (m *memConn) Read(b []byte) (int, error) {
 	m.n += n
 	return n, err
 }
-func (m *memConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (m *memConn) Write(b []byte) (int, error)      { return m.w.Write(b) }
 func (m *memConn) Close() error                     { return nil }
 func (m *memConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (m *memConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
@@ -210,7 +211,8 @@ func checkFrame(t *testing.T, f Frame, raw []byte, lim Limits) {
 // FuzzReadMessage reads messages from arbitrary server bytes (pings answered) until the
 // connection breaks. It must stop (every call reads a frame or breaks the connection); a
 // message returned is a text or binary message within MaxMessage, a text one valid UTF-8,
-// and its payload is the concatenation of its data frames.
+// and its payload is the concatenation of its data frames; every valid ping read was
+// answered, in order, by a masked pong with its payload, and nothing else was written.
 func FuzzReadMessage(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s, uint32(0), uint32(0))
@@ -219,7 +221,7 @@ func FuzzReadMessage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, maxFrame, maxMessage uint32) {
 		l := Limits{MaxFrame: int64(maxFrame), MaxMessage: int64(maxMessage)}
-		c, _ := fuzzConn(in, l)
+		c, mc := fuzzConn(in, l)
 		lim := l.withDefaults()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -249,5 +251,31 @@ func FuzzReadMessage(f *testing.F) {
 		if d := after.TotalAlloc - before.TotalAlloc; d > allocBudget(in)+2*uint64(len(in)) {
 			t.Fatalf("reading %d bytes allocated %d bytes", len(in), d)
 		}
+		if c.FrameCount() <= MaxFrameHistory {
+			checkPongs(t, c.Frames(), mc.w.Bytes())
+		}
 	})
+}
+
+// checkPongs checks that written holds exactly one masked pong per valid ping of frames (final,
+// unmasked, no RSV bit, at most 125 bytes, read whole: a ping over MaxFrame has no payload and
+// is not answered), in order, each with its ping's payload.
+func checkPongs(t *testing.T, frames []Frame, written []byte) {
+	t.Helper()
+	var pings [][]byte
+	for _, f := range frames {
+		if f.Op == ws.OpPing && f.Fin && !f.Masked && f.Rsv == 0 && f.Len <= 125 && f.Payload != nil {
+			pings = append(pings, f.Payload)
+		}
+	}
+	pc, _ := fuzzConn(written, Limits{})
+	for i := 0; ; i++ {
+		f, err := pc.ReadFrame(context.Background())
+		if err == io.EOF && i == len(pings) {
+			return
+		}
+		if err != nil || i >= len(pings) || !f.Masked || !f.Fin || f.Op != ws.OpPong || !bytes.Equal(f.Payload, pings[i]) {
+			t.Fatalf("written frame %d: %+v, %v; the pings were %q", i, f, err, pings)
+		}
+	}
 }
