@@ -18,6 +18,7 @@ import (
 
 	"github.com/rtconform/rtconform/reference/eventlog"
 	"github.com/rtconform/rtconform/reference/wire"
+	"github.com/rtconform/rtconform/suites/framework/sseclient"
 )
 
 // fuzzConfig keeps every stream short: a long-poll is answered after 20 ms, SSE heartbeats
@@ -57,7 +58,8 @@ var fuzzRoutes = []string{"/publish/", "/sse/", "/poll/"}
 // the statuses the routes document (or the router's 301, 404 and 405). Beyond that:
 //   - a POST to a valid topic is 200 exactly when the body is UTF-8 within MaxPublishBytes
 //     (413 over the limit, 400 otherwise), and the event then in the log is the body;
-//   - an SSE 200 is an event stream starting with the retry field;
+//   - an SSE 200 is an event stream starting with the retry field, well-formed for the
+//     suite's parser, its events the one published (with its id) or a reset signal;
 //   - a long-poll 200 is the documented JSON with a cursor, its events the one published.
 func FuzzHTTP(f *testing.F) {
 	f.Add(uint8(0), "POST", "news", "", "Content-Type", "text/plain", "", []byte("hello"))
@@ -141,6 +143,16 @@ func FuzzHTTP(f *testing.F) {
 		case path == "/sse/" && method == http.MethodGet && rec.Code == http.StatusOK:
 			if !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") || !strings.HasPrefix(rec.Body.String(), "retry: ") {
 				t.Fatalf("SSE stream %q, %q", rec.Header().Get("Content-Type"), rec.Body)
+			}
+			p := sseclient.NewParser(sseclient.Limits{})
+			evs, err := p.Feed(rec.Body.Bytes(), time.Now())
+			if err != nil {
+				t.Fatalf("SSE stream %q: %v", rec.Body, err)
+			}
+			for _, e := range evs {
+				if e.Type != "reset" && (e.Type != "" || e.Data != "seed" || !e.IDSeen) {
+					t.Fatalf("SSE event %+v in %q", e, rec.Body)
+				}
 			}
 		case path == "/poll/" && method == http.MethodGet && rec.Code == http.StatusOK:
 			var p wire.Poll
