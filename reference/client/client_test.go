@@ -383,7 +383,7 @@ func TestUpgradeRetriesBackOff(t *testing.T) {
 		o.Upgrade = client.Backoff{Initial: 300 * time.Millisecond, Max: 1200 * time.Millisecond, Jitter: 0.05}
 	})
 	stop := s.pub.run(50 * time.Millisecond)
-	time.Sleep(5 * time.Second)
+	time.Sleep(8 * time.Second) // 0.3 + 0.6 + 1.2 + 1.2 s of waits, and landing again each time
 	stop()
 	var starts []time.Duration
 	for _, a := range c.Attempts() {
@@ -392,7 +392,7 @@ func TestUpgradeRetriesBackOff(t *testing.T) {
 		}
 	}
 	if len(starts) < 4 {
-		t.Fatalf("%d WebSocket attempts in 5 s, want >= 4: %v", len(starts), c.Attempts())
+		t.Fatalf("%d WebSocket attempts in 8 s, want >= 4: %v", len(starts), c.Attempts())
 	}
 	first, third := starts[1]-starts[0], starts[3]-starts[2]
 	if first < 250*time.Millisecond || third < 2*first-200*time.Millisecond {
