@@ -216,12 +216,18 @@ func walkKeys(file string, n *yaml.Node, t reflect.Type, prefix string, lines ma
 			}
 		}
 	case reflect.Slice:
-		if n.Kind == yaml.SequenceNode {
+		switch {
+		case n.Kind == yaml.SequenceNode:
 			for i, c := range n.Content {
 				if err := walkKeys(file, c, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i), lines); err != nil {
 					return err
 				}
 			}
+		case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		case n.Kind == yaml.AliasNode:
+			return walkKeys(file, n.Alias, t, prefix, lines)
+		default:
+			return &ConfigError{File: file, Line: n.Line, Key: keyName(prefix), Msg: "must be a list"}
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
