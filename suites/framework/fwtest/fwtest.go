@@ -4,6 +4,7 @@ package fwtest
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rtconform/rtconform/reference"
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/sseclient"
 )
 
 // Reference starts the reference server in-process with cfg (on a free loopback port when
@@ -91,4 +93,34 @@ func BadGatewayProxy(t testing.TB) string {
 	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
 	t.Cleanup(proxy.Close)
 	return proxy.URL
+}
+
+// OpenSSE opens the event stream at url with the request headers hdr (resume headers, or
+// nil) and closes it when the test ends. The response headers must come within 5 s; the
+// stream itself has no deadline. A status other than 200 fails the test.
+func OpenSSE(t testing.TB, url string, hdr http.Header) *sseclient.Stream {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	// The context governs the whole stream: the timer bounds the handshake only.
+	sctx, scancel := context.WithCancel(context.Background())
+	timer := time.AfterFunc(5*time.Second, scancel)
+	s, err := sseclient.Open(sctx, &http.Client{}, req, sseclient.Limits{})
+	if !timer.Stop() && err == nil {
+		err = errors.New("no response headers within 5s")
+	}
+	if err != nil {
+		scancel()
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	t.Cleanup(func() { s.Close(); scancel() })
+	if s.Resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, s.Resp.Status)
+	}
+	return s
 }
