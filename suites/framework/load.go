@@ -333,6 +333,14 @@ func (p *Profile) validate(lines map[string]int) error {
 	if t.Has(CapLongPoll) && t.LongPoll == nil {
 		return bad("target.longpoll", "is required when capability \"longpoll\" is declared")
 	}
+	if t.Has(CapEngineIO) && t.EngineIO == nil {
+		return bad("target.engineio", "is required when capability \"engineio\" is declared")
+	}
+	if t.EngineIO != nil {
+		if err := needPath(CapEngineIO, "target.engineio.path", t.EngineIO.Path); err != nil {
+			return err
+		}
+	}
 	if t.SSE != nil {
 		if err := needPath(CapSSE, "target.sse.path", t.SSE.Path); err != nil {
 			return err

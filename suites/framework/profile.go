@@ -30,11 +30,14 @@ const (
 	CapCORS      Capability = "cors"
 	CapEcho      Capability = "echo"    // a WebSocket echo endpoint exists (websocket.echo)
 	CapRestart   Capability = "restart" // the suite can restart the target (restart hook)
+	// CapEngineIO: the target speaks Engine.IO v4 (Socket.IO's transport layer) at
+	// target.engineio.path: polling handshake, heartbeats and its own polling→WebSocket upgrade.
+	CapEngineIO Capability = "engineio"
 )
 
 // KnownCapabilities lists every capability a profile may declare.
 var KnownCapabilities = []Capability{CapSSE, CapWebSocket, CapLongPoll, CapResume, CapHeartbeat,
-	CapRetry, CapFallback, CapPublish, CapCORS, CapEcho, CapRestart}
+	CapRetry, CapFallback, CapPublish, CapCORS, CapEcho, CapRestart, CapEngineIO}
 
 // Duration is a time.Duration written in YAML as a Go duration string ("25s", "1m30s").
 type Duration time.Duration
@@ -70,6 +73,7 @@ type Target struct {
 	SSE       *SSEConfig       `yaml:"sse"`
 	WebSocket *WebSocketConfig `yaml:"websocket"`
 	LongPoll  *LongPollConfig  `yaml:"longpoll"`
+	EngineIO  *EngineIOConfig  `yaml:"engineio"`
 	Envelope  Envelope         `yaml:"envelope"`
 	Publish   *PublishHook     `yaml:"publish"`
 	Restart   *RestartHook     `yaml:"restart"`
@@ -148,6 +152,14 @@ type LongPollConfig struct {
 	Next    string      `yaml:"next"`    // JSON pointer to the next cursor in a response; default /cursor
 	Batch   int         `yaml:"batch"`   // most events one response carries; 0: not declared
 	Reset   ResetSignal `yaml:"reset"`   // the "cursor too old or unknown" signal in a response
+}
+
+// EngineIOConfig describes an Engine.IO v4 endpoint (capability engineio): a server whose
+// fallback is a protocol of its own (Socket.IO). The suite speaks Engine.IO at Path
+// (?EIO=4&transport=polling, then transport=websocket) and checks that protocol's handshake,
+// heartbeats and upgrade.
+type EngineIOConfig struct {
+	Path string `yaml:"path"` // e.g. /socket.io/
 }
 
 // QueryParam names a query parameter.
