@@ -24,6 +24,7 @@ func cmdDeploy(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
 	config := fs.String("config", "", "target profile (YAML) describing the server's endpoints; default ./"+DefaultConfig+" if present, else the reference server's endpoints")
 	target := fs.String("target", "", "the public URL clients use, through the proxies or CDN (required unless deploy.public is in the profile)")
+	preset := fs.String("preset", "", presetUsage)
 	origin := fs.String("origin", "", "the origin server behind it, reachable from here: the wire suites judge it, and delivery through the public URL is compared with it")
 	latency := fs.Duration("latency", 0, "per-event latency the path may add (median); above it the latency checks FAIL (default: a SHOULD of 100ms)")
 	idle := fs.Duration("idle", 0, "the path's idle limit (the shortest proxy/CDN idle timeout); default: detected from the intermediary's headers")
@@ -51,6 +52,8 @@ func cmdDeploy(args []string, stdout, stderr io.Writer) int {
 			o.Public = target
 		case "origin":
 			o.Origin = origin
+		case "preset":
+			o.Preset = preset
 		case "latency":
 			o.Latency = dur(*latency)
 		case "idle":

@@ -51,6 +51,7 @@ const (
 func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	config := fs.String("config", "", "target profile (YAML) describing the endpoints; default ./"+DefaultConfig+" if present, else the reference server's endpoints")
+	preset := fs.String("preset", "", presetUsage)
 	window := fs.Duration("window", 0, "probe window of streams: how long a connection may deliver nothing at all (default: 2 × the declared heartbeat + 1s)")
 	duration := fs.Duration("duration", 0, "how long each client runs (default: 2 × the longest window, 10s to 90s; at most 5m)")
 	reportDir := fs.String("report-dir", "", "directory for probe.txt and probe.json (overrides report.dir)")
@@ -70,6 +71,9 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	var o fw.Overrides
+	if *preset != "" {
+		o.Preset = preset
+	}
 	if d := *reportDir; d != "" {
 		o.ReportDir = &d
 	}
@@ -214,7 +218,7 @@ func probe(run *fw.Run, window, bound time.Duration, w io.Writer) (probeReport, 
 	tg := &run.Profile.Target
 	base := run.PublicURL()
 	publish := tg.Has(fw.CapPublish) && tg.Publish != nil
-	rep := probeReport{Target: base, Profile: orDefault(run.Profile.Source), Publish: publish}
+	rep := probeReport{Target: base, Profile: profileName(run.Profile), Publish: publish}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := func(name string, order []fw.Transport) (*follower, error) {

@@ -30,6 +30,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	config := fs.String("config", "", "target profile (YAML); default ./"+DefaultConfig+" if present, else the built-in reference profile")
 	target := fs.String("target", "", "base URL of the target (overrides target.url)")
+	preset := fs.String("preset", "", presetUsage)
 	labels := fs.String("label-filter", "", "Ginkgo label filter, e.g. 'sse && must' or 'id:SSE-RESUME-001'; the chaos and proxy suites run only when it names them ('chaos', 'proxy')")
 	reportDir := fs.String("report-dir", "", "directory for conformance-report.json and junit.xml (overrides report.dir)")
 	strict := fs.Bool("strict", false, "SHOULD violations fail the run (overrides strict)")
@@ -48,6 +49,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		switch f.Name {
 		case "target":
 			o.Target = target
+		case "preset":
+			o.Preset = preset
 		case "report-dir":
 			o.ReportDir = reportDir
 		case "strict":
@@ -75,11 +78,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// presetUsage documents the --preset flag of run, deploy, probe and list.
+const presetUsage = "a known server's profile (mercure, centrifugo-uni-sse, socketio …; rtconform list --presets), refined by --config (./ginkgo.yaml is not read with it); give the server's URL with --target"
+
 // loadProfile loads the profile of a command: config, else ./ginkgo.yaml when present, else the
 // built-in defaults, with the flags' overrides; a mistake is printed naming file and key.
 func loadProfile(cmd, config string, o fw.Overrides, stderr io.Writer) (fw.Profile, bool) {
 	path := config
-	if path == "" {
+	if path == "" && o.Preset == nil { // --preset is refined by an explicit --config only
 		if _, err := os.Stat(DefaultConfig); err == nil {
 			path = DefaultConfig
 		}
@@ -110,7 +116,7 @@ func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, s
 		return nil, exitHarness
 	}
 	defer run.Teardown()
-	fmt.Fprintf(stdout, "rtconform: target %s at %s (profile %s)\n", profile.Target.Name, run.BaseURL, orDefault(profile.Source))
+	fmt.Fprintf(stdout, "rtconform: target %s at %s (profile %s)\n", profile.Target.Name, run.BaseURL, profileName(profile))
 
 	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
 	suiteCfg.LabelFilter = labelFilter
@@ -151,6 +157,17 @@ func hintTimeouts(w io.Writer, doc fw.Conformance, p fw.Profile) {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// profileName says where a profile came from: its file, its preset, or both.
+func profileName(p fw.Profile) string {
+	switch {
+	case p.Preset != "" && p.Source != "":
+		return p.Source + " on preset " + p.Preset
+	case p.Preset != "":
+		return "preset " + p.Preset
+	}
+	return orDefault(p.Source)
 }
 
 func orDefault(s string) string {

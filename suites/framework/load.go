@@ -4,21 +4,27 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rtconform/rtconform/presets"
 	"github.com/rtconform/rtconform/suites/framework/jsonptr"
 )
 
 // Overrides are the command-line flags that take precedence over the profile file. A nil
 // field was not set on the command line and leaves the file's value alone.
 type Overrides struct {
+	// Preset names an embedded preset (package presets) the profile file is layered on; it
+	// overrides the file's own preset key.
+	Preset    *string
 	Target    *string
 	Strict    *bool
 	ReportDir *string
@@ -30,15 +36,40 @@ type Overrides struct {
 
 // Load reads a profile: built-in defaults, then the file (if path is not empty), then the
 // overrides. Any mistake is a *ConfigError naming the file and the key.
+//
+// With a preset (Overrides.Preset, or the file's preset key) the layers are: built-in defaults
+// for everything but the target, the preset's target, the file, the flags.
 func Load(path string, o Overrides) (Profile, error) {
 	p := Defaults()
 	lines := map[string]int{}
+	var raw []byte
 	if path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
 			return p, &ConfigError{File: path, Msg: fmt.Sprintf("cannot read the profile: %v", err)}
 		}
-		if err := decode(path, raw, &p, lines); err != nil {
+		if p.Preset, err = presetKey(raw); err != nil {
+			return p, &ConfigError{File: path, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+		}
+	}
+	if o.Preset != nil {
+		p.Preset = *o.Preset
+	}
+	if p.Preset != "" {
+		text, err := presets.Get(p.Preset)
+		if err != nil {
+			if o.Preset != nil {
+				return p, &ConfigError{Key: "--preset", Msg: err.Error()}
+			}
+			return p, &ConfigError{File: path, Key: "preset", Msg: err.Error()}
+		}
+		p.Target = Target{}
+		if err := decode(presetFile(p.Preset), text, &p, map[string]int{}, false); err != nil {
+			return p, err
+		}
+	}
+	if path != "" {
+		if err := decode(path, raw, &p, lines, p.Preset != ""); err != nil {
 			return p, err
 		}
 		p.Source = path
@@ -67,11 +98,111 @@ func Load(path string, o Overrides) (Profile, error) {
 		return p, err
 	}
 	p.Target.Name = os.ExpandEnv(p.Target.Name)
+	if err := p.expandEnv(lines); err != nil {
+		return p, err
+	}
+	if p.Preset != "" && p.Target.URL == "" {
+		return p, &ConfigError{File: p.Source, Key: "target.url", Msg: fmt.Sprintf("preset %q describes a kind of server, not where yours runs: give its base URL with --target (or target.url)", p.Preset)}
+	}
 	p.fillDefaults()
 	if err := p.validate(lines); err != nil {
 		return p, err
 	}
 	return p, nil
+}
+
+// presetFile is how a preset is named in configuration errors.
+func presetFile(name string) string { return "preset " + name + " (presets/" + name + ".yaml)" }
+
+// presetKey reads the top-level preset key of a profile ("" when absent).
+func presetKey(raw []byte) (string, error) {
+	var top struct {
+		Preset string `yaml:"preset"`
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return "", err
+	}
+	if len(doc.Content) == 0 || !hasKey(doc.Content[0], "preset") {
+		return "", nil
+	}
+	if err := doc.Content[0].Decode(&top); err != nil {
+		return "", nil // decode reports the mistake with its key
+	}
+	return top.Preset, nil
+}
+
+// envRef is a ${NAME} reference to an environment variable in a profile value.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv substitutes ${NAME} in the values that carry secrets or deployment-specific
+// parts (publish path, headers, body templates and form fields; the stream paths and resume
+// message), so a profile or preset can say Authorization: Bearer ${MERCURE_PUBLISHER_JWT}
+// without the secret in the file. An unset variable is an error naming the key: a request
+// with an empty token would fail every check for a reason the run would not show. Only the
+// braced form is expanded; a lone $ stays as it is.
+func (p *Profile) expandEnv(lines map[string]int) error {
+	t := &p.Target
+	expand := func(key string, s *string) error {
+		var missing []string
+		*s = envRef.ReplaceAllStringFunc(*s, func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v, ok := os.LookupEnv(name)
+			if !ok {
+				missing = append(missing, name)
+			}
+			return v
+		})
+		if len(missing) > 0 {
+			return &ConfigError{File: p.Source, Line: lines[key], Key: key,
+				Msg: fmt.Sprintf("uses ${%s}, which is not set in the environment", strings.Join(missing, "}, ${"))}
+		}
+		return nil
+	}
+	type field struct {
+		key string
+		s   *string
+	}
+	var fields []field
+	if t.SSE != nil {
+		fields = append(fields, field{"target.sse.path", &t.SSE.Path})
+	}
+	if t.WebSocket != nil {
+		fields = append(fields, field{"target.websocket.path", &t.WebSocket.Path}, field{"target.websocket.resume.message", &t.WebSocket.Resume.Message})
+	}
+	if t.LongPoll != nil {
+		fields = append(fields, field{"target.longpoll.path", &t.LongPoll.Path})
+	}
+	if pub := t.Publish; pub != nil {
+		fields = append(fields, field{"target.publish.path", &pub.Path}, field{"target.publish.body.template", &pub.Body.Template})
+		headers, form := make(map[string]string, len(pub.Headers)), make(map[string]string, len(pub.Body.Form))
+		for _, k := range slices.Sorted(maps.Keys(pub.Headers)) {
+			v := pub.Headers[k]
+			if err := expand("target.publish.headers."+k, &v); err != nil {
+				return err
+			}
+			headers[k] = v
+		}
+		for _, k := range slices.Sorted(maps.Keys(pub.Body.Form)) {
+			v := pub.Body.Form[k]
+			if err := expand("target.publish.body.form."+k, &v); err != nil {
+				return err
+			}
+			form[k] = v
+		}
+		if pub.Headers != nil {
+			pub.Headers = headers
+		}
+		if pub.Body.Form != nil {
+			pub.Body.Form = form
+		}
+	}
+	for _, f := range fields {
+		if err := expand(f.key, f.s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func setIf[T any](dst *T, v *T) {
@@ -122,7 +253,11 @@ func (p *Profile) resolveDeploy(lines map[string]int) error {
 
 // decode checks the document for unknown keys (reporting the full key path and line) and then
 // decodes it over the defaults.
-func decode(file string, raw []byte, p *Profile, lines map[string]int) error {
+//
+// onPreset says the document is layered on a preset's target: its target keys refine the
+// preset's instead of replacing the reference's, so neither the reset nor the capability
+// requirement below applies.
+func decode(file string, raw []byte, p *Profile, lines map[string]int, onPreset bool) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		msg := fmt.Sprintf("not valid YAML: %v", err)
@@ -140,7 +275,7 @@ func decode(file string, raw []byte, p *Profile, lines map[string]int) error {
 	}
 	// A target given by URL or start command describes some other server: the reference's
 	// capability list must not leak into it.
-	if hasKey(root, "target", "url") || hasKey(root, "target", "start") {
+	if !onPreset && (hasKey(root, "target", "url") || hasKey(root, "target", "start")) {
 		if !hasKey(root, "target", "capabilities") {
 			return &ConfigError{File: file, Line: lines["target"], Key: "target.capabilities",
 				Msg: "required when target.url or target.start is set: declare what the server supports (" + capList() + ")"}

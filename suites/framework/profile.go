@@ -49,6 +49,9 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // Profile is the whole run configuration: ginkgo.yaml, or the file given with --config.
 type Profile struct {
+	// Preset names an embedded preset (rtconform list --presets) this profile refines: its
+	// target block is read first, then this file's keys on top.
+	Preset  string      `yaml:"preset"`
 	Target  Target      `yaml:"target"`
 	Strict  bool        `yaml:"strict"`  // SHOULD violations fail the run
 	Faults  Faults      `yaml:"faults"`  // fault-injection backend (chaos suites)

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -451,7 +450,7 @@ func (r *Run) publish(ctx context.Context, topic string, payload []byte) error {
 	}
 	req.Header.Set("Content-Type", ctype)
 	for k, v := range h.Headers {
-		req.Header.Set(k, os.ExpandEnv(v))
+		req.Header.Set(k, v) // ${NAME} was expanded by Load
 	}
 	if r.ViaIntermediary() {
 		// A proxy closes idle keep-alive connections on its own clock (Apache after 5 s), and
