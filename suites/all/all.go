@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/rtconform/rtconform/suites/engineio"
 	_ "github.com/rtconform/rtconform/suites/fallback"
 	_ "github.com/rtconform/rtconform/suites/longpoll"
 	_ "github.com/rtconform/rtconform/suites/ordering"
