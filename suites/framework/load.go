@@ -468,6 +468,42 @@ func (p *Profile) validate(lines map[string]int) error {
 	if t.Has(CapLongPoll) && t.LongPoll == nil {
 		return bad("target.longpoll", "is required when capability \"longpoll\" is declared")
 	}
+	if t.Has(CapHTTPStream) && t.HTTPStream == nil {
+		return bad("target.httpstream", "is required when capability \"httpstream\" is declared")
+	}
+	if h := t.HTTPStream; h != nil {
+		if err := needPath(CapHTTPStream, "target.httpstream.path", h.Path); err != nil {
+			return err
+		}
+		switch h.Method {
+		case "GET":
+			if h.Body != "" || h.Resume.Body != "" {
+				return bad("target.httpstream.body", "a GET has no body: set method: POST to send one")
+			}
+		case "POST":
+		default:
+			return bad("target.httpstream.method", "%q is not GET or POST", h.Method)
+		}
+		if h.Resume.Query != "" && h.Resume.Body != "" {
+			return bad("target.httpstream.resume", "give either query or body, not both")
+		}
+		if t.Has(CapHTTPStream) && t.Has(CapResume) && h.Resume.Query == "" && h.Resume.Body == "" {
+			return bad("target.httpstream.resume", "needs query or body when capabilities httpstream and resume are declared")
+		}
+		if h.Heartbeat < 0 {
+			return bad("target.httpstream.heartbeat", "must not be negative")
+		}
+		if t.Has(CapHTTPStream) && t.Has(CapHeartbeat) && h.Heartbeat == 0 {
+			return bad("target.httpstream.heartbeat", "must be a positive duration when capabilities httpstream and heartbeat are declared")
+		}
+		ptrs := map[string]string{"target.httpstream.reset.pointer": h.Reset.Pointer,
+			"target.httpstream.envelope.id": h.Envelope.ID, "target.httpstream.envelope.data": h.Envelope.Data}
+		for k, v := range ptrs {
+			if err := checkPointer(v); err != nil {
+				return bad(k, "%v", err)
+			}
+		}
+	}
 	if t.Has(CapEngineIO) && t.EngineIO == nil {
 		return bad("target.engineio", "is required when capability \"engineio\" is declared")
 	}
@@ -485,6 +521,18 @@ func (p *Profile) validate(lines map[string]int) error {
 		}
 		if t.Has(CapRetry) && t.SSE.Retry <= 0 {
 			return bad("target.sse.retry", "must be a positive duration when capability \"retry\" is declared")
+		}
+		if e := t.SSE.Envelope; e != nil {
+			if e.Data == "" || checkPointer(e.Data) != nil {
+				err := bad("target.sse.envelope.data", "%q must be a JSON pointer to the payload inside the SSE data, such as /pub/data (without an envelope the whole data is the payload)", e.Data)
+				if ce := err.(*ConfigError); ce.Line == 0 {
+					ce.Line = lines["target.sse.envelope"] // data not given: the envelope's line
+				}
+				return err
+			}
+			if err := checkPointer(e.ID); err != nil {
+				return bad("target.sse.envelope.id", "%v", err)
+			}
 		}
 	}
 	if t.WebSocket != nil {

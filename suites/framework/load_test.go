@@ -2,6 +2,7 @@ package framework
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,5 +125,80 @@ func TestPlaceJSON(t *testing.T) {
 	}
 	if _, err := placeJSON(`[1]`, "/a", "v"); err == nil {
 		t.Fatal("an array template must be refused")
+	}
+}
+
+func TestLoadSSEEnvelope(t *testing.T) {
+	p, err := Load(write(t, "target:\n  sse:\n    envelope: {id: /pub/offset, data: /pub/data}\n"), Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := p.Target.SSE.Envelope; e == nil || e.ID != "/pub/offset" || e.Data != "/pub/data" {
+		t.Fatalf("envelope: %+v", e)
+	}
+	if p, _ := Load("", Overrides{}); p.Target.SSE.Envelope != nil {
+		t.Fatal("no envelope by default: the SSE data is the payload")
+	}
+	cases := []struct{ yaml, key, line string }{
+		{"target:\n  sse:\n    envelope: {id: /pub/offset}\n", "target.sse.envelope.data", "profile.yaml:3:"},
+		{"target:\n  sse:\n    envelope:\n      data: pub/data\n", "target.sse.envelope.data", "profile.yaml:4:"},
+		{"target:\n  sse:\n    envelope:\n      data: /d\n      id: offset\n", "target.sse.envelope.id", "profile.yaml:5:"},
+		{"target:\n  sse:\n    envelope: {data: /d, offset: /o}\n", "target.sse.envelope.offset", "profile.yaml:3:"},
+	}
+	for _, c := range cases {
+		_, err := Load(write(t, c.yaml), Overrides{})
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Key != c.key || !strings.Contains(err.Error(), c.line+" "+c.key) {
+			t.Errorf("%q: got %v, want %s %s", c.yaml, err, c.line, c.key)
+		}
+	}
+}
+
+func TestSSEEnvelopeOpen(t *testing.T) {
+	e := &SSEEnvelope{ID: "/pub/offset", Data: "/pub/data"}
+	cases := []struct {
+		data, id, payload string
+		ok                bool
+	}{
+		{`{"channel":"hist:t","pub":{"data":"{\"seq\":1}","offset":7}}`, "7", `{"seq":1}`, true},
+		{`{"pub":{"data": {"b":1, "a":[1,2]} ,"offset":8}}`, "8", `{"b":1, "a":[1,2]}`, true}, // raw text, as sent
+		{`{"pub":{"data":12.50}}`, "", "12.50", true},
+		{`{"connect":{"client":"c","subs":{}}}`, "", "", false}, // a connect reply: skipped
+		{`{}`, "", "", false}, // a ping: skipped
+		{`{"pub":{"data":null,"offset":1}}`, "", "", false},
+		{`not json`, "", "", false},
+		{`{"pub":["x"]}`, "", "", false},
+	}
+	for _, c := range cases {
+		id, payload, ok := e.Open(c.data)
+		if id != c.id || payload != c.payload || ok != c.ok {
+			t.Errorf("%s: got (%q, %q, %v), want (%q, %q, %v)", c.data, id, payload, ok, c.id, c.payload, c.ok)
+		}
+	}
+	if _, p, ok := (&SSEEnvelope{Data: "/a/1"}).Open(`{"a":["x","y"]}`); !ok || p != "y" {
+		t.Errorf("array index: %q %v", p, ok)
+	}
+	var none *SSEEnvelope
+	if id, p, ok := none.Open(`{"pub":1}`); id != "" || p != `{"pub":1}` || !ok {
+		t.Errorf("no envelope: the data is the payload, got (%q, %q, %v)", id, p, ok)
+	}
+}
+
+func TestPathEncodesTheQuery(t *testing.T) {
+	cases := []struct{ tmpl, want string }{
+		{"/sse/{topic}", "/sse/t1"},
+		{`/connection/uni_sse?cf_connect={"subs":{"hist:{topic}":{}}}`, "/connection/uni_sse?cf_connect=%7B%22subs%22:%7B%22hist:t1%22:%7B%7D%7D%7D"},
+		{"/.well-known/mercure?topic={topic}&x=a%20b", "/.well-known/mercure?topic=t1&x=a%20b"}, // valid: byte for byte
+		{"/s?q=a b#c&ü=%zz", "/s?q=a%20b%23c&%C3%BC=%25zz"},
+	}
+	for _, c := range cases {
+		if got := Path(c.tmpl, "t1"); got != c.want {
+			t.Errorf("Path(%q) = %q, want %q", c.tmpl, got, c.want)
+		}
+	}
+	// The connect request reaches the server as written.
+	u, err := url.Parse("http://h" + Path(`/c?cf_connect={"subs":{"hist:{topic}":{}}}`, "t1"))
+	if err != nil || u.Query().Get("cf_connect") != `{"subs":{"hist:t1":{}}}` {
+		t.Errorf("decoded: %v %q", err, u.Query().Get("cf_connect"))
 	}
 }

@@ -33,11 +33,14 @@ const (
 	// CapEngineIO: the target speaks Engine.IO v4 (Socket.IO's transport layer) at
 	// target.engineio.path: polling handshake, heartbeats and its own polling→WebSocket upgrade.
 	CapEngineIO Capability = "engineio"
+	// CapHTTPStream: an HTTP streaming endpoint at target.httpstream.path sends one JSON
+	// value per line (NDJSON) in a long-lived response — the fourth stream transport.
+	CapHTTPStream Capability = "httpstream"
 )
 
 // KnownCapabilities lists every capability a profile may declare.
 var KnownCapabilities = []Capability{CapSSE, CapWebSocket, CapLongPoll, CapResume, CapHeartbeat,
-	CapRetry, CapFallback, CapPublish, CapCORS, CapEcho, CapRestart, CapEngineIO}
+	CapRetry, CapFallback, CapPublish, CapCORS, CapEcho, CapRestart, CapEngineIO, CapHTTPStream}
 
 // Duration is a time.Duration written in YAML as a Go duration string ("25s", "1m30s").
 type Duration time.Duration
@@ -73,14 +76,15 @@ type Target struct {
 	URL   string     `yaml:"url"`
 	Start *StartHook `yaml:"start"`
 
-	SSE       *SSEConfig       `yaml:"sse"`
-	WebSocket *WebSocketConfig `yaml:"websocket"`
-	LongPoll  *LongPollConfig  `yaml:"longpoll"`
-	EngineIO  *EngineIOConfig  `yaml:"engineio"`
-	Envelope  Envelope         `yaml:"envelope"`
-	Publish   *PublishHook     `yaml:"publish"`
-	Restart   *RestartHook     `yaml:"restart"`
-	Origin    OriginPolicy     `yaml:"origin"`
+	SSE        *SSEConfig        `yaml:"sse"`
+	WebSocket  *WebSocketConfig  `yaml:"websocket"`
+	LongPoll   *LongPollConfig   `yaml:"longpoll"`
+	EngineIO   *EngineIOConfig   `yaml:"engineio"`
+	HTTPStream *HTTPStreamConfig `yaml:"httpstream"`
+	Envelope   Envelope          `yaml:"envelope"`
+	Publish    *PublishHook      `yaml:"publish"`
+	Restart    *RestartHook      `yaml:"restart"`
+	Origin     OriginPolicy      `yaml:"origin"`
 	// Retention is how many events per topic the target promises to keep for resume; checks
 	// of the "older than retention" signal publish more than that. 0: not declared.
 	Retention int `yaml:"retention"`
@@ -106,6 +110,43 @@ type SSEConfig struct {
 	// Reset names the event type the target sends when a resume id is unknown or older than
 	// its retention (the explicit "you missed events" signal). "": not declared.
 	Reset SSEReset `yaml:"reset"`
+	// Envelope says the SSE data is a JSON document that wraps the payload (Centrifugo's
+	// {"channel":…,"pub":{"data":…,"offset":N}}). Absent (nil): the data is the payload.
+	Envelope *SSEEnvelope `yaml:"envelope"`
+}
+
+// SSEEnvelope gives JSON pointers into the data of an SSE event (see Open for the rules).
+//
+//	sse:
+//	  envelope: {id: /pub/offset, data: /pub/data}
+//
+// Skip rule: an event whose data is not JSON, or whose Data pointer does not resolve (or
+// resolves to null), is not an event of the stream but a control frame of the target (a
+// connect reply, a {} ping): the checks and the chaos history skip it. The SSE id: field is
+// untouched (Last-Event-ID resume still uses it); ID is the event's position inside the data,
+// which the chaos and fallback histories record when it is declared.
+type SSEEnvelope struct {
+	ID   string `yaml:"id"`   // pointer to the event's id in the data; "": none
+	Data string `yaml:"data"` // pointer to the payload in the data; required
+}
+
+// Open applies the envelope to the data of one SSE event. A nil envelope returns data as the
+// payload (ok, no id). Otherwise ok is false when data is not JSON or the Data pointer does
+// not resolve to a non-null value (the skip rule); a value that is a JSON string is the payload,
+// any other JSON value is its raw text as sent (byte for byte). id is found the same way ("" when
+// ID is empty or does not resolve).
+func (e *SSEEnvelope) Open(data string) (id, payload string, ok bool) {
+	if e == nil {
+		return "", data, true
+	}
+	payload, ok = rawText([]byte(data), e.Data)
+	if !ok {
+		return "", "", false
+	}
+	if e.ID != "" {
+		id, _ = rawText([]byte(data), e.ID)
+	}
+	return id, payload, true
 }
 
 // SSEReset describes the SSE reset signal.
@@ -163,6 +204,35 @@ type LongPollConfig struct {
 // heartbeats and upgrade.
 type EngineIOConfig struct {
 	Path string `yaml:"path"` // e.g. /socket.io/
+}
+
+// HTTPStreamConfig describes an HTTP streaming endpoint (capability httpstream): a long-lived
+// response carrying one JSON value per line (NDJSON: application/x-ndjson, JSON Lines, or a
+// chunked application/json of lines), as Centrifugo's uni_http_stream and many fetch-streaming
+// APIs do. Events are the lines whose data pointer (Envelope, default target.envelope)
+// resolves; other lines (connect replies, {} pings) are keep-alives.
+type HTTPStreamConfig struct {
+	Path   string `yaml:"path"`   // URL path template with {topic}
+	Method string `yaml:"method"` // GET (default) or POST
+	// Body is the request body template of a POST ({topic} substituted), e.g. Centrifugo's
+	// connect request {"subs":{"hist:{topic}":{}}}.
+	Body   string           `yaml:"body"`
+	Resume HTTPStreamResume `yaml:"resume"`
+	// Heartbeat is the longest idle gap between lines the target promises (capability
+	// heartbeat). 0: not declared.
+	Heartbeat Duration `yaml:"heartbeat"`
+	// Reset is the "token too old or unknown" signal: a line whose Pointer is present (and
+	// equal to Value when set).
+	Reset ResetSignal `yaml:"reset"`
+	// Envelope gives the pointers to the id and payload inside a line; default target.envelope.
+	Envelope *Envelope `yaml:"envelope"`
+}
+
+// HTTPStreamResume says how a resume token reaches an HTTP stream: a query parameter, or the
+// POST body rendered from a template where {{.ID}} is the token (and {topic} the topic).
+type HTTPStreamResume struct {
+	Query string `yaml:"query"`
+	Body  string `yaml:"body"`
 }
 
 // QueryParam names a query parameter.
@@ -333,6 +403,20 @@ func (p *Profile) fillDefaults() {
 			t.Publish.Body.Type = "raw"
 		}
 	}
+	if h := t.HTTPStream; h != nil {
+		if h.Method == "" {
+			h.Method = "GET"
+		}
+		if h.Envelope == nil {
+			h.Envelope = &Envelope{}
+		}
+		if h.Envelope.ID == "" {
+			h.Envelope.ID = t.Envelope.ID
+		}
+		if h.Envelope.Data == "" {
+			h.Envelope.Data = t.Envelope.Data
+		}
+	}
 	if t.Start != nil {
 		if t.Start.Ready == "" {
 			t.Start.Ready = "/healthz"
@@ -356,9 +440,47 @@ func (p *Profile) fillDefaults() {
 	}
 }
 
-// Path renders a path template for a topic.
+// Path renders a path template for a topic: {topic} is substituted, then the query part
+// (after the first ?) is made a valid URL query. Every byte that may not appear in a query
+// (RFC 3986 §3.4: quotes, braces, spaces, brackets, #, non-ASCII …) is percent-encoded, so a
+// template can carry a JSON connect request as written, such as Centrifugo's
+// /connection/uni_sse?cf_connect={"subs":{"hist:{topic}":{}}}; what is valid already (a %XX
+// escape, the & and = between parameters, : / ? @) is kept byte for byte, so an encoded
+// template is not encoded twice. Every URL the suites build from sse.path, websocket.path,
+// longpoll.path and publish.path goes through here (T.URL, the subscriber, the probes).
 func Path(template, topic string) string {
-	return strings.ReplaceAll(template, "{topic}", topic)
+	s := strings.ReplaceAll(template, "{topic}", topic)
+	path, query, ok := strings.Cut(s, "?")
+	if !ok {
+		return s
+	}
+	return path + "?" + escapeQuery(query)
+}
+
+// escapeQuery percent-encodes the bytes of a URL query that RFC 3986 does not allow there,
+// keeping valid %XX escapes.
+func escapeQuery(q string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '%' && i+2 < len(q) && isHex(q[i+1]) && isHex(q[i+2]):
+			b.WriteByte(c)
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0:
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // ConfigError is a profile mistake: it names the file, the key and what is wrong.
