@@ -30,6 +30,8 @@ type tap struct {
 	done   chan struct{} // closed when the body ended (or the request failed)
 	notify chan struct{} // signalled on every read
 	cancel context.CancelFunc
+	// envelope is the target's sse.envelope (nil: the data is the payload).
+	envelope *fw.SSEEnvelope
 
 	mu        sync.Mutex
 	status    int
@@ -71,7 +73,7 @@ func (e *env) openTap(label, base string, header http.Header) *tap {
 		req.Header[k] = v
 	}
 	tp := &tap{label: label, sent: time.Now(), ready: make(chan struct{}), done: make(chan struct{}),
-		notify: make(chan struct{}, 1), cancel: cancel}
+		notify: make(chan struct{}, 1), cancel: cancel, envelope: t.Target().SSE.Envelope}
 	go tp.run(t.HTTP(), req)
 	t.Cleanup(tp.close)
 	return tp
@@ -132,6 +134,15 @@ func (tp *tap) run(c *http.Client, req *http.Request) {
 			tp.reads++
 			tp.bytes += int64(n)
 			for _, ev := range evs {
+				if ev.Type == "" || ev.Type == "message" {
+					// The target's SSE envelope (sse.envelope): the payload out of the
+					// data; a control frame (connect reply, {} ping) is not an event.
+					_, payload, ok := tp.envelope.Open(ev.Data)
+					if !ok {
+						continue
+					}
+					ev.Data = payload
+				}
 				if len(tp.events) < maxTapEvents {
 					tp.events = append(tp.events, tapEvent{Event: ev, read: tp.reads, bytes: tp.bytes})
 				}

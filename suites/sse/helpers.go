@@ -41,7 +41,29 @@ func open(t *fw.T, ctx context.Context, header http.Header, query url.Values) *s
 		t.Violation("GET "+u+" opens an event stream", fmt.Sprintf("request failed: %v", err))
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	unwrap(t, s)
 	return s
+}
+
+// unwrap applies the target's SSE envelope (sse.envelope) to the events s returns from Next:
+// a message event's data becomes the payload at the envelope's data pointer, and an event
+// whose data pointer does not resolve (a connect reply, a {} ping) is skipped. Named events
+// (a reset signal) and the SSE id: field are left as sent; the wire checks read the raw
+// stream (Stats, Chunks), which the envelope does not touch. Without an envelope the data is
+// the payload and nothing changes. Every stream a check reads events from goes through here.
+func unwrap(t *fw.T, s *sseclient.Stream) {
+	env := t.Target().SSE.Envelope
+	if env == nil || s == nil {
+		return
+	}
+	s.SetUnwrap(func(ev sseclient.Event) (sseclient.Event, bool) {
+		if ev.Type != "" && ev.Type != "message" {
+			return ev, true
+		}
+		_, payload, ok := env.Open(ev.Data)
+		ev.Data = payload
+		return ev, ok
+	})
 }
 
 // openOK opens a stream to read events from: status 200 is required once the response head

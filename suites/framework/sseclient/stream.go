@@ -61,6 +61,18 @@ type Stream struct {
 	discarded bool
 	closing   bool
 	closeOnce sync.Once
+	unwrap    func(Event) (Event, bool) // see SetUnwrap
+}
+
+// SetUnwrap makes Next pass every dispatched event through f before returning
+// it: f returns the event as the caller should see it (e.g. the payload taken
+// out of a JSON envelope in the data), or false for an event Next skips (a
+// control frame of the target's). nil restores the events as parsed. Stats,
+// comments and raw bytes are not affected: they are the wire's.
+func (s *Stream) SetUnwrap(f func(Event) (Event, bool)) {
+	s.mu.Lock()
+	s.unwrap = f
+	s.mu.Unlock()
 }
 
 // Open sends req with c (http.DefaultClient when nil) and returns once the
@@ -296,7 +308,14 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 			s.events[0] = Event{}
 			s.events = s.events[1:]
 			s.space.Signal()
+			f := s.unwrap
 			s.mu.Unlock()
+			if f != nil {
+				var ok bool
+				if ev, ok = f(ev); !ok {
+					continue
+				}
+			}
 			return ev, nil
 		}
 		if s.err != nil {

@@ -411,3 +411,29 @@ func TestStartUnreachable(t *testing.T) {
 		t.Fatal("Start to a closed port succeeded")
 	}
 }
+
+func TestStreamUnwrap(t *testing.T) {
+	srv, _ := timedServer(t, 0, "\r\ndata: {\"connect\":{}}\n\ndata: {\"pub\":\"a\"}\n\ndata: {}\n\ndata: {\"pub\":\"b\"}\n\n")
+	s := open(t, srv.URL, Limits{})
+	s.SetUnwrap(func(ev Event) (Event, bool) {
+		p, ok := strings.CutPrefix(ev.Data, `{"pub":"`)
+		ev.Data = strings.TrimSuffix(p, `"}`)
+		return ev, ok
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got []string
+	for {
+		ev, err := s.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+		got = append(got, ev.Data)
+	}
+	if strings.Join(got, ",") != "a,b" {
+		t.Fatalf("got %q: the connect reply and the ping must be skipped, the payloads unwrapped", got)
+	}
+}

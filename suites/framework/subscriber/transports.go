@@ -83,7 +83,14 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 			if ev.Type != "" && ev.Type != "message" {
 				continue // another event type of the target's: not a payload
 			}
-			s.event(ev.LastEventID, ev.Data, retry())
+			id, data, ok := cfg.Envelope.Open(ev.Data) // no envelope: the data is the payload
+			if !ok {
+				continue // a control frame of the target's (connect reply, {} ping): fw.SSEEnvelope
+			}
+			if ev.LastEventID != "" || id == "" {
+				id = ev.LastEventID // the id: field is what Last-Event-ID resumes from
+			}
+			s.event(id, data, retry())
 		case errors.Is(err, context.DeadlineExceeded) && cctx.Err() == nil:
 			last := st.LastRead()
 			if last.IsZero() {
