@@ -34,7 +34,7 @@ func endpoint(t *fw.T, topic bool) *client {
 	}
 	c := &client{base: t.Run.BaseURL + e.Path, hc: t.HTTP()}
 	if topic {
-		c.query = map[string][]string{"topic": {t.Topic()}}
+		c.query = map[string][]string{"rtconform_topic": {t.Topic()}}
 	}
 	return c
 }
@@ -611,7 +611,7 @@ func waitSeqs(t *fw.T, get func() []received, n int, d time.Duration, what strin
 		}
 		select {
 		case <-ctx.Done():
-			t.Violation(what+" within "+d.String(), fmt.Sprintf("%d of them (the server must send each published body to the sessions opened with ?topic=<topic>)", k))
+			t.Violation(what+" within "+d.String(), fmt.Sprintf("%d of them (the server must send each published body to the sessions opened with ?rtconform_topic=<topic>)", k))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -22,7 +22,7 @@
 // Timing bounds use the values the server advertises in its handshake plus 2 s of slack.
 //
 // FB-EIO-004 needs the server to emit messages it is told to: the suite's handshake carries
-// the check's topic as the query parameter topic, and the profile's publish hook
+// the check's topic as the query parameter rtconform_topic, and the profile's publish hook
 // (target.publish, {topic}) must make the server send the published body, as an Engine.IO
 // message, to every session opened with that topic (fixtures/thirdparty/socketio does this
 // for a Socket.IO server; a message whose data holds the payload JSON-escaped counts too).
