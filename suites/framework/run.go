@@ -429,12 +429,12 @@ func (r *Run) publish(ctx context.Context, topic string, payload []byte) error {
 	case "form":
 		v := url.Values{}
 		for k, val := range h.Body.Form {
-			v.Set(k, Path(val, topic))
+			v.Set(k, strings.ReplaceAll(val, "{topic}", topic)) // a value, not a URL: Path would encode a ?
 		}
 		v.Set(h.Body.Field, string(payload))
 		body, ctype = strings.NewReader(v.Encode()), "application/x-www-form-urlencoded"
 	case "json":
-		doc, err := placeJSON(Path(h.Body.Template, topic), h.Body.Pointer, string(payload))
+		doc, err := placeJSON(strings.ReplaceAll(h.Body.Template, "{topic}", topic), h.Body.Pointer, string(payload))
 		if err != nil {
 			return fmt.Errorf("target.publish.body: %w", err)
 		}
