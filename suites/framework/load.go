@@ -522,6 +522,14 @@ func (p *Profile) validate(lines map[string]int) error {
 		if t.Has(CapRetry) && t.SSE.Retry <= 0 {
 			return bad("target.sse.retry", "must be a positive duration when capability \"retry\" is declared")
 		}
+		if h := t.SSE.Reset.Header; h != "" {
+			if strings.Trim(h, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+				return bad("target.sse.reset.header", "%q is not an HTTP header name", h)
+			}
+			if t.SSE.Reset.Event != "" {
+				return bad("target.sse.reset", "give either event or header, not both (event %q, header %q)", t.SSE.Reset.Event, h)
+			}
+		}
 		if e := t.SSE.Envelope; e != nil {
 			if e.Data == "" || checkPointer(e.Data) != nil {
 				err := bad("target.sse.envelope.data", "%q must be a JSON pointer to the payload inside the SSE data, such as /pub/data (without an envelope the whole data is the payload)", e.Data)

@@ -70,6 +70,9 @@ func TestLoadErrorsNameFileLineAndKey(t *testing.T) {
 		{"target:\n  publish: {path: /p, body: {type: json}}\n", "target.publish.body.pointer", "JSON pointer"},
 		{"proxies: {cells: [squid]}\n", "proxies.cells[0]", "squid"},
 		{"target: [1, 2]\n", "target", "mapping"},
+		{"target:\n  url: http://h:1\n  capabilities: [sse]\n  sse: {path: /s, reset: {header: 'Last Event'}}\n", "target.sse.reset.header", "not an HTTP header name"},
+		// The reference's reset event is a default: a header on top of it is ambiguous.
+		{"target:\n  sse: {reset: {header: Last-Event-ID}}\n", "target.sse.reset", "either event or header"},
 	}
 	for _, c := range cases {
 		path := write(t, c.yaml)
@@ -90,6 +93,17 @@ func TestLoadErrorsNameFileLineAndKey(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), Overrides{}); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("a missing file: %v", err)
+	}
+}
+
+func TestLoadSSEResetHeader(t *testing.T) {
+	path := write(t, "target:\n  url: http://127.0.0.1:9000\n  capabilities: [sse, resume, publish]\n  sse: {path: /s, reset: {header: Last-Event-ID}}\n  publish: {path: /p}\n")
+	p, err := Load(path, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Target.SSE.Reset; r.Header != "Last-Event-ID" || r.Event != "" {
+		t.Fatalf("sse.reset: %+v", r)
 	}
 }
 

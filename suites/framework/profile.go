@@ -149,9 +149,13 @@ func (e *SSEEnvelope) Open(data string) (id, payload string, ok bool) {
 	return id, payload, true
 }
 
-// SSEReset describes the SSE reset signal.
+// SSEReset describes the SSE reset signal: an event type, or a response header.
 type SSEReset struct {
 	Event string `yaml:"event"`
+	// Header names a response header that, on every resume, carries the id of the event the
+	// replay starts after (Mercure's Last-Event-ID): the requested id when nothing was lost,
+	// any other value (e.g. "earliest", or the newest id) when events were. "": not declared.
+	Header string `yaml:"header"`
 }
 
 // SSEResume describes how an SSE stream is resumed.
