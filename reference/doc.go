@@ -129,9 +129,30 @@
 // an empty batch and the same cursor.
 // HEAD /poll/{topic} answers the headers at once, without a body.
 //
+// GET /stream/{topic}: an HTTP stream of NDJSON lines (the fourth transport). 200 with
+// Content-Type: application/x-ndjson, Cache-Control: no-cache, no-transform,
+// X-Accel-Buffering: no and no Content-Length (chunked); the response head is flushed at
+// once. Each event is one line, written and flushed as
+//
+//	{"id":"<id>","data":"<payload as a JSON string>"}
+//
+// terminated by "\n" (JSON escapes every line break of the payload). While idle, the line
+// {"type":"heartbeat"} is sent every Heartbeat (default 10s); it has no data member, so it is
+// a keep-alive, not an event. Resume: query since=<id>, exclusive; without it the stream is
+// live from the head. A cursor that cannot be resumed yields first the WebSocket's reset
+// message as a line,
+//
+//	{"type":"reset","reason":"expired|unknown","requested":"<id>"}
+//
+// then the events from the oldest retained one. POST /stream/{topic} is the same stream with
+// the resume token in a JSON body {"since":"<id>"} (optional; it wins over the query), as
+// fetch-streaming APIs do; the body is at most 16 KiB. Slow clients and shutdown as for SSE.
+// HEAD answers the headers without a body.
+//
 // GET /healthz: 200 "ok". GET /metrics: Prometheus text format
 // (rtconform_published_events_total, rtconform_sse_clients,
 // rtconform_ws_clients, rtconform_echo_clients, rtconform_poll_clients,
+// rtconform_stream_clients,
 // rtconform_gaps_signalled_total, rtconform_slow_consumers_dropped_total,
 // rtconform_write_timeouts_total, rtconform_topics).
 //

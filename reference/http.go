@@ -64,6 +64,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	metric("rtconform_sse_clients", "gauge", "Connected SSE clients.", s.m.sseClients.Load())
 	metric("rtconform_ws_clients", "gauge", "Connected WebSocket clients of /ws/{topic}.", s.m.wsClients.Load())
 	metric("rtconform_echo_clients", "gauge", "Connected WebSocket clients of /echo.", s.m.echoClients.Load())
+	metric("rtconform_stream_clients", "gauge", "Connected HTTP stream (NDJSON) clients.", s.m.streamClients.Load())
 	metric("rtconform_poll_clients", "gauge", "Long-poll requests in progress.", s.m.pollClients.Load())
 	metric("rtconform_gaps_signalled_total", "counter", "Reset signals sent because a cursor was expired or unknown.", s.m.gaps.Load())
 	metric("rtconform_slow_consumers_dropped_total", "counter", "WebSocket clients closed with 1013 for lagging more than MaxLag events.", s.m.slowDropped.Load())

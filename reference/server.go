@@ -140,14 +140,15 @@ type Server struct {
 }
 
 type metrics struct {
-	published    atomic.Int64
-	sseClients   atomic.Int64
-	wsClients    atomic.Int64
-	echoClients  atomic.Int64
-	pollClients  atomic.Int64
-	gaps         atomic.Int64
-	slowDropped  atomic.Int64
-	writeTimeout atomic.Int64
+	published     atomic.Int64
+	sseClients    atomic.Int64
+	wsClients     atomic.Int64
+	echoClients   atomic.Int64
+	pollClients   atomic.Int64
+	streamClients atomic.Int64
+	gaps          atomic.Int64
+	slowDropped   atomic.Int64
+	writeTimeout  atomic.Int64
 }
 
 // New returns a Server with cfg's defaults applied. It does not listen;
@@ -165,6 +166,8 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("GET /ws/{topic}", s.handleWS)
 	mux.HandleFunc("GET /echo", s.handleEcho)
 	mux.HandleFunc("GET /poll/{topic}", s.handlePoll)
+	mux.HandleFunc("GET /stream/{topic}", s.handleStream)
+	mux.HandleFunc("POST /stream/{topic}", s.handleStream)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.handler = s.cors(mux)
