@@ -232,7 +232,7 @@ var _ = func() bool {
 	})
 	reg(fw.Check{
 		ID: "FB-EIO-002", Level: fw.MUST, Transport: fw.LongPoll, Timeout: 3 * time.Minute,
-		Requirement: "The server pings (2) at the pingInterval it advertised: each ping arrives no later than pingInterval+pingTimeout after the handshake or the previous ping (when a conforming client gives the connection up) and no earlier than half the pingInterval.",
+		Requirement: "The server pings (2) at the pingInterval it advertised: each ping arrives no later than pingInterval+pingTimeout (+1 s of slack) after the handshake or the previous ping (when a conforming client gives the connection up) and no earlier than half the pingInterval.",
 		Quote:       "At a given interval (the `pingInterval` value sent in the handshake) the server sends a `ping` packet and the client has a few seconds (the `pingTimeout` value) to send a `pong` packet back.",
 		Spec:        "§Heartbeat (\"if the client does not receive a ping packet within pingInterval + pingTimeout, then it SHOULD consider that the connection is closed\")",
 		Run:         heartbeatCheck,
@@ -267,7 +267,7 @@ var _ = func() bool {
 	})
 	reg(fw.Check{
 		ID: "FB-EIO-007", Level: fw.SHOULD, Transport: fw.LongPoll, Timeout: 3 * time.Minute,
-		Requirement: "A session whose ping goes unanswered is closed within pingTimeout of that ping: a pending poll gets a close packet (1) or a poll is refused (400).",
+		Requirement: "A session whose ping goes unanswered is closed within pingTimeout (+2 s of slack) of that ping: a pending poll gets a close packet (1) or a poll is refused (400).",
 		Quote:       "If the server does not receive a `pong` packet back, then it SHOULD consider that the connection is closed.",
 		Spec:        "§Heartbeat; test-suite: \"closes the session upon ping timeout\"",
 		Run:         sessionTimeoutCheck,
