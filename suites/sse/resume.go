@@ -47,6 +47,7 @@ func resume(t *fw.T, how func(id string) (http.Header, url.Values)) {
 		}
 		t.Violation("payload seqs [2 3 4 5] (exclusive of the resumed id, no gap, no duplicate)", fmt.Sprintf("%v: %s", seqs, diag))
 	}
+	resumeHeaderNames(t, r, id)
 	// One more event after the replay shows the stream went on live.
 	t.Publish(t.Payload(6))
 	last := collect(t, r, 1, deliveryWait, "event 6, published after the replay")
@@ -154,6 +155,55 @@ func silentLoss(t *fw.T, why string) {
 	t.Remedy("send an explicit signal before any data: a reset event (declare it as sse.reset.event), or refuse the resume with a non-200 status such as 410 Gone")
 }
 
+// expectResetHeader judges the resumed stream s of a target that declares a reset header
+// (sse.reset.header, Mercure's Last-Event-ID): the request asked to resume after id, which
+// the target cannot resume from (why), so the header must be present and name something else
+// (the event the replay starts after, or "earliest") — the client compares it with the id it
+// sent and knows it missed events. A refusal with a non-200 status is explicit too. The
+// header absent, or naming id as if the replay were complete, is a silent gap. A live event
+// is published first, so that a target that sends its head only with the first event answers.
+func expectResetHeader(t *fw.T, s *sseclient.Stream, name, id, why string) {
+	settle(s)
+	t.Publish(t.Payload(1000))
+	ctx, cancel := t.Within(deliveryWait)
+	defer cancel()
+	if err := s.WaitHeaders(ctx); err != nil {
+		t.Violation("an answer to the resume from "+why, "no response head: "+describeErr(err, deliveryWait))
+	}
+	if code := s.Resp.StatusCode; code != http.StatusOK {
+		t.Measure("resume refused", "status %d %s (a refusal is an explicit signal too)", code, http.StatusText(code))
+		return
+	}
+	want := fmt.Sprintf("response header %s (sse.reset.header) naming another id than the requested %q, for %s", name, id, why)
+	vals := s.Resp.Header.Values(name)
+	switch {
+	case len(vals) == 0:
+		silentLoss(t, why)
+		t.Remedy("on every resume, set the %s response header to the id of the event the replay starts after (\"earliest\" when there is none)", name)
+		t.Violation(want, "no "+name+" header: a silent gap")
+	case vals[0] == id:
+		silentLoss(t, why)
+		t.Violation(want, fmt.Sprintf("%s: %q, the requested id, as if nothing was lost: a silent gap", name, vals[0]))
+	}
+	t.Measure("reset signal", "response header %s: %q (requested %q)", name, vals[0], id)
+}
+
+// resumeHeaderNames checks, for a target that declares a reset header (sse.reset.header), that
+// a resume that lost nothing (after id, still in the target's history) says so: the header
+// names id itself. A header that reports a loss on every resume tells a client nothing.
+func resumeHeaderNames(t *fw.T, s *sseclient.Stream, id string) {
+	name := t.Target().SSE.Reset.Header
+	if name == "" || s.HeadersErr() != nil || !isClosed(s.HeadersArrived()) {
+		return
+	}
+	vals := s.Resp.Header.Values(name)
+	t.Measure("resume header", "%s: %q (requested %q)", name, vals, id)
+	if len(vals) != 1 || vals[0] != id {
+		t.Remedy("on a resume whose replay is complete, set the %s response header to the requested id: any other value tells the client it missed events", name)
+		t.Violation(fmt.Sprintf("response header %s: %q (the requested id: nothing was lost)", name, id), fmt.Sprintf("%s: %q, a loss signal on a complete resume", name, vals))
+	}
+}
+
 // expectSignal judges the resumed stream s of a target that declares no reset event (its
 // profile has no sse.reset.event): it must make the loss visible anyway. Accepted: a refusal
 // with a non-200 status (a browser's EventSource fails with an error event and stops, a fetch
@@ -202,8 +252,8 @@ func expectSignal(t *fw.T, s *sseclient.Stream, why string) {
 // "an id older than retention or unknown gets the documented explicit signal, never a silent gap"
 var _ = fw.Register(fw.Check{
 	ID: "SSE-RESUME-004", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
-	Requirement: "A resume from an id older than the declared retention gets an explicit signal before any data — the declared reset event (sse.reset.event), or, when none is declared, a refusal with a non-200 status: never a silent gap.",
-	Spec:        "operational: the target's declared sse.reset.event and retention; WHATWG HTML §9.2.3, §9.2.4",
+	Requirement: "A resume from an id older than the declared retention gets an explicit signal before any data — the declared reset event (sse.reset.event), the declared response header naming another id than the requested one (sse.reset.header), or, when neither is declared, a refusal with a non-200 status: never a silent gap.",
+	Spec:        "operational: the target's declared sse.reset.event or sse.reset.header and retention; WHATWG HTML §9.2.3, §9.2.4; Mercure §Reconciliation (the Last-Event-ID response header)",
 	Timeout:     90 * time.Second,
 	Run: func(t *fw.T) {
 		keep := t.Target().Retention
@@ -221,14 +271,18 @@ var _ = fw.Register(fw.Check{
 			expectReset(t, s, reset, "an id older than retention")
 			return
 		}
+		if name := t.Target().SSE.Reset.Header; name != "" {
+			expectResetHeader(t, open(t, t.Context(), header("Last-Event-ID", ids[0]), nil), name, ids[0], "an id older than retention")
+			return
+		}
 		expectSignal(t, open(t, t.Context(), header("Last-Event-ID", ids[0]), nil), "an id older than retention")
 	},
 })
 
 var _ = fw.Register(fw.Check{
 	ID: "SSE-RESUME-005", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
-	Requirement: "A resume from an id the target never issued gets an explicit signal before any data — the declared reset event (sse.reset.event), or, when none is declared, a refusal with a non-200 status: never a silent restart from now.",
-	Spec:        "operational: the target's declared sse.reset.event; WHATWG HTML §9.2.3, §9.2.4",
+	Requirement: "A resume from an id the target never issued gets an explicit signal before any data — the declared reset event (sse.reset.event), the declared response header naming another id than the requested one (sse.reset.header), or, when neither is declared, a refusal with a non-200 status: never a silent restart from now.",
+	Spec:        "operational: the target's declared sse.reset.event or sse.reset.header; WHATWG HTML §9.2.3, §9.2.4; Mercure §Reconciliation (the Last-Event-ID response header)",
 	Timeout:     40 * time.Second,
 	Run: func(t *fw.T) {
 		ids := learnIDs(t, 1, 1) // the topic exists and has history
@@ -247,6 +301,12 @@ var _ = fw.Register(fw.Check{
 				settle(s)
 				t.Publish(t.Payload(2))
 				expectReset(t, s, reset, why)
+				s.Close()
+				continue
+			}
+			if name := t.Target().SSE.Reset.Header; name != "" {
+				s := open(t, t.Context(), unknown, nil)
+				expectResetHeader(t, s, name, id, why)
 				s.Close()
 				continue
 			}
@@ -413,12 +473,13 @@ var _ = fw.Register(fw.Check{
 			}
 			t.Violation("event 4 first (nothing replayed)", obs+": "+diagnoseResume(t, 3, got, []int{4}))
 		}
+		resumeHeaderNames(t, s, ids[2])
 	},
 })
 
 var _ = fw.Register(fw.Check{
 	ID: "SSE-RESUME-010", Level: fw.MUST, Transport: fw.SSE, Requires: []fw.Capability{fw.CapSSE, fw.CapPublish, fw.CapResume, fw.CapRestart},
-	Requirement: "After a restart of the target, a resume from an id issued before it delivers the later events without gap or duplicate, or else the declared reset event first.",
+	Requirement: "After a restart of the target, a resume from an id issued before it delivers the later events without gap or duplicate, or else the declared reset signal (the reset event first, or the reset header naming another id).",
 	Spec:        "WHATWG HTML §9.2.4; operational (deploys restart servers)",
 	Timeout:     2 * time.Minute,
 	Run: func(t *fw.T) {
@@ -427,6 +488,12 @@ var _ = fw.Register(fw.Check{
 		t.Publish(t.Payload(4))
 		s := openOK(t, t.Context(), header("Last-Event-ID", ids[1]), nil)
 		ev := nextEvent(t, s, deliveryWait, "events after the restart")
+		if name := t.Target().SSE.Reset.Header; name != "" {
+			if v := s.Resp.Header.Values(name); len(v) > 0 && v[0] != ids[1] {
+				t.Measure("after restart", "reset signal: response header %s: %q (requested %q)", name, v[0], ids[1])
+				return
+			}
+		}
 		if reset := t.Target().SSE.Reset.Event; reset != "" && ev.Type == reset {
 			t.Measure("after restart", "reset signal %q", ev.Data)
 			return
