@@ -46,7 +46,9 @@ func open(t *fw.T, c *client) handshake {
 	defer cancel()
 	h, r, probs, err := c.open(ctx)
 	if err != nil {
-		t.Harness("the polling handshake GET %s: %v", c.url("polling", ""), err)
+		// Preflight reached the target: an Engine.IO endpoint that resets or never answers
+		// is the target's failure, not the harness's.
+		t.Violation("a polling handshake answered at "+c.url("polling", ""), fmt.Sprintf("request failed: %v", err))
 	}
 	if h.SID == "" || h.PingInterval <= 0 || h.PingTimeout <= 0 {
 		t.Violation("a polling handshake answered 200 with an open packet carrying sid, pingInterval and pingTimeout",
@@ -281,7 +283,9 @@ func handshakeCheck(t *fw.T) {
 	defer cancel()
 	h, r, probs, err := c.open(ctx)
 	if err != nil {
-		t.Harness("the polling handshake GET %s: %v", c.url("polling", ""), err)
+		// Preflight reached the target: an Engine.IO endpoint that resets or never answers
+		// is the target's failure, not the harness's.
+		t.Violation("a polling handshake answered at "+c.url("polling", ""), fmt.Sprintf("request failed: %v", err))
 	}
 	t.Measure("answer", "%d %q", r.Status, clip(r.Body))
 	if len(probs) == 0 && len(r.Packets) != 1 {
