@@ -69,7 +69,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return exitHarness
 		}
 	}
-	doc, code := execute("run", profile, fw.EffectiveLabelFilter(*labels), *verbose, stdout, stderr)
+	filter := fw.EffectiveLabelFilter(*labels)
+	if *labels == "" && profile.Target.Has(fw.CapEngineIO) {
+		// The Engine.IO checks are fallback checks (opt-in), but for a target whose only
+		// declared protocol may be Engine.IO they are the point of the run: a preset socketio
+		// run without a filter must not judge nothing and exit 0.
+		filter = "(" + filter + ") || engineio"
+	}
+	doc, code := execute("run", profile, filter, *verbose, stdout, stderr)
 	if doc != nil {
 		fw.PrintSummary(stdout, *doc, profile.Report.Dir)
 		fmt.Fprintf(stdout, "junit: %s\n", filepath.Join(profile.Report.Dir, "junit.xml"))
