@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/rtconform/rtconform/suites/engineio"
 	_ "github.com/rtconform/rtconform/suites/fallback"
+	_ "github.com/rtconform/rtconform/suites/httpstream"
 	_ "github.com/rtconform/rtconform/suites/longpoll"
 	_ "github.com/rtconform/rtconform/suites/ordering"
 	_ "github.com/rtconform/rtconform/suites/proxy"

@@ -31,6 +31,8 @@ const (
 	SSE       Transport = "sse"
 	WebSocket Transport = "websocket"
 	LongPoll  Transport = "longpoll"
+	// HTTPStream is an HTTP stream of JSON lines (NDJSON; capability httpstream).
+	HTTPStream Transport = "httpstream"
 )
 
 // Check is one conformance requirement, declared once as a value and turned into one Ginkgo
