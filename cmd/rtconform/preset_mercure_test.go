@@ -95,7 +95,7 @@ func buildMercure(t *testing.T) string {
 	tmp := bin + fmt.Sprintf(".tmp%d", os.Getpid())
 	build := exec.Command("go", "build", "-o", tmp, ".")
 	build.Dir = src
-	build.Env = append(os.Environ(), "GONOSUMDB=github.com/dunglas/mercure", "GOFLAGS=-mod=readonly")
+	build.Env = append(os.Environ(), "GONOSUMDB=github.com/dunglas/mercure")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", src, err, out)
 	}
