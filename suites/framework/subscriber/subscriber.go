@@ -53,7 +53,7 @@ const (
 // Options configure one subscriber.
 type Options struct {
 	Name      string       // client name in the history ("sse-3")
-	Transport fw.Transport // sse, websocket or longpoll
+	Transport fw.Transport // sse, websocket, longpoll or httpstream
 	// Base is scheme://host:port the subscriber connects to: a fault proxy in front of the
 	// target, or the target itself.
 	Base   string
@@ -309,6 +309,8 @@ func (s *Subscriber) loop(ctx context.Context) {
 			delay = s.runWS(ctx)
 		case fw.LongPoll:
 			delay = s.runPoll(ctx)
+		case fw.HTTPStream:
+			delay = s.runHTTPStream(ctx)
 		default:
 			s.o.Rec.Disconnect(s.o.Name, fmt.Sprintf("error: unknown transport %q", s.o.Transport))
 			return

@@ -59,7 +59,7 @@ func TestResumesAfterADropOnEveryTransport(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 	target := fw.Defaults().Target
 	target.LongPoll.Events, target.LongPoll.Next = "/events", "/cursor"
-	for _, tr := range []fw.Transport{fw.SSE, fw.WebSocket, fw.LongPoll} {
+	for _, tr := range []fw.Transport{fw.SSE, fw.WebSocket, fw.LongPoll, fw.HTTPStream} {
 		t.Run(string(tr), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -120,7 +120,7 @@ func TestSilenceEndsTheConnection(t *testing.T) {
 	srv := httptestSilent(t)
 	target := fw.Defaults().Target
 	target.LongPoll.Events, target.LongPoll.Next, target.LongPoll.Timeout = "/events", "/cursor", fw.Duration(200*time.Millisecond)
-	for _, tr := range []fw.Transport{fw.SSE, fw.LongPoll} {
+	for _, tr := range []fw.Transport{fw.SSE, fw.LongPoll, fw.HTTPStream} {
 		t.Run(string(tr), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
