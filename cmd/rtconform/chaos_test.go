@@ -13,7 +13,7 @@ import (
 // Toxiproxy backend: every check, every transport.
 func TestChaosPassesAgainstTheReferenceEmbedded(t *testing.T) {
 	t.Parallel()
-	chaosRun(t, "embedded", "chaos", 34+20)
+	chaosRun(t, "embedded", "chaos", 45+25) // RC: 11 per transport and RC-SSE-012; ORD: 5 per stream transport, 4 for long-poll, 6 switches
 }
 
 // The fallback suite passes against the reference (its switch checks, ORD-SWITCH-*, are also

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,7 @@ func slowReader(t *fw.T, tr fw.Transport, rate int) (stop func() int64) {
 	}
 	tg := t.Target()
 	var path, extra string
+	method, body := "GET", ""
 	switch tr {
 	case fw.SSE:
 		path, extra = tg.SSE.Path, "Accept: text/event-stream\r\n"
@@ -36,6 +38,12 @@ func slowReader(t *fw.T, tr fw.Transport, rate int) (stop func() int64) {
 			base64.StdEncoding.EncodeToString(key) + "\r\n"
 	case fw.LongPoll:
 		path = tg.LongPoll.Path
+	case fw.HTTPStream:
+		path = tg.HTTPStream.Path
+		if tg.HTTPStream.Method == "POST" {
+			method, body = "POST", strings.ReplaceAll(tg.HTTPStream.Body, "{topic}", t.Topic())
+			extra = fmt.Sprintf("Content-Type: application/json\r\nContent-Length: %d\r\n", len(body))
+		}
 	}
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -53,7 +61,7 @@ func slowReader(t *fw.T, tr fw.Transport, rate int) (stop func() int64) {
 		cancel()
 		t.Harness("slow reader: connecting to %s: %v", u.Host, err)
 	}
-	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", fw.Path(path, t.Topic()), u.Host, extra)
+	req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n%s", method, fw.Path(path, t.Topic()), u.Host, extra, body)
 	if _, err := conn.Write([]byte(req)); err != nil {
 		cancel()
 		conn.Close()

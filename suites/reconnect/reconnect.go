@@ -11,7 +11,7 @@
 // the pure checker of package history judges the recorded history. A failing history is
 // saved in the report dir (histories/<ID>.jsonl) and `rtconform recheck` judges it again.
 //
-// IDs are RC-<SSE|WS|LP>-NNN with the same number for the same fault on every transport:
+// IDs are RC-<SSE|WS|LP|HS>-NNN with the same number for the same fault on every transport:
 //
 //	001 latency   002 bandwidth  003 slicer    004 limit-data  005 reset   006 blackhole
 //	007 slow-close 008 outage    009 flap      010 retention   011 storm   012 retry (SSE)
@@ -79,7 +79,7 @@ var scenarios = []scenario{
 	{num: "010", fault: "outage", level: fw.MUST, requires: []fw.Capability{fw.CapResume},
 		requirement: "after an outage during which more events than the declared retention were published, a resuming %s client receives the target's explicit loss signal, never a silent gap (a target that declares no signal must deliver every event)",
 		quote:       "rtconform: a resume token older than retention must be answered with the declared reset signal",
-		spec:        "rtconform reset rule (sse.reset.event, websocket.reset, longpoll.reset); DESIGN.md reference server: an explicit signal when the token is older than retention",
+		spec:        "rtconform reset rule (sse.reset.event, websocket.reset, longpoll.reset, httpstream.reset); DESIGN.md reference server: an explicit signal when the token is older than retention",
 		timeout:     90 * time.Second,
 		run:         beyondRetention},
 	{num: "011", fault: "outage", level: fw.MUST,
@@ -184,7 +184,7 @@ func resumeUnder(fault string, mod func(*toxiproxy.Fault), drop bool, window tim
 func blackhole(t *fw.T, tr fw.Transport) {
 	idle := chaos.Idle(t, tr)
 	if idle == 0 {
-		t.NotSupported("the profile declares no heartbeat interval for %s (sse.heartbeat, websocket.keepalive)", tr)
+		t.NotSupported("the profile declares no heartbeat interval for %s (sse.heartbeat, websocket.keepalive, httpstream.heartbeat)", tr)
 	}
 	rules := safety(t, tr)
 	rules.BlackHole = "blackhole"
@@ -254,6 +254,8 @@ func beyondRetention(t *fw.T, tr fw.Transport) {
 		signal = "websocket.reset.pointer"
 	case tr == fw.LongPoll && (tg.LongPoll == nil || tg.LongPoll.Reset.Pointer == ""):
 		signal = "longpoll.reset.pointer"
+	case tr == fw.HTTPStream && (tg.HTTPStream == nil || tg.HTTPStream.Reset.Pointer == ""):
+		signal = "httpstream.reset.pointer"
 	}
 	silent := signal != "" // no reset signal declared: any gap is silent
 	e := chaos.New(t, tr, safety(t, tr))

@@ -50,7 +50,8 @@ var Transports = []struct {
 	Transport fw.Transport
 	ID        string
 	Cap       fw.Capability
-}{{fw.SSE, "SSE", fw.CapSSE}, {fw.WebSocket, "WS", fw.CapWebSocket}, {fw.LongPoll, "LP", fw.CapLongPoll}}
+}{{fw.SSE, "SSE", fw.CapSSE}, {fw.WebSocket, "WS", fw.CapWebSocket}, {fw.LongPoll, "LP", fw.CapLongPoll},
+	{fw.HTTPStream, "HS", fw.CapHTTPStream}}
 
 // Sleep waits d or until the check ends.
 func Sleep(t *fw.T, d time.Duration) {
@@ -187,6 +188,10 @@ func Idle(t *fw.T, tr fw.Transport) time.Duration {
 		}
 	case fw.LongPoll:
 		return 2 * time.Second
+	case fw.HTTPStream:
+		if tg.Has(fw.CapHeartbeat) && tg.HTTPStream != nil && tg.HTTPStream.Heartbeat > 0 {
+			return 2*tg.HTTPStream.Heartbeat.D() + time.Second
+		}
 	}
 	return 0
 }
