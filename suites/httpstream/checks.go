@@ -430,35 +430,80 @@ var _ = fw.Register(fw.Check{
 	},
 })
 
+// expectReset opens a stream resumed from token, publishes seq after it settled, and requires
+// the declared reset line before any event: a stream that goes on without it is a silent gap.
+func expectReset(t *fw.T, token string, seq int, why string) {
+	ctx, cancel := bounded(t, 20*time.Second)
+	defer cancel()
+	s := open(t, ctx, token)
+	s.settle()
+	t.Publish(t.Payload(seq))
+	ev := s.next(ctx, fmt.Sprintf("the reset signal for %s, then event %d", why, seq))
+	s.requireOK(ctx)
+	_ = s.Close()
+	t.Measure("first line after "+why, "%q", ev.Line.Raw)
+	reset := config(t).Reset
+	if reset.Pointer == "" {
+		t.Diagnose("silent-loss", "the target declares resume but no reset signal: a client resuming from an id it cannot resume is not told it missed events")
+		t.Remedy("send an explicit line (e.g. {\"type\":\"reset\"}) and declare it as target.httpstream.reset")
+		t.Violation("a declared reset signal for "+why, fmt.Sprintf("no reset signal declared; the stream went on with %q", ev.Line.Raw))
+	}
+	if !ev.Reset {
+		t.Diagnose("silent-loss", "a resume from an id the target cannot resume goes on without the reset signal: the client never learns it missed events")
+		t.Violation(fmt.Sprintf("for %s, a line with %s = %q before any event", why, reset.Pointer, reset.Value), fmt.Sprintf("%q first: a silent gap", ev.Line.Raw))
+	}
+}
+
+// futureID returns an id of the same shape as id that the target has not issued: its trailing
+// number replaced by nines, nine digits longer ("epoch-7" → "epoch-9999999999"); "" when id
+// does not end in a digit.
+func futureID(id string) string {
+	i := len(id)
+	for i > 0 && id[i-1] >= '0' && id[i-1] <= '9' {
+		i--
+	}
+	if i == len(id) {
+		return ""
+	}
+	return id[:i] + strings.Repeat("9", len(id)-i+9)
+}
+
 var _ = fw.Register(fw.Check{
 	ID: "HS-RESUME-002", Level: fw.MUST, Transport: fw.HTTPStream, Requires: resumeCaps,
-	Requirement: "A stream resumed from an id the target does not know first gets the declared reset signal (target.httpstream.reset), never a silent gap.",
+	Requirement: "A stream resumed from an id the target never issued (a foreign one, and one of its own shape beyond its head) first gets the declared reset signal (target.httpstream.reset), never a silent restart from now.",
 	Spec:        "operational: an explicit loss signal, as the SSE reset event and the WebSocket reset message",
-	Timeout:     40 * time.Second,
+	Timeout:     60 * time.Second,
 	Run: func(t *fw.T) {
 		ids := publishIDs(t, 1, 1)
-		unknown := "rtc-unknown-" + t.Run.ID[:8]
-		if strings.Contains(ids[0], "-") {
-			unknown = "00000000-999999" // the shape of many "<epoch>-<seq>" ids, from no epoch
+		probes := []string{"rtconform-never-issued-" + t.Run.ID[:8]}
+		if f := futureID(ids[0]); f != "" {
+			probes = append(probes, f)
 		}
-		ctx, cancel := bounded(t, 30*time.Second)
-		defer cancel()
-		s := open(t, ctx, unknown)
-		s.settle()
-		t.Publish(t.Payload(2))
-		ev := s.next(ctx, "the reset signal, then event 2")
-		s.requireOK(ctx)
-		t.Measure("first line", "%q", ev.Line.Raw)
-		reset := config(t).Reset
-		if reset.Pointer == "" {
-			t.Diagnose("silent-loss", "the target declares resume but no reset signal: a client resuming from an id it cannot resume is not told it missed events")
-			t.Remedy("send an explicit line (e.g. {\"type\":\"reset\"}) and declare it as target.httpstream.reset")
-			t.Violation("a declared reset signal for the unknown id "+unknown, fmt.Sprintf("no reset signal declared; the stream went on with %q", ev.Line.Raw))
+		for i, id := range probes {
+			expectReset(t, id, 2+i, fmt.Sprintf("the unknown id %q", id))
 		}
-		if !ev.Reset {
-			t.Diagnose("silent-loss", "a resume from an id the target cannot resume goes on without the reset signal: the client never learns it missed events")
-			t.Violation(fmt.Sprintf("a line with %s = %q before any event", reset.Pointer, reset.Value), fmt.Sprintf("%q", ev.Line.Raw))
+	},
+})
+
+var _ = fw.Register(fw.Check{
+	ID: "HS-RESUME-003", Level: fw.MUST, Transport: fw.HTTPStream, Requires: resumeCaps,
+	Requirement: "A stream resumed from an id older than the declared retention first gets the declared reset signal, then the events the target still has: never a silent gap.",
+	Spec:        "operational: the target's declared httpstream.reset and retention",
+	Timeout:     90 * time.Second,
+	Run: func(t *fw.T) {
+		keep := t.Target().Retention
+		if keep <= 0 {
+			t.NotSupported("the profile declares no target.retention (events kept per topic)")
 		}
+		if keep > 5000 {
+			t.NotSupported("target.retention %d is too large to overrun in a check (at most 5000)", keep)
+		}
+		ids := publishIDs(t, 1, 1)
+		for i := 2; i <= keep+10; i++ {
+			t.Publish(t.Payload(i))
+		}
+		t.Measure("published after the resume id", "%d (retention %d)", keep+9, keep)
+		expectReset(t, ids[0], keep+11, "an id older than retention")
 	},
 })
 
