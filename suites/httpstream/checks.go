@@ -557,29 +557,3 @@ var _ = fw.Register(fw.Check{
 		}
 	},
 })
-
-// A POST-initiated stream (fetch-streaming APIs, Centrifugo's uni_http_stream) carries its
-// subscription in the body; every other check already opens the stream with the declared
-// method, this one says so on its own.
-var _ = fw.Register(fw.Check{
-	ID: "HS-POST-001", Level: fw.MUST, Transport: fw.HTTPStream, Requires: publishCaps,
-	Requirement: "With method POST declared, a POST with the declared body template is answered 200 with a stream that delivers an event published after it.",
-	Spec:        "RFC 9110 §9.3.3; the profile's target.httpstream.method and body",
-	Timeout:     30 * time.Second,
-	Run: func(t *fw.T) {
-		if m := config(t).Method; m != http.MethodPost {
-			t.NotSupported("target.httpstream.method is %s, not POST", m)
-		}
-		ctx, cancel := bounded(t, 20*time.Second)
-		defer cancel()
-		s := open(t, ctx, "")
-		s.settle()
-		t.Publish(t.Payload(1))
-		ev := s.next(ctx, "event 1 on the POST stream")
-		s.requireOK(ctx)
-		t.Measure("request", "%s", s.url)
-		if seqOf(t, ev.Data) != 1 {
-			t.Violation("event 1", fmt.Sprintf("%q", ev.Line.Raw))
-		}
-	},
-})

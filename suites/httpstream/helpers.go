@@ -7,6 +7,10 @@
 // Lines whose data pointer does not resolve (a connect reply, a {} ping, {"type":"heartbeat"})
 // are keep-alives, not events. A line that is not one JSON value in UTF-8 is HS-WIRE-001's
 // finding; the other checks skip it, so one bug reads as one finding.
+//
+// Every check opens the stream with the declared method (a POST sends the body template, and
+// the resume token in it when resume.body is declared), so there is no POST check of its own:
+// the fixture ok-hs-post proves the whole set against a POST-initiated stream.
 package httpstream
 
 import (
