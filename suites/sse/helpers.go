@@ -36,13 +36,23 @@ func open(t *fw.T, ctx context.Context, header http.Header, query url.Values) *s
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	s, err := sseclient.Start(ctx, t.HTTP(), req, sseclient.Limits{})
+	s, err := sseclient.Start(ctx, t.HTTP(), req, streamLimits(t))
 	if err != nil {
 		t.Violation("GET "+u+" opens an event stream", fmt.Sprintf("request failed: %v", err))
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	unwrap(t, s)
 	return s
+}
+
+// streamLimits are the client's bounds for a check's stream: the defaults, except that with
+// an SSE envelope one data: line carries a whole JSON-escaped payload (the 1 MiB payloads of
+// the payload checks grow past the default 1 MiB line), so a line may be as long as an event.
+func streamLimits(t *fw.T) sseclient.Limits {
+	if t.Target().SSE.Envelope != nil {
+		return sseclient.Limits{MaxLine: sseclient.DefaultMaxEvent}
+	}
+	return sseclient.Limits{}
 }
 
 // unwrap applies the target's SSE envelope (sse.envelope) to the events s returns from Next:
