@@ -1,12 +1,13 @@
 package main
 
-// The centrifugo-uni-sse preset against the real server: Centrifugo v6.9.1 built from its Go
-// module (cached under os.UserCacheDir()/rtconform/thirdparty/centrifugo-v6.9.1; a cold build
+// The centrifugo-uni-sse and centrifugo-uni-ws presets against the real server: Centrifugo
+// v6.9.1 built from its Go module (cached under os.UserCacheDir()/rtconform/thirdparty/centrifugo-v6.9.1; a cold build
 // with an empty module cache took about 5 minutes on the 2-core CI machine, a cached run
 // reuses the binary), run on a free loopback port with a config that enables uni_sse and the
-// namespace hist, and the preset run against it with --preset and --target. The verdicts must
+// namespace hist, and each preset run against it with --preset and --target. The verdicts must
 // match the table below exactly; each finding's reason is read in Centrifugo's source
-// (internal/unisse/handler.go of github.com/centrifugal/centrifugo/v6 v6.9.1).
+// (internal/unisse, internal/uniws and internal/websocket of github.com/centrifugal/centrifugo/v6
+// v6.9.1).
 
 import (
 	"context"
@@ -44,7 +45,45 @@ var centrifugoUniSSEFindings = struct{ fail, warn []string }{
 	},
 }
 
+// centrifugoUniWSFindings are the checks the centrifugo-uni-ws preset fails or warns on. The
+// uni_websocket transport runs on Centrifugo's copy of gorilla/websocket
+// (internal/websocket), so it shares gorilla's findings (TestThirdPartyWebSocketServers).
+var centrifugoUniWSFindings = struct{ fail, warn []string }{
+	fail: slices.Concat(
+		// Conn.ReadMessage does not validate UTF-8, and the handler reads client messages
+		// after the connect only to discard them (uniws/handler.go): invalid text is not failed.
+		idRange("WS-UTF8", 101, 170), idRange("WS-UTF8", 201, 205),
+		// advanceFrame reads a close code only when len(payload) >= 2: a 1-byte close body
+		// is answered as "no status", not with 1002.
+		[]string{"WS-CLOSE-003"},
+		// Upgrader.Upgrade neither checks the HTTP version (HTTP/1.0 is upgraded) nor refuses
+		// a repeated Sec-WebSocket-Key (Header.Get takes the first).
+		[]string{"WS-HS-014", "WS-HS-035"},
+		// isValidChallengeKey (internal/websocket/util.go) decodes a 24-character key into a
+		// 16-byte buffer: a 17-byte key (24 characters with padding) panics in
+		// base64.Decode, and the client gets no HTTP answer instead of a 400.
+		[]string{"WS-HS-012"},
+	),
+	warn: slices.Concat(
+		// Invalid UTF-8 is not failed fast (it is not failed at all, see above).
+		idRange("WS-UTF8", 301, 304),
+		// An unsupported Sec-WebSocket-Version gets 400, not 426 (SHOULD).
+		[]string{"WS-HS-004"},
+	),
+}
+
 func TestPresetCentrifugoUniSSE(t *testing.T) {
+	testCentrifugoPreset(t, "centrifugo-uni-sse", centrifugoUniSSEFindings.fail, centrifugoUniSSEFindings.warn, 30)
+}
+
+func TestPresetCentrifugoUniWS(t *testing.T) {
+	testCentrifugoPreset(t, "centrifugo-uni-ws", centrifugoUniWSFindings.fail, centrifugoUniWSFindings.warn, 200)
+}
+
+// testCentrifugoPreset starts Centrifugo on a free loopback port, runs preset against it with
+// the default label filter and requires exactly the FAIL and WARN sets, no ERROR, at least
+// minPass passes and exit 1 when a MUST check fails.
+func testCentrifugoPreset(t *testing.T, preset string, wantFail, wantWarn []string, minPass int) {
 	bin := centrifugoBinary(t)
 	port := centrifugoFreePort(t)
 	dir := t.TempDir()
@@ -81,7 +120,7 @@ func TestPresetCentrifugoUniSSE(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	centrifugoWaitHealthy(t, base+"/health", 30*time.Second)
 
-	r := cliEnv(t, 10*time.Minute, nil, "run", "--preset", "centrifugo-uni-sse", "--target", base, "--report-dir", filepath.Join(dir, "report"))
+	r := cliEnv(t, 10*time.Minute, nil, "run", "--preset", preset, "--target", base, "--report-dir", filepath.Join(dir, "report"))
 	if r.report == nil {
 		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -99,26 +138,26 @@ func TestPresetCentrifugoUniSSE(t *testing.T) {
 			t.Errorf("%s: harness error against Centrifugo: %s", c.ID, c.Message)
 		}
 	}
-	if passed < 30 {
-		t.Errorf("%d checks passed, want >= 30 (the SSE delivery, payload and wire checks)", passed)
+	if passed < minPass {
+		t.Errorf("%d checks passed, want >= %d", passed, minPass)
 	}
 	for _, v := range []struct {
 		verdict   string
 		got, want []string
-	}{{"FAIL", failed, centrifugoUniSSEFindings.fail}, {"WARN", warned, centrifugoUniSSEFindings.warn}} {
+	}{{"FAIL", failed, wantFail}, {"WARN", warned, wantWarn}} {
 		got, want := slices.Sorted(slices.Values(v.got)), slices.Sorted(slices.Values(v.want))
 		if !slices.Equal(got, want) {
 			t.Errorf("%s checks differ from the documented findings:\n  unexpected: %v\n  no longer %s: %v",
 				v.verdict, diff(got, want), v.verdict, diff(want, got))
 		}
 	}
-	if want := 1; len(centrifugoUniSSEFindings.fail) > 0 && r.code != want {
+	if want := 1; len(wantFail) > 0 && r.code != want {
 		t.Errorf("exit %d with failing MUST checks, want %d", r.code, want)
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s", r.stdout)
 	}
-	t.Logf("centrifugo-uni-sse: %d passed, %d failed, %d warned: %s", passed, len(failed), len(warned), summaryLine(r.stdout))
+	t.Logf("%s: %d passed, %d failed, %d warned: %s", preset, passed, len(failed), len(warned), summaryLine(r.stdout))
 }
 
 // centrifugoBinary builds Centrifugo from its module once per machine (go install into the
