@@ -1,13 +1,14 @@
 package main
 
 // The centrifugo-uni-sse and centrifugo-uni-ws presets against the real server: Centrifugo
-// v6.9.1 built from its Go module (cached under os.UserCacheDir()/rtconform/thirdparty/centrifugo-v6.9.1; a cold build
-// with an empty module cache took about 5 minutes on the 2-core CI machine, a cached run
-// reuses the binary), run on a free loopback port with a config that enables uni_sse and the
-// namespace hist, and each preset run against it with --preset and --target. The verdicts must
-// match the table below exactly; each finding's reason is read in Centrifugo's source
-// (internal/unisse, internal/uniws and internal/websocket of github.com/centrifugal/centrifugo/v6
-// v6.9.1).
+// v6.9.1 built from its Go module with go install, cached under
+// os.UserCacheDir()/rtconform/thirdparty/centrifugo-v6.9.1 (cold, module downloads included:
+// about 5 minutes on the 2-core machine; cached: no build, each preset run about 2 minutes),
+// started on a free loopback port with a config that enables uni_sse, uni_websocket and the
+// namespace hist, and each preset run against it with --preset and --target. The verdicts
+// must match the tables below exactly; each finding's reason is read in Centrifugo's source
+// (internal/unisse, internal/uniws and internal/websocket of
+// github.com/centrifugal/centrifugo/v6 v6.9.1).
 
 import (
 	"context"
