@@ -124,7 +124,8 @@ type SSEConfig struct {
 // resolves to null), is not an event of the stream but a control frame of the target (a
 // connect reply, a {} ping): the checks and the chaos history skip it. The SSE id: field is
 // untouched (Last-Event-ID resume still uses it); ID is the event's position inside the data,
-// which the chaos and fallback histories record when it is declared.
+// which the chaos and fallback histories record as the event's id when the event has no id:
+// field of its own (Centrifugo's uni_sse sends none).
 type SSEEnvelope struct {
 	ID   string `yaml:"id"`   // pointer to the event's id in the data; "": none
 	Data string `yaml:"data"` // pointer to the payload in the data; required
@@ -365,13 +366,13 @@ func Defaults() Profile {
 				MaxMessage: 64 << 10, Reset: ResetSignal{Pointer: "/type", Value: "reset"}, Keepalive: Duration(20 * time.Second)},
 			LongPoll: &LongPollConfig{Path: "/poll/{topic}", Cursor: QueryParam{Query: "cursor"}, Timeout: Duration(25 * time.Second),
 				Batch: 100, Reset: ResetSignal{Pointer: "/reset"}},
+			HTTPStream: &HTTPStreamConfig{Path: "/stream/{topic}", Method: "GET", Resume: HTTPStreamResume{Query: "since"},
+				Heartbeat: Duration(10 * time.Second), Reset: ResetSignal{Pointer: "/type", Value: "reset"}},
 			Envelope:  Envelope{ID: "/id", Data: "/data"},
 			Publish:   &PublishHook{Method: "POST", Path: "/publish/{topic}"},
 			Retention: 10000,
 			Capabilities: []Capability{CapSSE, CapWebSocket, CapLongPoll, CapResume, CapHeartbeat,
 				CapRetry, CapPublish, CapEcho, CapRestart, CapHTTPStream},
-			HTTPStream: &HTTPStreamConfig{Path: "/stream/{topic}", Method: "GET", Resume: HTTPStreamResume{Query: "since"},
-				Heartbeat: Duration(10 * time.Second), Reset: ResetSignal{Pointer: "/type", Value: "reset"}},
 		},
 		Faults: Faults{Backend: "embedded"},
 		Report: Report{Dir: "rtconform-report"},
