@@ -11,9 +11,7 @@ package main
 // github.com/centrifugal/centrifugo/v6 v6.9.1).
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -22,8 +20,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	fw "github.com/rtconform/rtconform/suites/framework"
 )
 
 const centrifugoVersion = "v6.9.1"
@@ -85,11 +81,12 @@ func TestPresetCentrifugoUniWS(t *testing.T) {
 // the default label filter and requires exactly the FAIL and WARN sets, no ERROR, at least
 // minPass passes and exit 1 when a MUST check fails.
 func testCentrifugoPreset(t *testing.T, preset string, wantFail, wantWarn []string, minPass int) {
+	t.Parallel()
 	bin := centrifugoBinary(t)
-	port := centrifugoFreePort(t)
-	dir := t.TempDir()
+	addr, dir := freeAddr(t), t.TempDir()
+	host, port, _ := net.SplitHostPort(addr)
 	cfg := map[string]any{
-		"http_server":   map[string]any{"address": "127.0.0.1", "port": port},
+		"http_server":   map[string]any{"address": host, "port": json.Number(port)},
 		"log":           map[string]any{"level": "error"},
 		"client":        map[string]any{"insecure": true, "allowed_origins": []string{"*"}},
 		"http_api":      map[string]any{"insecure": true},
@@ -105,111 +102,34 @@ func testCentrifugoPreset(t *testing.T, preset string, wantFail, wantWarn []stri
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--config", filepath.Join(dir, "config.json"))
+	cmd := exec.Command(bin, "--config", filepath.Join(dir, "config.json"))
 	cmd.Dir = dir
-	logf, _ := os.Create(filepath.Join(dir, "centrifugo.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		_ = logf.Close()
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	centrifugoWaitHealthy(t, base+"/health", 30*time.Second)
+	base := "http://" + addr
+	serveReal(t, "centrifugo", cmd, dir, base+"/health", http.StatusOK, 30*time.Second)
 
 	r := cliEnv(t, 10*time.Minute, nil, "run", "--preset", preset, "--target", base, "--report-dir", filepath.Join(dir, "report"))
 	if r.report == nil {
 		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	var failed, warned []string
-	passed := 0
-	for _, c := range r.report.Checks {
-		switch c.Verdict {
-		case fw.PASS:
-			passed++
-		case fw.FAIL:
-			failed = append(failed, c.ID)
-		case fw.WARN:
-			warned = append(warned, c.ID)
-		case fw.ERROR:
-			t.Errorf("%s: harness error against Centrifugo: %s", c.ID, c.Message)
-		}
-	}
+	_, passed := requireFindings(t, preset, r, wantFail, wantWarn)
 	if passed < minPass {
 		t.Errorf("%d checks passed, want >= %d", passed, minPass)
-	}
-	for _, v := range []struct {
-		verdict   string
-		got, want []string
-	}{{"FAIL", failed, wantFail}, {"WARN", warned, wantWarn}} {
-		got, want := slices.Sorted(slices.Values(v.got)), slices.Sorted(slices.Values(v.want))
-		if !slices.Equal(got, want) {
-			t.Errorf("%s checks differ from the documented findings:\n  unexpected: %v\n  no longer %s: %v",
-				v.verdict, diff(got, want), v.verdict, diff(want, got))
-		}
-	}
-	if want := 1; len(wantFail) > 0 && r.code != want {
-		t.Errorf("exit %d with failing MUST checks, want %d", r.code, want)
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s", r.stdout)
 	}
-	t.Logf("%s: %d passed, %d failed, %d warned: %s", preset, passed, len(failed), len(warned), summaryLine(r.stdout))
 }
 
 // centrifugoBinary builds Centrifugo from its module once per machine (go install into the
 // user cache) and returns the binary's path.
 func centrifugoBinary(t *testing.T) string {
 	t.Helper()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Skipf("no user cache directory: %v", err)
-	}
-	dir := filepath.Join(cache, "rtconform", "thirdparty", "centrifugo-"+centrifugoVersion)
-	bin := filepath.Join(dir, "centrifugo")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	cmd := exec.Command("go", "install", "github.com/centrifugal/centrifugo/v6@"+centrifugoVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building Centrifugo %s: %v\n%s", centrifugoVersion, err, out)
-	}
-	t.Logf("built Centrifugo %s in %s (cached in %s)", centrifugoVersion, time.Since(start).Round(time.Second), dir)
-	return bin
-}
-
-func centrifugoFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func centrifugoWaitHealthy(t *testing.T, u string, bound time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s not healthy within %s", u, bound)
+	return cachedBinary(t, "centrifugo-"+centrifugoVersion, "centrifugo", func(out string) *exec.Cmd {
+		// go install names the binary after the module; GOBIN is the temporary's directory.
+		dir := out + ".d"
+		cmd := exec.Command("sh", "-c", `go install "github.com/centrifugal/centrifugo/v6@$1" && mv "$GOBIN/centrifugo" "$2" && rmdir "$GOBIN"`,
+			"sh", centrifugoVersion, out)
+		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod")
+		return cmd
+	})
 }

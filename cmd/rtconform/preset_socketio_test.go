@@ -22,15 +22,9 @@ package main
 // each, in parallel.
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,99 +34,20 @@ import (
 // socketIOVersion is the library version the server module pins.
 const socketIOVersion = "v3.0.6"
 
-// buildSocketIO returns the server binary, building it when no build of this module content
-// is cached.
-func buildSocketIO(t *testing.T) string {
-	t.Helper()
-	src := filepath.Join(root, "fixtures", "thirdparty", "socketio")
-	h := sha256.New()
-	for _, f := range []string{"main.go", "go.mod", "go.sum"} {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(h, "%s %d\n", f, len(b))
-		h.Write(b)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	bin := filepath.Join(cache, "rtconform", "thirdparty", "socketio-"+socketIOVersion, "socketio-"+hex.EncodeToString(h.Sum(nil))[:12])
-	if _, err := os.Stat(bin); err == nil {
-		t.Logf("socketio server: cached %s", bin)
-		return bin
-	}
-	start := time.Now()
-	tmp := bin + fmt.Sprintf(".tmp%d", os.Getpid())
-	build := exec.Command("go", "build", "-o", tmp, ".")
-	build.Dir = src
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", src, err, out)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("socketio server: built %s in %s", bin, time.Since(start).Round(time.Second))
-	return bin
-}
-
 // startSocketIO runs the server on a free loopback port until the test ends; it returns the
 // base URL.
 func startSocketIO(t *testing.T, bin string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	cmd := exec.Command(bin, "-addr", addr, "-ping-interval", "1s", "-ping-timeout", "2s")
-	logf, err := os.Create(filepath.Join(t.TempDir(), "socketio.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		_ = logf.Close()
-	})
 	base := "http://" + addr
-	c := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		res, err := c.Get(base + "/healthz")
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		select {
-		case <-done:
-			out, _ := os.ReadFile(logf.Name())
-			t.Fatalf("the socketio server exited before it was ready:\n%s", out)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the socketio server at %s is not ready within 20 s (last: %v)", base, err)
-		}
-	}
+	serveReal(t, "socketio", cmd, t.TempDir(), base+"/healthz", http.StatusOK, 20*time.Second)
+	return base
 }
 
 func TestPresetSocketIO(t *testing.T) {
 	t.Parallel()
-	base := startSocketIO(t, buildSocketIO(t))
+	base := startSocketIO(t, buildNestedModule(t, "socketio", socketIOVersion))
 	pass := fw.PASS
 	for _, c := range []struct {
 		name string
