@@ -12,8 +12,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	fw "github.com/rtconform/rtconform/suites/framework"
 )
 
 // thirdPartySSEFindings are the checks each SSE server fails (FAIL) or warns on (WARN) under
@@ -100,38 +98,11 @@ func TestThirdPartySSEServers(t *testing.T) {
 			if len(r.report.Checks) < 50 {
 				t.Errorf("%d checks ran, want >= 50", len(r.report.Checks))
 			}
-			var failed, warned []string
-			passed := 0
-			for _, c := range r.report.Checks {
-				switch c.Verdict {
-				case fw.PASS:
-					passed++
-				case fw.FAIL:
-					failed = append(failed, c.ID)
-				case fw.WARN:
-					warned = append(warned, c.ID)
-				case fw.ERROR:
-					t.Errorf("%s: harness error against %s: %s", c.ID, name, c.Message)
-				}
-			}
 			want := thirdPartySSEFindings[name]
-			for _, v := range []struct {
-				verdict   string
-				got, want []string
-			}{{"FAIL", failed, want.fail}, {"WARN", warned, want.warn}} {
-				got, want := slices.Sorted(slices.Values(v.got)), slices.Sorted(slices.Values(v.want))
-				if !slices.Equal(got, want) {
-					t.Errorf("%s: %s checks differ from the documented findings:\n  unexpected: %v\n  no longer %s: %v",
-						name, v.verdict, diff(got, want), v.verdict, diff(want, got))
-				}
-			}
+			requireFindings(t, name, r, want.fail, want.warn)
 			if t.Failed() {
 				t.Logf("stdout:\n%s", r.stdout)
 			}
-			if len(failed) > 0 && r.code != 1 {
-				t.Errorf("exit %d with %d failing MUST checks, want 1", r.code, len(failed))
-			}
-			t.Logf("%s: %d passed, %d failed, %d warned: %s", name, passed, len(failed), len(warned), summaryLine(r.stdout))
 		})
 	}
 }
