@@ -454,20 +454,6 @@ func expectReset(t *fw.T, token string, seq int, why string) {
 	}
 }
 
-// futureID returns an id of the same shape as id that the target has not issued: its trailing
-// number replaced by nines, nine digits longer ("epoch-7" → "epoch-9999999999"); "" when id
-// does not end in a digit.
-func futureID(id string) string {
-	i := len(id)
-	for i > 0 && id[i-1] >= '0' && id[i-1] <= '9' {
-		i--
-	}
-	if i == len(id) {
-		return ""
-	}
-	return id[:i] + strings.Repeat("9", len(id)-i+9)
-}
-
 var _ = fw.Register(fw.Check{
 	ID: "HS-RESUME-002", Level: fw.MUST, Transport: fw.HTTPStream, Requires: resumeCaps,
 	Requirement: "A stream resumed from an id the target never issued (a foreign one, and one of its own shape beyond its head) first gets the declared reset signal (target.httpstream.reset), never a silent restart from now.",
@@ -476,7 +462,7 @@ var _ = fw.Register(fw.Check{
 	Run: func(t *fw.T) {
 		ids := publishIDs(t, 1, 1)
 		probes := []string{"rtconform-never-issued-" + t.Run.ID[:8]}
-		if f := futureID(ids[0]); f != "" {
+		if f := fw.FutureID(ids[0]); f != "" {
 			probes = append(probes, f)
 		}
 		for i, id := range probes {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rtconform/rtconform/suites/framework/sseclient"
@@ -289,7 +288,7 @@ var _ = fw.Register(fw.Check{
 		// A foreign id first, then one of the target's own shape that it has not issued yet
 		// (r3labs refuses a non-numeric id with 400 but silently waits on "1000").
 		probes := []string{"rtconform-never-issued-" + t.Run.ID[:8]}
-		if f := futureID(ids[0]); f != "" {
+		if f := fw.FutureID(ids[0]); f != "" {
 			probes = append(probes, f)
 		}
 		for _, id := range probes {
@@ -316,21 +315,6 @@ var _ = fw.Register(fw.Check{
 		}
 	},
 })
-
-// futureID returns an id of the same shape as id that the target has not issued: its trailing
-// number replaced by nines, nine digits longer ("42" → "99999999999", "epoch-7" →
-// "epoch-9999999999"), larger than any the target issues in a run; "" when id does not end in
-// a digit.
-func futureID(id string) string {
-	i := len(id)
-	for i > 0 && id[i-1] >= '0' && id[i-1] <= '9' {
-		i--
-	}
-	if i == len(id) {
-		return ""
-	}
-	return id[:i] + strings.Repeat("9", len(id)-i+9)
-}
 
 // A browser sends Last-Event-ID only when its last event ID string is not empty, but proxies
 // and hand-written clients send an empty header; it must mean "no id", not an error.
