@@ -1,13 +1,13 @@
 package main
 
-// The centrifugo-uni-sse and centrifugo-uni-ws presets against the real server: Centrifugo
+// The centrifugo-uni-sse, centrifugo-uni-ws and centrifugo-uni-http-stream presets against the real server: Centrifugo
 // v6.9.1 built from its Go module with go install, cached under
 // os.UserCacheDir()/rtconform/thirdparty/centrifugo-v6.9.1 (cold, module downloads included:
 // about 5 minutes on the 2-core machine; cached: no build, each preset run about 2 minutes),
-// started on a free loopback port with a config that enables uni_sse, uni_websocket and the
+// started on a free loopback port with a config that enables uni_sse, uni_websocket, uni_http_stream and the
 // namespace hist, and each preset run against it with --preset and --target. The verdicts
 // must match the tables below exactly; each finding's reason is read in Centrifugo's source
-// (internal/unisse, internal/uniws and internal/websocket of
+// (internal/unisse, internal/uniws, internal/unihttpstream and internal/websocket of
 // github.com/centrifugal/centrifugo/v6 v6.9.1).
 
 import (
@@ -69,8 +69,25 @@ var centrifugoUniWSFindings = struct{ fail, warn []string }{
 	),
 }
 
+// centrifugoUniHTTPStreamFindings are the checks the centrifugo-uni-http-stream preset fails
+// or warns on with the default label filter, exactly.
+var centrifugoUniHTTPStreamFindings = struct{ fail, warn []string }{
+	warn: []string{
+		// internal/unihttpstream/handler.go sets no Content-Type: net/http sniffs the first
+		// line and labels the stream text/plain; charset=utf-8.
+		"HS-RESP-003",
+		// It sends Cache-Control: private, no-cache, no-store, must-revalidate, max-age=0 —
+		// no-transform missing, so a transforming intermediary may buffer the stream.
+		"HS-RESP-006",
+	},
+}
+
 func TestPresetCentrifugoUniSSE(t *testing.T) {
 	testCentrifugoPreset(t, "centrifugo-uni-sse", centrifugoUniSSEFindings.fail, centrifugoUniSSEFindings.warn, 30)
+}
+
+func TestPresetCentrifugoUniHTTPStream(t *testing.T) {
+	testCentrifugoPreset(t, "centrifugo-uni-http-stream", centrifugoUniHTTPStreamFindings.fail, centrifugoUniHTTPStreamFindings.warn, 5)
 }
 
 func TestPresetCentrifugoUniWS(t *testing.T) {
@@ -86,13 +103,14 @@ func testCentrifugoPreset(t *testing.T, preset string, wantFail, wantWarn []stri
 	addr, dir := freeAddr(t), t.TempDir()
 	host, port, _ := net.SplitHostPort(addr)
 	cfg := map[string]any{
-		"http_server":   map[string]any{"address": host, "port": json.Number(port)},
-		"log":           map[string]any{"level": "error"},
-		"client":        map[string]any{"insecure": true, "allowed_origins": []string{"*"}},
-		"http_api":      map[string]any{"insecure": true},
-		"health":        map[string]any{"enabled": true},
-		"uni_sse":       map[string]any{"enabled": true},
-		"uni_websocket": map[string]any{"enabled": true},
+		"http_server":     map[string]any{"address": host, "port": json.Number(port)},
+		"log":             map[string]any{"level": "error"},
+		"client":          map[string]any{"insecure": true, "allowed_origins": []string{"*"}},
+		"http_api":        map[string]any{"insecure": true},
+		"health":          map[string]any{"enabled": true},
+		"uni_sse":         map[string]any{"enabled": true},
+		"uni_websocket":   map[string]any{"enabled": true},
+		"uni_http_stream": map[string]any{"enabled": true},
 		"channel": map[string]any{"namespaces": []any{map[string]any{
 			"name": "hist", "history_size": 10000, "history_ttl": "600s", "force_recovery": true,
 			"allow_subscribe_for_anonymous": true,
