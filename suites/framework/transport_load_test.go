@@ -40,3 +40,23 @@ func TestLoadHTTPStream(t *testing.T) {
 		t.Errorf("POST stream: %v", err)
 	}
 }
+
+func TestLoadEngineIO(t *testing.T) {
+	base := "target:\n  url: http://127.0.0.1:9\n  capabilities: [engineio]\n"
+	p, err := Load(write(t, base+"  engineio: {path: /socket.io/}\n"), Overrides{})
+	if err != nil || p.Target.EngineIO.Path != "/socket.io/" {
+		t.Fatalf("engineio: %v %+v", err, p.Target.EngineIO)
+	}
+	for _, c := range []struct{ body, key, msg string }{
+		{"", "target.engineio", `is required when capability "engineio" is declared`},
+		{"  engineio: {path: socket.io}\n", "target.engineio.path", "must start with /"},
+		{"  engineio: {}\n", "target.engineio.path", "is required"},
+		{"  engineio: {path: /socket.io/, upgrade: true}\n", "target.engineio.upgrade", "unknown key"},
+	} {
+		_, err := Load(write(t, base+c.body), Overrides{})
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Key != c.key || !strings.Contains(ce.Msg, c.msg) {
+			t.Errorf("%q: got %v, want key %s and %q", c.body, err, c.key, c.msg)
+		}
+	}
+}
