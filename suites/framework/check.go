@@ -117,7 +117,12 @@ type T struct {
 	remedy   string
 	cause    *Cause
 	client   *http.Client
+	resume   ResumeState
 }
+
+// ResumeState holds the connect-reply fields (target.connect.fields) the check's streams
+// have seen, for the resume templates of its later connections.
+func (t *T) ResumeState() *ResumeState { return &t.resume }
 
 // Cause is a diagnosed root cause a check names when it fails: checks that fail for the same
 // cause (the same Key) are reported together, so one bug reads as one finding.

@@ -12,36 +12,9 @@ import (
 // other value as its raw text, byte for byte as the target sent it. ok is false when doc is
 // not JSON, ptr does not resolve, or the value is null.
 func rawText(doc []byte, ptr string) (string, bool) {
-	if !jsonptr.Valid(ptr) || !json.Valid(doc) {
-		return "", false
-	}
-	cur := json.RawMessage(bytes.TrimSpace(doc))
-	for _, tok := range jsonptr.Tokens(ptr) {
-		switch {
-		case len(cur) > 0 && cur[0] == '{':
-			var m map[string]json.RawMessage
-			if json.Unmarshal(cur, &m) != nil {
-				return "", false
-			}
-			next, ok := m[tok]
-			if !ok {
-				return "", false
-			}
-			cur = next
-		case len(cur) > 0 && cur[0] == '[':
-			var a []json.RawMessage
-			i, err := strconv.Atoi(tok)
-			if json.Unmarshal(cur, &a) != nil || err != nil || i < 0 || i >= len(a) {
-				return "", false
-			}
-			cur = a[i]
-		default:
-			return "", false
-		}
-	}
-	cur = bytes.TrimSpace(cur)
+	cur, ok := rawAt(doc, ptr)
 	switch {
-	case len(cur) == 0 || string(cur) == "null":
+	case !ok || string(cur) == "null":
 		return "", false
 	case cur[0] == '"':
 		var s string
@@ -51,4 +24,38 @@ func rawText(doc []byte, ptr string) (string, bool) {
 		return s, true
 	}
 	return string(cur), true
+}
+
+// rawAt returns the raw JSON value at ptr inside doc, trimmed; ok is false when doc is not
+// JSON or ptr does not resolve.
+func rawAt(doc []byte, ptr string) (json.RawMessage, bool) {
+	if !jsonptr.Valid(ptr) || !json.Valid(doc) {
+		return nil, false
+	}
+	cur := json.RawMessage(bytes.TrimSpace(doc))
+	for _, tok := range jsonptr.Tokens(ptr) {
+		switch {
+		case len(cur) > 0 && cur[0] == '{':
+			var m map[string]json.RawMessage
+			if json.Unmarshal(cur, &m) != nil {
+				return nil, false
+			}
+			next, ok := m[tok]
+			if !ok {
+				return nil, false
+			}
+			cur = next
+		case len(cur) > 0 && cur[0] == '[':
+			var a []json.RawMessage
+			i, err := strconv.Atoi(tok)
+			if json.Unmarshal(cur, &a) != nil || err != nil || i < 0 || i >= len(a) {
+				return nil, false
+			}
+			cur = a[i]
+		default:
+			return nil, false
+		}
+	}
+	cur = bytes.TrimSpace(cur)
+	return cur, len(cur) > 0
 }

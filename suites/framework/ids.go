@@ -16,3 +16,35 @@ func FutureID(id string) string {
 	}
 	return id[:i] + strings.Repeat("9", len(id)-i+9)
 }
+
+// UnknownIDs returns the ids a check probes a target's loss signal with: a foreign one
+// ("rtconform-never-issued-<run>") and, when sample ends in a digit, one of the target's own
+// shape beyond its head (FutureID). When the token is rendered into a template (ownShape:
+// "offset":{{.ID}} in a JSON connect request) only the second: a foreign token would make a
+// malformed request, not name an unknown position.
+func UnknownIDs(run, sample string, ownShape bool) []string {
+	var out []string
+	f := FutureID(sample)
+	if !ownShape || f == "" {
+		out = append(out, "rtconform-never-issued-"+run)
+	}
+	if f != "" {
+		out = append(out, f)
+	}
+	return out
+}
+
+// ResumeTemplated reports whether transport tr's resume token is rendered into a template
+// (sse.resume.path, websocket.resume.path or message, httpstream.resume.body) rather than sent
+// as a header or query value.
+func (t *Target) ResumeTemplated(tr Transport) bool {
+	switch tr {
+	case SSE:
+		return t.SSE != nil && t.SSE.Resume.Path != ""
+	case WebSocket:
+		return t.WebSocket != nil && (t.WebSocket.Resume.Path != "" || t.WebSocket.Resume.Message != "")
+	case HTTPStream:
+		return t.HTTPStream != nil && t.HTTPStream.Resume.Body != ""
+	}
+	return false
+}

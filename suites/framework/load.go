@@ -165,10 +165,17 @@ func (p *Profile) expandEnv(lines map[string]int) error {
 	}
 	var fields []field
 	if t.SSE != nil {
-		fields = append(fields, field{"target.sse.path", &t.SSE.Path})
+		fields = append(fields, field{"target.sse.path", &t.SSE.Path}, field{"target.sse.resume.path", &t.SSE.Resume.Path})
 	}
 	if t.WebSocket != nil {
-		fields = append(fields, field{"target.websocket.path", &t.WebSocket.Path}, field{"target.websocket.resume.message", &t.WebSocket.Resume.Message})
+		fields = append(fields, field{"target.websocket.path", &t.WebSocket.Path}, field{"target.websocket.resume.message", &t.WebSocket.Resume.Message},
+			field{"target.websocket.resume.path", &t.WebSocket.Resume.Path})
+		for i := range t.WebSocket.Open {
+			fields = append(fields, field{fmt.Sprintf("target.websocket.open[%d]", i), &t.WebSocket.Open[i]})
+		}
+	}
+	if h := t.HTTPStream; h != nil {
+		fields = append(fields, field{"target.httpstream.path", &h.Path}, field{"target.httpstream.body", &h.Body}, field{"target.httpstream.resume.body", &h.Resume.Body})
 	}
 	if t.LongPoll != nil {
 		fields = append(fields, field{"target.longpoll.path", &t.LongPoll.Path})
@@ -504,6 +511,9 @@ func (p *Profile) validate(lines map[string]int) error {
 			}
 		}
 	}
+	if err := t.validateConnect(bad); err != nil {
+		return err
+	}
 	if t.Has(CapEngineIO) && t.EngineIO == nil {
 		return bad("target.engineio", "is required when capability \"engineio\" is declared")
 	}
@@ -521,6 +531,9 @@ func (p *Profile) validate(lines map[string]int) error {
 		}
 		if t.Has(CapRetry) && t.SSE.Retry <= 0 {
 			return bad("target.sse.retry", "must be a positive duration when capability \"retry\" is declared")
+		}
+		if p := t.SSE.Resume.Path; p != "" && !strings.HasPrefix(p, "/") {
+			return bad("target.sse.resume.path", "%q must start with /", p)
 		}
 		if h := t.SSE.Reset.Header; h != "" {
 			if strings.Trim(h, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
@@ -551,8 +564,11 @@ func (p *Profile) validate(lines map[string]int) error {
 			return err
 		}
 		r := t.WebSocket.Resume
-		if t.Has(CapWebSocket) && t.Has(CapResume) && r.Query == "" && r.Message == "" {
-			return bad("target.websocket.resume", "needs query or message when capabilities websocket and resume are declared")
+		if t.Has(CapWebSocket) && t.Has(CapResume) && r.Query == "" && r.Message == "" && r.Path == "" {
+			return bad("target.websocket.resume", "needs query, path or message when capabilities websocket and resume are declared")
+		}
+		if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
+			return bad("target.websocket.resume.path", "%q must start with /", r.Path)
 		}
 		if err := checkPointer(t.WebSocket.Reset.Pointer); err != nil {
 			return bad("target.websocket.reset.pointer", "%v", err)
@@ -563,8 +579,8 @@ func (p *Profile) validate(lines map[string]int) error {
 		if t.WebSocket.MaxMessage < 0 {
 			return bad("target.websocket.maxMessage", "must not be negative")
 		}
-		if r.Query != "" && r.Message != "" {
-			return bad("target.websocket.resume", "give either query or message, not both")
+		if n := len(slices.DeleteFunc([]string{r.Query, r.Message, r.Path}, func(s string) bool { return s == "" })); n > 1 {
+			return bad("target.websocket.resume", "give one of query, path or message, not %d", n)
 		}
 	}
 	if t.LongPoll != nil {
@@ -650,6 +666,65 @@ func (p *Profile) validate(lines map[string]int) error {
 }
 
 // checkPointer validates RFC 6901 JSON pointer syntax ("" is the whole document).
+// validateConnect checks target.connect and every template that may use its fields.
+func (t *Target) validateConnect(bad func(key, format string, args ...any) error) error {
+	var fields map[string]string
+	if c := t.Connect; c != nil {
+		if c.Match == "" {
+			return bad("target.connect.match", "is required: a JSON pointer that resolves in the connect reply only, such as /connect")
+		}
+		ptrs := map[string]string{"target.connect.match": c.Match, "target.connect.events": c.Events,
+			"target.connect.item.id": c.Item.ID, "target.connect.item.data": c.Item.Data, "target.connect.recovered": c.Recovered}
+		for name, p := range c.Fields {
+			ptrs["target.connect.fields."+name] = p
+		}
+		for _, k := range slices.Sorted(maps.Keys(ptrs)) {
+			if err := checkPointer(ptrs[k]); err != nil {
+				return bad(k, "%v", err)
+			}
+		}
+		if c.Events != "" && c.Item.Data == "" {
+			return bad("target.connect.item.data", "is required with target.connect.events: the pointer to the payload inside each replayed event, such as /data")
+		}
+		for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+			if name == "ID" || !identifier(name) {
+				return bad("target.connect.fields."+name, "%q cannot name a template field: use letters, digits and _, not ID", name)
+			}
+		}
+		fields = c.Fields
+	}
+	tmpls := map[string]string{}
+	if t.SSE != nil {
+		tmpls["target.sse.resume.path"] = t.SSE.Resume.Path
+	}
+	if w := t.WebSocket; w != nil {
+		tmpls["target.websocket.resume.path"] = w.Resume.Path
+		tmpls["target.websocket.resume.message"] = w.Resume.Message
+		for i, m := range w.Open {
+			tmpls[fmt.Sprintf("target.websocket.open[%d]", i)] = m
+		}
+	}
+	if h := t.HTTPStream; h != nil {
+		tmpls["target.httpstream.resume.body"] = h.Resume.Body
+	}
+	for _, k := range slices.Sorted(maps.Keys(tmpls)) {
+		if err := checkTemplate(tmpls[k], fields); err != nil {
+			return bad(k, "%v", err)
+		}
+	}
+	return nil
+}
+
+// identifier reports whether s is a Go template field name.
+func identifier(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
 func checkPointer(p string) error {
 	if !jsonptr.Valid(p) {
 		return fmt.Errorf("%q is not a JSON pointer (it must start with /)", p)

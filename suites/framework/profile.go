@@ -82,6 +82,9 @@ type Target struct {
 	EngineIO   *EngineIOConfig   `yaml:"engineio"`
 	HTTPStream *HTTPStreamConfig `yaml:"httpstream"`
 	Envelope   Envelope          `yaml:"envelope"`
+	// Connect describes the target's connect reply, when its streams start with one
+	// (Centrifugo): the resume fields, replayed events and loss signal in it. nil: none.
+	Connect *ConnectReply `yaml:"connect"`
 	Publish    *PublishHook      `yaml:"publish"`
 	Restart    *RestartHook      `yaml:"restart"`
 	Origin     OriginPolicy      `yaml:"origin"`
@@ -162,6 +165,14 @@ type SSEReset struct {
 // SSEResume describes how an SSE stream is resumed.
 type SSEResume struct {
 	Query string `yaml:"query"`
+	// Path is the target's own resume request, for a target that does not resume from
+	// Last-Event-ID (Centrifugo: a connect request naming epoch and offset): a path template
+	// with {topic}, .ID (the id of the last event seen) and the connect-reply fields
+	// (target.connect.fields), e.g.
+	// /connection/uni_sse?cf_connect={"subs":{"hist:{topic}":{"recover":true,"epoch":"{{.epoch}}","offset":{{.ID}}}}}.
+	// With it, resumes request Path and send no Last-Event-ID, and the checks of the
+	// Last-Event-ID mechanism itself are NOT_SUPPORTED.
+	Path string `yaml:"path"`
 }
 
 // WebSocketConfig describes the target's WebSocket endpoint.
@@ -183,13 +194,24 @@ type WebSocketConfig struct {
 	// the framing checks that need an arbitrary message to be accepted run on the echo
 	// endpoint only (capability echo) and are NOT_SUPPORTED on Path, with this reason.
 	Protocol string `yaml:"protocol"`
+	// Open are messages sent right after every handshake, in order, before anything else: a
+	// subscribe or connect command (Socket.IO's 40, Centrifugo's {"connect":…}). Templates
+	// with {topic}, .ID (the resume token, "" on a fresh connect) and the connect-reply
+	// fields, so one message can carry the position on a resume:
+	// {{if .ID}}…"offset":{{.ID}}…{{else}}…{{end}}.
+	Open []string `yaml:"open"`
 }
 
-// WebSocketToken says how a resume token reaches the target: as a query parameter, or as a
-// first message rendered from a template where {{.ID}} is the token.
+// WebSocketToken says how a resume token reaches the target: as a query parameter, as the
+// path of the handshake (a template), or as a message after the handshake (and after the
+// open messages) rendered from a template. Templates see {topic}, .ID (the token) and the
+// connect-reply fields (target.connect.fields).
 type WebSocketToken struct {
 	Query   string `yaml:"query"`
 	Message string `yaml:"message"`
+	// Path replaces websocket.path on a resume, e.g. Centrifugo's
+	// /connection/uni_websocket?cf_connect={"subs":{"hist:{topic}":{"recover":true,"epoch":"{{.epoch}}","offset":{{.ID}}}}}.
+	Path string `yaml:"path"`
 }
 
 // LongPollConfig describes the target's long-poll endpoint.
@@ -234,7 +256,8 @@ type HTTPStreamConfig struct {
 }
 
 // HTTPStreamResume says how a resume token reaches an HTTP stream: a query parameter, or the
-// POST body rendered from a template where {{.ID}} is the token (and {topic} the topic).
+// POST body rendered from a template where {{.ID}} is the token, {topic} the topic and
+// {{.name}} a connect-reply field (target.connect.fields: Centrifugo's epoch).
 type HTTPStreamResume struct {
 	Query string `yaml:"query"`
 	Body  string `yaml:"body"`

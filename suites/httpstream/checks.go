@@ -443,14 +443,17 @@ func expectReset(t *fw.T, token string, seq int, why string) {
 	_ = s.Close()
 	t.Measure("first line after "+why, "%q", ev.Line.Raw)
 	reset := config(t).Reset
-	if reset.Pointer == "" {
+	lossSignal := fmt.Sprintf("a line with %s = %q", reset.Pointer, reset.Value)
+	if c := t.Target().Connect; c != nil && c.Recovered != "" {
+		lossSignal = fmt.Sprintf("a connect reply without true at %s", c.Recovered)
+	} else if reset.Pointer == "" {
 		t.Diagnose("silent-loss", "the target declares resume but no reset signal: a client resuming from an id it cannot resume is not told it missed events")
 		t.Remedy("send an explicit line (e.g. {\"type\":\"reset\"}) and declare it as target.httpstream.reset")
 		t.Violation("a declared reset signal for "+why, fmt.Sprintf("no reset signal declared; the stream went on with %q", ev.Line.Raw))
 	}
 	if !ev.Reset {
 		t.Diagnose("silent-loss", "a resume from an id the target cannot resume goes on without the reset signal: the client never learns it missed events")
-		t.Violation(fmt.Sprintf("for %s, a line with %s = %q before any event", why, reset.Pointer, reset.Value), fmt.Sprintf("%q first: a silent gap", ev.Line.Raw))
+		t.Violation(fmt.Sprintf("for %s, %s before any event", why, lossSignal), fmt.Sprintf("%q first: a silent gap", ev.Line.Raw))
 	}
 }
 
@@ -461,10 +464,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     60 * time.Second,
 	Run: func(t *fw.T) {
 		ids := publishIDs(t, 1, 1)
-		probes := []string{"rtconform-never-issued-" + t.Run.ID[:8]}
-		if f := fw.FutureID(ids[0]); f != "" {
-			probes = append(probes, f)
-		}
+		probes := fw.UnknownIDs(t.Run.ID[:8], ids[0], t.Target().ResumeTemplated(fw.HTTPStream))
 		for i, id := range probes {
 			expectReset(t, id, 2+i, fmt.Sprintf("the unknown id %q", id))
 		}

@@ -62,6 +62,10 @@ type stream struct {
 	bad []ndjsonclient.Line
 	// keepalives counts the valid lines that were neither events nor resets.
 	keepalives int
+	// topic and token are what the stream was opened for ("" token: a fresh connect).
+	topic, token string
+	// pending are events of a connect reply (target.connect) not yet returned by next.
+	pending []event
 }
 
 // event is one line of the stream the check looks at: an event (its id and payload through
@@ -92,7 +96,11 @@ func request(t *fw.T, ctx context.Context, topic, token string) (*http.Request, 
 			pu.RawQuery = q.Encode()
 			u = pu.String()
 		case c.Resume.Body != "":
-			body = strings.ReplaceAll(strings.ReplaceAll(c.Resume.Body, "{topic}", topic), "{{.ID}}", token)
+			var err error
+			body, err = fw.RenderToken(c.Resume.Body, topic, token, t.ResumeState().Fields(topic))
+			if err != nil {
+				t.Harness("target.httpstream.resume.body: %v", err)
+			}
 		default:
 			t.NotSupported("target.httpstream.resume declares neither query nor body")
 		}
@@ -125,7 +133,7 @@ func open(t *fw.T, ctx context.Context, token string) *stream {
 		t.Violation(what+" opens a stream", fmt.Sprintf("request failed: %v", err))
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return &stream{Stream: s, t: t, env: envelope(t), url: what}
+	return &stream{Stream: s, t: t, env: envelope(t), url: what, topic: t.Topic(), token: token}
 }
 
 // nudgeAfter is how long head waits for the response head before it publishes one event, for
@@ -177,6 +185,11 @@ func (s *stream) settle() {
 func (s *stream) next(ctx context.Context, want string) event {
 	t := s.t
 	for {
+		if len(s.pending) > 0 {
+			ev := s.pending[0]
+			s.pending = s.pending[1:]
+			return ev
+		}
 		ln, err := s.Next(ctx)
 		if err != nil {
 			select {
@@ -201,10 +214,26 @@ func (s *stream) next(ctx context.Context, want string) event {
 			}
 			continue
 		}
+		if r, ok := t.Target().Connect.Open(ln.Raw, s.topic); ok {
+			s.reply(r, ln)
+			continue
+		}
 		if ev, ok := s.classify(ln); ok {
 			return ev
 		}
 		s.keepalives++
+	}
+}
+
+// reply handles the connect reply (target.connect): its fields are kept for later resumes,
+// its loss signal on a resume is the stream's reset, its replayed events come next.
+func (s *stream) reply(r fw.Reply, ln ndjsonclient.Line) {
+	s.t.ResumeState().Learn(s.topic, r.Fields)
+	if s.token != "" && s.t.Target().Connect.Lost(r) {
+		s.pending = append(s.pending, event{Reset: true, At: ln.At, Line: ln})
+	}
+	for _, e := range r.Events {
+		s.pending = append(s.pending, event{ID: e.ID, Data: e.Data, At: ln.At, Line: ln})
 	}
 }
 
