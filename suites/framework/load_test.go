@@ -65,7 +65,7 @@ func TestLoadErrorsNameFileLineAndKey(t *testing.T) {
 		{"strict: maybe\n", "strict", "bool"},
 		{"target:\n  url: http://h:1/path\n  capabilities: [sse]\n  sse: {path: /s}\n", "target.url", "has a path"},
 		{"target:\n  url: http://h:1\n  capabilities: [sse, publish]\n  sse: {path: /s}\n", "target.publish", "required"},
-		{"target:\n  url: http://h:1\n  capabilities: [websocket, resume]\n  websocket: {path: /w}\n", "target.websocket.resume", "query or message"},
+		{"target:\n  url: http://h:1\n  capabilities: [websocket, resume]\n  websocket: {path: /w}\n", "target.websocket.resume", "query, path or message"},
 		{"target:\n  url: http://h:{port}\n  capabilities: []\n", "target.url", "{port}"},
 		{"target:\n  publish: {path: /p, body: {type: json}}\n", "target.publish.body.pointer", "JSON pointer"},
 		{"proxies: {cells: [squid]}\n", "proxies.cells[0]", "squid"},
