@@ -187,3 +187,15 @@ func checkTemplate(tmpl string, fields map[string]string) error {
 	}
 	return nil
 }
+
+// ResumeURL renders a resume path template (sse.resume.path, websocket.resume.path, named by
+// key for the error) for the check's topic, with token and the connect-reply fields the
+// check's streams learnt, as a URL of the target. A template that does not render is a
+// harness error (the loader checked its syntax).
+func (t *T) ResumeURL(key, tmpl, token string) string {
+	p, err := RenderToken(tmpl, t.Topic(), token, t.resume.Fields(t.Topic()))
+	if err != nil {
+		t.Harness("%s: %v", key, err)
+	}
+	return t.Run.BaseURL + Path(p, t.Topic())
+}

@@ -28,7 +28,33 @@ import (
 // arrives) and by nextEvent and collect (after the check published); the delay itself is
 // the finding of SSE-RESP-001 and SSE-TIME-001 alone.
 func open(t *fw.T, ctx context.Context, header http.Header, query url.Values) *sseclient.Stream {
-	u := streamURL(t, query)
+	resumed := header.Get("Last-Event-ID") != ""
+	if q := t.Target().SSE.Resume.Query; q != "" && query.Get(q) != "" {
+		resumed = true
+	}
+	return openURL(t, ctx, streamURL(t, query), header, resumed)
+}
+
+// openFrom opens a stream resumed from id by the target's declared mechanism: its own resume
+// request (sse.resume.path) when it declares one, else the Last-Event-ID header.
+func openFrom(t *fw.T, ctx context.Context, id string) *sseclient.Stream {
+	if p := t.Target().SSE.Resume.Path; p != "" {
+		return openURL(t, ctx, t.ResumeURL("target.sse.resume.path", p, id), nil, true)
+	}
+	return open(t, ctx, header("Last-Event-ID", id), nil)
+}
+
+// byLastEventID ends a check of the Last-Event-ID mechanism itself as NOT_SUPPORTED when the
+// target resumes through a request of its own (sse.resume.path) instead.
+func byLastEventID(t *fw.T) {
+	if p := t.Target().SSE.Resume.Path; p != "" {
+		t.NotSupported("the target resumes through its own request (sse.resume.path %q), not Last-Event-ID: the checks of that mechanism do not apply (the other resume checks use the declared request)", p)
+	}
+}
+
+// openURL starts a stream at u (see open); resumed says whether the request resumes from a
+// position (a connect reply's loss signal counts only then).
+func openURL(t *fw.T, ctx context.Context, u string, header http.Header, resumed bool) *sseclient.Stream {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		t.Harness("building the request for %s: %v", u, err)
@@ -41,7 +67,7 @@ func open(t *fw.T, ctx context.Context, header http.Header, query url.Values) *s
 		t.Violation("GET "+u+" opens an event stream", fmt.Sprintf("request failed: %v", err))
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	unwrap(t, s)
+	unwrap(t, s, resumed)
 	return s
 }
 
@@ -55,25 +81,68 @@ func streamLimits(t *fw.T) sseclient.Limits {
 	return sseclient.Limits{}
 }
 
-// unwrap applies the target's SSE envelope (sse.envelope) to the events s returns from Next:
-// a message event's data becomes the payload at the envelope's data pointer, and an event
-// whose data pointer does not resolve (a connect reply, a {} ping) is skipped. Named events
-// (a reset signal) and the SSE id: field are left as sent; the wire checks read the raw
-// stream (Stats, Chunks), which the envelope does not touch. Without an envelope the data is
-// the payload and nothing changes. Every stream a check reads events from goes through here.
-func unwrap(t *fw.T, s *sseclient.Stream) {
-	env := t.Target().SSE.Envelope
-	if env == nil || s == nil {
+// unwrap applies the target's SSE envelope (sse.envelope) and connect reply (target.connect)
+// to the events s returns from Next:
+//   - a message event's data becomes the payload at the envelope's data pointer, and an event
+//     whose data pointer does not resolve (a {} ping) is skipped. With sse.resume.path, the
+//     resume token is the envelope's id: it becomes the event's LastEventID when the event
+//     has no id: field.
+//   - the connect reply is replaced by the events it replays; its fields are kept for later
+//     resumes; on a resume (resumed), a reply that does not say recovered comes first as an
+//     event of type lostEvent, the loss signal (resetEvent).
+//
+// Named events (a reset signal) and the SSE id: field are left as sent; the wire checks read
+// the raw stream (Stats, Chunks), which this does not touch. Without an envelope or a connect
+// reply nothing changes. Every stream a check reads events from goes through here.
+func unwrap(t *fw.T, s *sseclient.Stream, resumed bool) {
+	tg := t.Target()
+	env, conn := tg.SSE.Envelope, tg.Connect
+	if (env == nil && conn == nil) || s == nil {
 		return
 	}
-	s.SetUnwrap(func(ev sseclient.Event) (sseclient.Event, bool) {
+	byPath := tg.SSE.Resume.Path != ""
+	topic := t.Topic()
+	s.SetUnwrap(func(ev sseclient.Event) []sseclient.Event {
 		if ev.Type != "" && ev.Type != "message" {
-			return ev, true
+			return []sseclient.Event{ev}
 		}
-		_, payload, ok := env.Open(ev.Data)
+		if r, ok := conn.Open([]byte(ev.Data), topic); ok {
+			t.ResumeState().Learn(topic, r.Fields)
+			var out []sseclient.Event
+			if resumed && conn.Lost(r) {
+				out = append(out, sseclient.Event{Type: lostEvent, Data: ev.Data, At: ev.At})
+			}
+			for _, e := range r.Events {
+				out = append(out, sseclient.Event{Data: e.Data, LastEventID: e.ID, At: ev.At})
+			}
+			return out
+		}
+		id, payload, ok := env.Open(ev.Data)
+		if !ok {
+			return nil
+		}
 		ev.Data = payload
-		return ev, ok
+		if byPath && !ev.IDSeen && id != "" {
+			ev.LastEventID = id
+		}
+		return []sseclient.Event{ev}
 	})
+}
+
+// lostEvent is the type of the event unwrap puts first when a connect reply to a resume does
+// not say recovered (target.connect.recovered): the target's loss signal.
+const lostEvent = "(connect reply: not recovered)"
+
+// resetEvent is the event type of the target's loss signal: the declared sse.reset.event, or
+// lostEvent when the target signals loss in its connect reply; "" when neither is declared.
+func resetEvent(t *fw.T) string {
+	if e := t.Target().SSE.Reset.Event; e != "" {
+		return e
+	}
+	if c := t.Target().Connect; c != nil && c.Recovered != "" {
+		return lostEvent
+	}
+	return ""
 }
 
 // openOK opens a stream to read events from: status 200 is required once the response head

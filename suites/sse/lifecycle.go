@@ -102,7 +102,7 @@ var _ = fw.Register(fw.Check{
 				defer opening.Done()
 				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, streamURL(t, nil), nil)
 				streams[i], errs[i] = sseclient.Start(t.Context(), t.HTTP(), req, streamLimits(t))
-				unwrap(t, streams[i])
+				unwrap(t, streams[i], false)
 			}()
 		}
 		opening.Wait()

@@ -17,9 +17,9 @@ import (
 var resumeCaps = []fw.Capability{fw.CapSSE, fw.CapPublish, fw.CapResume}
 
 // resume runs the standard resume scenario: three events on a live stream, disconnect, two
-// more published while away, reconnect from the first event's id (sent as the caller says)
+// more published while away, reconnect from the first event's id (opened as the caller says)
 // and expect exactly events 2..5, in order.
-func resume(t *fw.T, how func(id string) (http.Header, url.Values)) {
+func resume(t *fw.T, reopen func(id string) *sseclient.Stream) {
 	s := live(t)
 	publishSeqs(t, 1, 3)
 	first := collect(t, s, 3, deliveryWait, "events 1..3 on the live stream")
@@ -28,14 +28,13 @@ func resume(t *fw.T, how func(id string) (http.Header, url.Values)) {
 	}
 	id := first[0].LastEventID
 	t.Measure("resume id", "%q", id)
-	if id == "" || !first[0].IDSeen {
+	if id == "" || !first[0].IDSeen && t.Target().SSE.Resume.Path == "" {
 		t.Violation("every event carries an id: field to resume from", "event 1 has no id")
 	}
 	_ = s.Close()
 	t.Publish(t.Payload(4))
 	t.Publish(t.Payload(5))
-	h, q := how(id)
-	r := openOK(t, t.Context(), h, q)
+	r := reopen(id)
 	got, err := gather(t, r, 4, deliveryWait, "events 2..5 after resuming from event 1's id")
 	seqs := t.Seqs(datas(got))
 	t.Measure("seqs after resume", "%v", seqs)
@@ -71,12 +70,12 @@ func hasDup(xs []int) bool {
 // (WHATWG HTML §9.2.4)
 var _ = fw.Register(fw.Check{
 	ID: "SSE-RESUME-001", Level: fw.MUST, Transport: fw.SSE, Requires: resumeCaps,
-	Requirement: "A reconnect with Last-Event-ID receives every event after that id, in order, without the id's own event, without a gap or a duplicate, and then live events.",
+	Requirement: "A reconnect with Last-Event-ID (or the target's own resume request, sse.resume.path) receives every event after that id, in order, without the id's own event, without a gap or a duplicate, and then live events.",
 	Quote:       "The Last-Event-ID HTTP request header reports an EventSource object's last event ID string to the server when the user agent is to reestablish the connection.",
 	Spec:        "WHATWG HTML §9.2.4",
 	Timeout:     40 * time.Second,
 	Run: func(t *fw.T) {
-		resume(t, func(id string) (http.Header, url.Values) { return header("Last-Event-ID", id), nil })
+		resume(t, func(id string) *sseclient.Stream { return openFrom(t, t.Context(), id) })
 	},
 })
 
@@ -88,11 +87,12 @@ var _ = fw.Register(fw.Check{
 	Spec:        "operational: the target's declared query form of WHATWG HTML §9.2.4",
 	Timeout:     40 * time.Second,
 	Run: func(t *fw.T) {
+		byLastEventID(t)
 		param := t.Target().SSE.Resume.Query
 		if param == "" {
 			t.NotSupported("the profile declares no sse.resume.query parameter")
 		}
-		resume(t, func(id string) (http.Header, url.Values) { return nil, url.Values{param: {id}} })
+		resume(t, func(id string) *sseclient.Stream { return openOK(t, t.Context(), nil, url.Values{param: {id}}) })
 	},
 })
 
@@ -104,6 +104,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.4; operational (a browser reconnect keeps the URL's original query)",
 	Timeout:     40 * time.Second,
 	Run: func(t *fw.T) {
+		byLastEventID(t)
 		param := t.Target().SSE.Resume.Query
 		if param == "" {
 			t.NotSupported("the profile declares no sse.resume.query parameter")
@@ -112,8 +113,8 @@ var _ = fw.Register(fw.Check{
 		t.Publish(t.Payload(0))
 		early := collect(t, s, 1, deliveryWait, "event 0 on the live stream")
 		// The query points at a stale but valid id: an event before the header's.
-		resume(t, func(id string) (http.Header, url.Values) {
-			return header("Last-Event-ID", id), url.Values{param: {early[0].LastEventID}}
+		resume(t, func(id string) *sseclient.Stream {
+			return openOK(t, t.Context(), header("Last-Event-ID", id), url.Values{param: {early[0].LastEventID}})
 		})
 	},
 })
@@ -265,16 +266,16 @@ var _ = fw.Register(fw.Check{
 		ids := learnIDs(t, 1, 1)
 		publishSeqs(t, 2, keep+10)
 		t.Measure("published after the resume id", "%d (retention %d)", keep+9, keep)
-		if reset := t.Target().SSE.Reset.Event; reset != "" {
-			s := openOK(t, t.Context(), header("Last-Event-ID", ids[0]), nil)
+		if reset := resetEvent(t); reset != "" {
+			s := openFrom(t, t.Context(), ids[0])
 			expectReset(t, s, reset, "an id older than retention")
 			return
 		}
 		if name := t.Target().SSE.Reset.Header; name != "" {
-			expectResetHeader(t, open(t, t.Context(), header("Last-Event-ID", ids[0]), nil), name, ids[0], "an id older than retention")
+			expectResetHeader(t, openFrom(t, t.Context(), ids[0]), name, ids[0], "an id older than retention")
 			return
 		}
-		expectSignal(t, open(t, t.Context(), header("Last-Event-ID", ids[0]), nil), "an id older than retention")
+		expectSignal(t, openFrom(t, t.Context(), ids[0]), "an id older than retention")
 	},
 })
 
@@ -287,16 +288,12 @@ var _ = fw.Register(fw.Check{
 		ids := learnIDs(t, 1, 1) // the topic exists and has history
 		// A foreign id first, then one of the target's own shape that it has not issued yet
 		// (r3labs refuses a non-numeric id with 400 but silently waits on "1000").
-		probes := []string{"rtconform-never-issued-" + t.Run.ID[:8]}
-		if f := fw.FutureID(ids[0]); f != "" {
-			probes = append(probes, f)
-		}
+		probes := fw.UnknownIDs(t.Run.ID[:8], ids[0], t.Target().ResumeTemplated(fw.SSE))
 		for _, id := range probes {
 			t.Measure("unknown id", "%q", id)
 			why := fmt.Sprintf("an unknown id (%q)", id)
-			unknown := header("Last-Event-ID", id)
-			if reset := t.Target().SSE.Reset.Event; reset != "" {
-				s := openOK(t, t.Context(), unknown, nil)
+			if reset := resetEvent(t); reset != "" {
+				s := openFrom(t, t.Context(), id)
 				settle(s)
 				t.Publish(t.Payload(2))
 				expectReset(t, s, reset, why)
@@ -304,12 +301,12 @@ var _ = fw.Register(fw.Check{
 				continue
 			}
 			if name := t.Target().SSE.Reset.Header; name != "" {
-				s := open(t, t.Context(), unknown, nil)
+				s := openFrom(t, t.Context(), id)
 				expectResetHeader(t, s, name, id, why)
 				s.Close()
 				continue
 			}
-			s := open(t, t.Context(), unknown, nil)
+			s := openFrom(t, t.Context(), id)
 			expectSignal(t, s, why)
 			s.Close()
 		}
@@ -325,6 +322,7 @@ var _ = fw.Register(fw.Check{
 	Spec:        "WHATWG HTML §9.2.3",
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
+		byLastEventID(t)
 		s := openOK(t, t.Context(), http.Header{"Last-Event-Id": {""}}, nil)
 		settle(s)
 		t.Publish(t.Payload(1))
@@ -349,11 +347,12 @@ var _ = fw.Register(fw.Check{
 		var got, tokens []int
 		last, seq := "", 0
 		for round := 0; round < 5; round++ {
-			var h http.Header
-			if last != "" {
-				h = header("Last-Event-ID", last)
+			var s *sseclient.Stream
+			if last == "" {
+				s = openOK(t, t.Context(), nil, nil)
+			} else {
+				s = openFrom(t, t.Context(), last)
 			}
-			s := openOK(t, t.Context(), h, nil)
 			settle(s)
 			n := 2
 			if round > 0 {
@@ -406,7 +405,7 @@ var _ = fw.Register(fw.Check{
 		}
 		out := make(chan res, 3)
 		for _, from := range []int{1, 3, 5} {
-			s := openOK(t, t.Context(), header("Last-Event-ID", ids[from-1]), nil)
+			s := openFrom(t, t.Context(), ids[from-1])
 			hctx, cancel := t.Within(deliveryWait)
 			requireOK(t, s, hctx, deliveryWait, fmt.Sprintf("a stream resuming from event %d (events after it are waiting)", from))
 			cancel()
@@ -445,7 +444,7 @@ var _ = fw.Register(fw.Check{
 	Timeout:     30 * time.Second,
 	Run: func(t *fw.T) {
 		ids := learnIDs(t, 1, 3)
-		s := openOK(t, t.Context(), header("Last-Event-ID", ids[2]), nil)
+		s := openFrom(t, t.Context(), ids[2])
 		settle(s)
 		t.Publish(t.Payload(4))
 		evs, err := gather(t, s, 1, deliveryWait, "event 4")
@@ -470,7 +469,7 @@ var _ = fw.Register(fw.Check{
 		ids := learnIDs(t, 1, 3)
 		t.Restart()
 		t.Publish(t.Payload(4))
-		s := openOK(t, t.Context(), header("Last-Event-ID", ids[1]), nil)
+		s := openFrom(t, t.Context(), ids[1])
 		ev := nextEvent(t, s, deliveryWait, "events after the restart")
 		if name := t.Target().SSE.Reset.Header; name != "" {
 			if v := s.Resp.Header.Values(name); len(v) > 0 && v[0] != ids[1] {
@@ -478,7 +477,7 @@ var _ = fw.Register(fw.Check{
 				return
 			}
 		}
-		if reset := t.Target().SSE.Reset.Event; reset != "" && ev.Type == reset {
+		if reset := resetEvent(t); reset != "" && ev.Type == reset {
 			t.Measure("after restart", "reset signal %q", ev.Data)
 			return
 		}

@@ -61,15 +61,17 @@ type Stream struct {
 	discarded bool
 	closing   bool
 	closeOnce sync.Once
-	unwrap    func(Event) (Event, bool) // see SetUnwrap
+	unwrap    func(Event) []Event // see SetUnwrap
+	unwrapped []Event             // events f returned that Next has not returned yet
 }
 
 // SetUnwrap makes Next pass every dispatched event through f before returning
-// it: f returns the event as the caller should see it (e.g. the payload taken
-// out of a JSON envelope in the data), or false for an event Next skips (a
-// control frame of the target's). nil restores the events as parsed. Stats,
-// comments and raw bytes are not affected: they are the wire's.
-func (s *Stream) SetUnwrap(f func(Event) (Event, bool)) {
+// it: f returns the events as the caller should see them, in order — the event
+// itself with the payload taken out of a JSON envelope in the data, none for a
+// control frame of the target's, or several (the events a connect reply
+// replays). nil restores the events as parsed. Stats, comments and raw bytes
+// are not affected: they are the wire's.
+func (s *Stream) SetUnwrap(f func(Event) []Event) {
 	s.mu.Lock()
 	s.unwrap = f
 	s.mu.Unlock()
@@ -303,6 +305,12 @@ func (s *Stream) notify() {
 func (s *Stream) Next(ctx context.Context) (Event, error) {
 	for {
 		s.mu.Lock()
+		if len(s.unwrapped) > 0 {
+			ev := s.unwrapped[0]
+			s.unwrapped = s.unwrapped[1:]
+			s.mu.Unlock()
+			return ev, nil
+		}
 		if len(s.events) > 0 {
 			ev := s.events[0]
 			s.events[0] = Event{}
@@ -311,10 +319,14 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 			f := s.unwrap
 			s.mu.Unlock()
 			if f != nil {
-				var ok bool
-				if ev, ok = f(ev); !ok {
+				evs := f(ev)
+				if len(evs) == 0 {
 					continue
 				}
+				s.mu.Lock()
+				s.unwrapped = append(s.unwrapped, evs[1:]...)
+				s.mu.Unlock()
+				ev = evs[0]
 			}
 			return ev, nil
 		}

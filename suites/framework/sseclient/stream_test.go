@@ -413,12 +413,22 @@ func TestStartUnreachable(t *testing.T) {
 }
 
 func TestStreamUnwrap(t *testing.T) {
-	srv, _ := timedServer(t, 0, "\r\ndata: {\"connect\":{}}\n\ndata: {\"pub\":\"a\"}\n\ndata: {}\n\ndata: {\"pub\":\"b\"}\n\n")
+	srv, _ := timedServer(t, 0, "\r\ndata: {\"connect\":{}}\n\ndata: {\"pub\":\"a\"}\n\ndata: {}\n\ndata: {\"pub\":\"b\"}\n\ndata: {\"pubs\":\"c,d\"}\n\n")
 	s := open(t, srv.URL, Limits{})
-	s.SetUnwrap(func(ev Event) (Event, bool) {
+	s.SetUnwrap(func(ev Event) []Event {
+		if p, ok := strings.CutPrefix(ev.Data, `{"pubs":"`); ok { // one frame, several events
+			var out []Event
+			for _, d := range strings.Split(strings.TrimSuffix(p, `"}`), ",") {
+				out = append(out, Event{Type: ev.Type, Data: d})
+			}
+			return out
+		}
 		p, ok := strings.CutPrefix(ev.Data, `{"pub":"`)
+		if !ok {
+			return nil
+		}
 		ev.Data = strings.TrimSuffix(p, `"}`)
-		return ev, ok
+		return []Event{ev}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -433,7 +443,7 @@ func TestStreamUnwrap(t *testing.T) {
 		}
 		got = append(got, ev.Data)
 	}
-	if strings.Join(got, ",") != "a,b" {
-		t.Fatalf("got %q: the connect reply and the ping must be skipped, the payloads unwrapped", got)
+	if strings.Join(got, ",") != "a,b,c,d" {
+		t.Fatalf("got %q: the connect reply and the ping must be skipped, the payloads unwrapped, a frame of two events expanded in order", got)
 	}
 }
