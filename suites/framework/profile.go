@@ -85,9 +85,9 @@ type Target struct {
 	// Connect describes the target's connect reply, when its streams start with one
 	// (Centrifugo): the resume fields, replayed events and loss signal in it. nil: none.
 	Connect *ConnectReply `yaml:"connect"`
-	Publish    *PublishHook      `yaml:"publish"`
-	Restart    *RestartHook      `yaml:"restart"`
-	Origin     OriginPolicy      `yaml:"origin"`
+	Publish *PublishHook  `yaml:"publish"`
+	Restart *RestartHook  `yaml:"restart"`
+	Origin  OriginPolicy  `yaml:"origin"`
 	// Retention is how many events per topic the target promises to keep for resume; checks
 	// of the "older than retention" signal publish more than that. 0: not declared.
 	Retention int `yaml:"retention"`
