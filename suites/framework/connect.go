@@ -199,3 +199,47 @@ func (t *T) ResumeURL(key, tmpl, token string) string {
 	}
 	return t.Run.BaseURL + Path(p, t.Topic())
 }
+
+// WebSocketFirst returns the messages a client sends right after the WebSocket handshake on
+// topic, in order: the open messages (websocket.open), then, when token is not empty, the
+// resume message (websocket.resume.message); rendered with token and fields (RenderToken).
+func (t *Target) WebSocketFirst(topic, token string, fields map[string]string) ([]string, error) {
+	w := t.WebSocket
+	if w == nil {
+		return nil, nil
+	}
+	var out []string
+	for i, m := range w.Open {
+		s, err := RenderToken(m, topic, token, fields)
+		if err != nil {
+			return nil, fmt.Errorf("target.websocket.open[%d]: %v", i, err)
+		}
+		out = append(out, s)
+	}
+	if token != "" && w.Resume.Message != "" {
+		s, err := RenderToken(w.Resume.Message, topic, token, fields)
+		if err != nil {
+			return nil, fmt.Errorf("target.websocket.resume.message: %v", err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// WebSocketPath returns the path template of a WebSocket connection on topic: the resume
+// path (websocket.resume.path) rendered with token and fields when both are given, else
+// websocket.path.
+func (t *Target) WebSocketPath(topic, token string, fields map[string]string) (string, error) {
+	w := t.WebSocket
+	if w == nil {
+		return "", fmt.Errorf("the profile declares no target.websocket")
+	}
+	if token == "" || w.Resume.Path == "" {
+		return w.Path, nil
+	}
+	p, err := RenderToken(w.Resume.Path, topic, token, fields)
+	if err != nil {
+		return "", fmt.Errorf("target.websocket.resume.path: %v", err)
+	}
+	return p, nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -28,9 +29,14 @@ const (
 	handshakeMax = 10 * time.Second
 )
 
-// endpoint is the WebSocket URL of the check's topic, with an optional resume token.
+// endpoint is the WebSocket URL of the check's topic, with an optional resume token (in the
+// declared query parameter, or the declared resume path rendered with it).
 func endpoint(t *fw.T, token string) string {
-	u := t.URL(t.Target().WebSocket.Path)
+	p, err := t.Target().WebSocketPath(t.Topic(), token, t.ResumeState().Fields(t.Topic()))
+	if err != nil {
+		t.Harness("%v", err)
+	}
+	u := t.URL(p)
 	if q := t.Target().WebSocket.Resume.Query; token != "" && q != "" {
 		u = fw.WithQuery(u, q, token)
 	}
@@ -51,13 +57,27 @@ func dial(t *fw.T, token string) (*wsclient.Conn, *wsclient.Handshake) {
 		t.Violation("GET "+u+" upgrades to a WebSocket (101)", obs)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if m := t.Target().WebSocket.Resume.Message; token != "" && m != "" {
-		msg := strings.ReplaceAll(m, "{{.ID}}", token)
-		if err := c.WriteMessage(ws.OpText, []byte(msg)); err != nil {
-			t.Violation("the resume message is accepted", err.Error())
+	first, err := t.Target().WebSocketFirst(t.Topic(), token, t.ResumeState().Fields(t.Topic()))
+	if err != nil {
+		t.Harness("%v", err)
+	}
+	for _, m := range first {
+		if err := c.WriteMessage(ws.OpText, []byte(m)); err != nil {
+			t.Violation("the first messages (websocket.open, websocket.resume.message) are accepted", err.Error())
 		}
 	}
+	replies.Store(c, &replyQueue{topic: t.Topic()})
+	t.Cleanup(func() { replies.Delete(c) })
 	return c, hs
+}
+
+// replies holds, per connection dial opened, the events of the target's connect reply
+// (target.connect) that readEvent has not returned yet.
+var replies sync.Map // *wsclient.Conn → *replyQueue
+
+type replyQueue struct {
+	topic   string
+	pending []event
 }
 
 // event is one event message: its id and payload through the envelope pointers.
@@ -81,7 +101,16 @@ func readEvent(t *fw.T, c *wsclient.Conn, d time.Duration, want string) (event, 
 	ctx, cancel := t.Within(d)
 	defer cancel()
 	env := t.Target().Envelope
+	var q *replyQueue
+	if v, ok := replies.Load(c); ok {
+		q = v.(*replyQueue)
+	}
 	for {
+		if q != nil && len(q.pending) > 0 {
+			ev := q.pending[0]
+			q.pending = q.pending[1:]
+			return ev, nil
+		}
 		op, payload, frames, err := c.ReadMessage(ctx, true)
 		if err != nil {
 			return event{}, err
@@ -93,15 +122,24 @@ func readEvent(t *fw.T, c *wsclient.Conn, d time.Duration, want string) (event, 
 		if err := json.Unmarshal(payload, &doc); err != nil {
 			t.Violation(want+" as a JSON message", fmt.Sprintf("a non-JSON message %.200q", payload))
 		}
+		at := time.Now()
+		if len(frames) > 0 {
+			at = frames[len(frames)-1].At
+		}
+		if q != nil {
+			if r, ok := t.Target().Connect.Open(payload, q.topic); ok {
+				t.ResumeState().Learn(q.topic, r.Fields)
+				for _, e := range r.Events {
+					q.pending = append(q.pending, event{ID: e.ID, Data: e.Data, At: at})
+				}
+				continue
+			}
+		}
 		data, ok := jsonptr.GetText(doc, env.Data)
 		if !ok {
 			continue
 		}
 		id, _ := jsonptr.GetText(doc, env.ID)
-		at := time.Now()
-		if len(frames) > 0 {
-			at = frames[len(frames)-1].At
-		}
 		return event{ID: id, Data: data, At: at}, nil
 	}
 }

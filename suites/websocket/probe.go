@@ -55,6 +55,15 @@ func probe(ctx context.Context, r *fw.Run) *fw.Cause {
 	if !r.Profile.Target.Has(fw.CapPublish) {
 		return nil
 	}
+	first, err := r.Profile.Target.WebSocketFirst(topic, "", nil)
+	if err != nil {
+		return nil // the checks report the template
+	}
+	for _, m := range first { // the subscribe or connect command of the target's protocol
+		if c.WriteMessage(ws.OpText, []byte(m)) != nil {
+			return nil
+		}
+	}
 	time.Sleep(300 * time.Millisecond) // let the server subscribe the connection
 	if err := r.Publish(ctx, topic, []byte(fmt.Sprintf(`{"run":%q,"probe":"websocket"}`, r.ID))); err != nil {
 		return nil
