@@ -204,7 +204,7 @@ const ReconnectDelay = 250 * time.Millisecond
 // options (another Base, a Token). It is stopped by Stop or when the check ends.
 func (e *Env) Subscribe(name string, mod ...func(*subscriber.Options)) *subscriber.Subscriber {
 	o := subscriber.Options{Name: name, Transport: e.Transport, Base: e.Base, Topic: e.T.Topic(), Target: e.T.Target(),
-		Rec: e.Rec, Seq: e.T.Seq, Idle: Idle(e.T, e.Transport), Delay: ReconnectDelay}
+		Rec: e.Rec, Seq: e.T.Seq, Idle: Idle(e.T, e.Transport), Delay: ReconnectDelay, Resume: e.T.ResumeState()}
 	for _, m := range mod {
 		m(&o)
 	}

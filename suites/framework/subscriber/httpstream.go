@@ -37,7 +37,12 @@ func (s *Subscriber) runHTTPStream(ctx context.Context) time.Duration {
 		case cfg.Resume.Query != "":
 			u = s.endpoint(cfg.Path, cfg.Resume.Query, token)
 		case cfg.Resume.Body != "":
-			body = strings.ReplaceAll(strings.ReplaceAll(cfg.Resume.Body, "{topic}", s.o.Topic), "{{.ID}}", token)
+			var err error
+			body, err = fw.RenderToken(cfg.Resume.Body, s.o.Topic, token, s.o.Resume.Fields(s.o.Topic))
+			if err != nil {
+				s.connected(token, start, fmt.Errorf("target.httpstream.resume.body: %w", err))
+				return 0
+			}
 		}
 	}
 	method := cfg.Method
@@ -92,6 +97,9 @@ func (s *Subscriber) runHTTPStream(ctx context.Context) time.Duration {
 		case err == nil:
 			if ln.Err != nil {
 				s.event("", string(ln.Raw), 0) // not one JSON value: a foreign payload
+				continue
+			}
+			if s.reply(ln.Raw, token != "", 0) {
 				continue
 			}
 			if r := cfg.Reset; r.Pointer != "" {

@@ -64,6 +64,10 @@ type Options struct {
 	Seq func(data string) (int, bool)
 	// Token is the resume token of the first connection ("": start at now).
 	Token string
+	// Resume holds the connect-reply fields (target.connect.fields) the resume templates
+	// use; shared by the subscribers of a check (one learns the epoch, another resumes with
+	// it). nil: the subscriber keeps its own.
+	Resume *fw.ResumeState
 	// Idle is the longest silence a connection may keep before the subscriber gives up on it
 	// (0: never). For a long-poll it is added to the declared hold.
 	Idle time.Duration
@@ -97,6 +101,9 @@ type Subscriber struct {
 // Start starts a subscriber; it runs until Stop or until ctx ends.
 func Start(ctx context.Context, o Options) *Subscriber {
 	ctx, cancel := context.WithCancel(ctx)
+	if o.Resume == nil {
+		o.Resume = new(fw.ResumeState)
+	}
 	s := &Subscriber{o: o, cancel: cancel, done: make(chan struct{}), token: o.Token,
 		seqs: map[int]bool{}, changed: make(chan struct{}), gate: newGate()}
 	// A client of its own: no pooled connection is shared with anything else, so a fault or
@@ -344,6 +351,26 @@ var errEOF = errors.New("end of stream")
 // front of it) sent no response, not even headers, within the connect bound: a black hole, or
 // an intermediary that holds a stream's response until its buffer fills.
 var ErrNoResponse = errors.New("no response")
+
+// reply handles a frame that is the target's connect reply (target.connect): its fields are
+// kept for later resumes, a reply to a resume (resumed) that does not say recovered is the
+// loss signal, and the events it replays are recorded in order. ok is false when frame is not
+// the reply.
+func (s *Subscriber) reply(frame []byte, resumed bool, retry time.Duration) bool {
+	c := s.o.Target.Connect
+	r, ok := c.Open(frame, s.o.Topic)
+	if !ok {
+		return false
+	}
+	s.o.Resume.Learn(s.o.Topic, r.Fields)
+	if resumed && c.Lost(r) {
+		s.reset("")
+	}
+	for _, e := range r.Events {
+		s.event(e.ID, e.Data, retry)
+	}
+	return true
+}
 
 // endpoint renders the profile's path template for the topic on the subscriber's base, with
 // an optional query parameter.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -42,12 +41,21 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cctx = s.trace(cctx) // notes when the request is written (Listening)
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.endpoint(cfg.Path, "", ""), nil)
+	u := s.endpoint(cfg.Path, "", "")
+	if token != "" && cfg.Resume.Path != "" { // the target's own resume request
+		p, err := fw.RenderToken(cfg.Resume.Path, s.o.Topic, token, s.o.Resume.Fields(s.o.Topic))
+		if err != nil {
+			s.connected(token, start, fmt.Errorf("target.sse.resume.path: %w", err))
+			return 0
+		}
+		u = s.endpoint(p, "", "")
+	}
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u, nil)
 	if err != nil {
 		s.connected(token, start, err)
 		return 0
 	}
-	if token != "" {
+	if token != "" && cfg.Resume.Path == "" {
 		req.Header.Set("Last-Event-ID", token)
 	}
 	// Headers must arrive within the connect bound: a request swallowed by a black hole
@@ -82,6 +90,9 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 			}
 			if ev.Type != "" && ev.Type != "message" {
 				continue // another event type of the target's: not a payload
+			}
+			if s.reply([]byte(ev.Data), token != "", retry()) {
+				continue
 			}
 			id, data, ok := cfg.Envelope.Open(ev.Data) // no envelope: the data is the payload
 			if !ok {
@@ -122,11 +133,18 @@ func orEOF(err error) error {
 func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 	cfg := s.o.Target.WebSocket
 	token := s.Token()
-	u := s.endpoint(cfg.Path, cfg.Resume.Query, token)
-	if cfg.Resume.Query == "" {
-		u = s.endpoint(cfg.Path, "", "")
-	}
 	start := s.o.Rec.Now()
+	fields := s.o.Resume.Fields(s.o.Topic)
+	path, err := s.o.Target.WebSocketPath(s.o.Topic, token, fields)
+	var first []string
+	if err == nil {
+		first, err = s.o.Target.WebSocketFirst(s.o.Topic, token, fields)
+	}
+	if err != nil {
+		s.connected(token, start, err)
+		return 0
+	}
+	u := s.endpoint(path, cfg.Resume.Query, token)
 	dctx, dcancel := context.WithTimeout(ctx, s.connectBound())
 	c, hs, err := wsclient.Dial(dctx, u, wsclient.DialOptions{NetDial: s.dial})
 	timedOut := errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
@@ -142,8 +160,8 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 		return 0
 	}
 	defer c.Close()
-	if m := cfg.Resume.Message; token != "" && m != "" && cfg.Resume.Query == "" {
-		if err := c.WriteMessage(ws.OpText, []byte(strings.ReplaceAll(m, "{{.ID}}", token))); err != nil {
+	for _, m := range first { // websocket.open, then the resume message
+		if err := c.WriteMessage(ws.OpText, []byte(m)); err != nil {
 			s.connected(token, start, err)
 			return 0
 		}
@@ -204,7 +222,9 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 			}
 			msg = append(msg, f.Payload...)
 			if f.Fin {
-				s.message(msg)
+				if !s.reply(msg, token != "", 0) {
+					s.message(msg)
+				}
 				msg = nil
 			}
 		}
