@@ -414,6 +414,23 @@ func (e *env) learnIDs(from, to int) []string {
 // origin (no proxyrun problem covers it: no proxy here drops it by default).
 const problemResumeHeader = "resume-header"
 
+// resumeByHeaderOrQuery ends a resume check as NOT_SUPPORTED for a target that resumes
+// through a connect request of its own (sse.resume.path, websocket.resume.path, or replayed
+// events inside a connect reply, target.connect): the proxy suite's resume checks send
+// Last-Event-ID or the resume query and read the replay event by event. The wire suites and
+// the chaos suite judge such a target's resume; through a proxy it is not covered yet.
+func (e *env) resumeByHeaderOrQuery(tr fw.Transport) {
+	tg := e.t.Target()
+	switch {
+	case tg.Connect != nil && tg.Connect.Events != "":
+		e.t.NotSupported("the target replays events inside its connect reply (target.connect.events): the proxy suite's resume checks do not read it yet")
+	case tr == fw.SSE && tg.SSE.Resume.Path != "":
+		e.t.NotSupported("the target resumes through its own request (sse.resume.path), not Last-Event-ID: the proxy suite's resume checks send Last-Event-ID")
+	case tr == fw.WebSocket && tg.WebSocket.Resume.Path != "":
+		e.t.NotSupported("the target resumes through a path of its own (websocket.resume.path): the proxy suite's resume check sends the token in the query or a message")
+	}
+}
+
 // "The Last-Event-ID HTTP request header reports an EventSource object's last event ID
 // string to the server when the user agent is to reestablish the connection." (WHATWG HTML
 // §9.2.4)
@@ -425,6 +442,7 @@ var _ = register(check{
 	problems:    []string{problemResumeHeader, proxyrun.ProblemCaching},
 	run: func(e *env) {
 		t := e.t
+		e.resumeByHeaderOrQuery(fw.SSE)
 		ids := e.learnIDs(1, 3)
 		t.Publish(t.Payload(4))
 		t.Publish(t.Payload(5))
@@ -504,6 +522,7 @@ var _ = register(check{
 	problems:    []string{proxyrun.ProblemCaching},
 	run: func(e *env) {
 		t := e.t
+		e.resumeByHeaderOrQuery(fw.SSE)
 		ids := e.learnIDs(1, 3)
 		read := func(label, id string, want []int) []int {
 			h := http.Header{}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -43,8 +42,13 @@ func (e *env) wsEndpoint(base, path, token string) string {
 // it is a harness error. A resume token goes in the query or as the declared first message.
 func (e *env) dialWS(base, path, token string) (*wsclient.Conn, *wsclient.Handshake, time.Duration) {
 	t := e.t
+	fields := t.ResumeState().Fields(t.Topic())
 	if path == "" {
-		path = t.Target().WebSocket.Path
+		p, err := t.Target().WebSocketPath(t.Topic(), token, fields)
+		if err != nil {
+			t.Harness("%v", err)
+		}
+		path = p
 	}
 	u := e.wsEndpoint(base, path, token)
 	ctx, cancel := t.Within(10 * time.Second)
@@ -64,9 +68,13 @@ func (e *env) dialWS(base, path, token string) (*wsclient.Conn, *wsclient.Handsh
 		e.fail("GET "+u+" upgrades to a WebSocket (101)", obs, proxyrun.ProblemWebSocketUpgrade)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if m := t.Target().WebSocket.Resume.Message; token != "" && m != "" {
-		if err := c.WriteMessage(ws.OpText, []byte(strings.ReplaceAll(m, "{{.ID}}", token))); err != nil {
-			e.fail("the resume message is accepted", err.Error(), proxyrun.ProblemWebSocketUpgrade)
+	first, err := t.Target().WebSocketFirst(t.Topic(), token, fields)
+	if err != nil {
+		t.Harness("%v", err)
+	}
+	for _, m := range first { // websocket.open, then the resume message
+		if err := c.WriteMessage(ws.OpText, []byte(m)); err != nil {
+			e.fail("the first messages (websocket.open, websocket.resume.message) are accepted", err.Error(), proxyrun.ProblemWebSocketUpgrade)
 		}
 	}
 	return c, hs, took
@@ -413,6 +421,7 @@ var _ = register(check{
 	problems:    []string{problemResumeHeader},
 	run: func(e *env) {
 		t := e.t
+		e.resumeByHeaderOrQuery(fw.WebSocket)
 		origin := e.direct
 		if origin == "" {
 			origin = e.base
