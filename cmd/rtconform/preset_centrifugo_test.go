@@ -8,7 +8,10 @@ package main
 // namespace hist, and each preset run against it with --preset and --target. The verdicts
 // must match the tables below exactly; each finding's reason is read in Centrifugo's source
 // (internal/unisse, internal/uniws, internal/unihttpstream and internal/websocket of
-// github.com/centrifugal/centrifugo/v6 v6.9.1).
+// github.com/centrifugal/centrifugo/v6 v6.9.1). The namespace keeps history with
+// force_recovery, so the presets' resume (target.connect: the epoch from the connect reply, the
+// replay inside it, "recovered" as the loss signal) is judged too: SSE-RESUME-001/005/007/008/009,
+// WS-RESUME-001 and HS-RESUME-001/002 pass.
 
 import (
 	"encoding/json"
@@ -20,6 +23,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	fw "github.com/rtconform/rtconform/suites/framework"
 )
 
 const centrifugoVersion = "v6.9.1"
@@ -82,16 +87,25 @@ var centrifugoUniHTTPStreamFindings = struct{ fail, warn []string }{
 	},
 }
 
+// centrifugoResumes are the resume checks each preset must pass: recovery through the connect
+// request (epoch and offset), the replay inside the connect reply, and "recovered" missing as
+// the loss signal for an offset beyond the head.
+var centrifugoResumes = map[string][]string{
+	"centrifugo-uni-sse":         {"SSE-RESUME-001", "SSE-RESUME-005", "SSE-RESUME-007", "SSE-RESUME-008", "SSE-RESUME-009", "SSE-WIRE-010", "SSE-WIRE-011"},
+	"centrifugo-uni-ws":          {"WS-RESUME-001"},
+	"centrifugo-uni-http-stream": {"HS-RESUME-001", "HS-RESUME-002"},
+}
+
 func TestPresetCentrifugoUniSSE(t *testing.T) {
-	testCentrifugoPreset(t, "centrifugo-uni-sse", centrifugoUniSSEFindings.fail, centrifugoUniSSEFindings.warn, 30)
+	testCentrifugoPreset(t, "centrifugo-uni-sse", centrifugoUniSSEFindings.fail, centrifugoUniSSEFindings.warn, 40)
 }
 
 func TestPresetCentrifugoUniHTTPStream(t *testing.T) {
-	testCentrifugoPreset(t, "centrifugo-uni-http-stream", centrifugoUniHTTPStreamFindings.fail, centrifugoUniHTTPStreamFindings.warn, 5)
+	testCentrifugoPreset(t, "centrifugo-uni-http-stream", centrifugoUniHTTPStreamFindings.fail, centrifugoUniHTTPStreamFindings.warn, 10)
 }
 
 func TestPresetCentrifugoUniWS(t *testing.T) {
-	testCentrifugoPreset(t, "centrifugo-uni-ws", centrifugoUniWSFindings.fail, centrifugoUniWSFindings.warn, 200)
+	testCentrifugoPreset(t, "centrifugo-uni-ws", centrifugoUniWSFindings.fail, centrifugoUniWSFindings.warn, 250)
 }
 
 // testCentrifugoPreset starts Centrifugo on a free loopback port, runs preset against it with
@@ -129,7 +143,12 @@ func testCentrifugoPreset(t *testing.T, preset string, wantFail, wantWarn []stri
 	if r.report == nil {
 		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	_, passed := requireFindings(t, preset, r, wantFail, wantWarn)
+	verdicts, passed := requireFindings(t, preset, r, wantFail, wantWarn)
+	for _, id := range centrifugoResumes[preset] {
+		if v := verdicts[id]; v != fw.PASS {
+			t.Errorf("%s: %s is %s, want PASS (the preset's resume through target.connect)", preset, id, v)
+		}
+	}
 	if passed < minPass {
 		t.Errorf("%d checks passed, want >= %d", passed, minPass)
 	}

@@ -243,3 +243,17 @@ func (t *Target) WebSocketPath(topic, token string, fields map[string]string) (s
 	}
 	return p, nil
 }
+
+// ReplyMax bounds one frame (an SSE data, a WebSocket message, a stream line) of a target
+// whose connect reply replays events (target.connect.events): the whole replay is one frame,
+// so the clients' usual 1 MiB line bound would cut a legitimate resume.
+const ReplyMax = 64 << 20
+
+// FrameBound is the largest frame a client of this target accepts: ReplyMax when the connect
+// reply carries replayed events, else def.
+func (t *Target) FrameBound(def int) int {
+	if t.Connect != nil && t.Connect.Events != "" {
+		return max(def, ReplyMax)
+	}
+	return def
+}

@@ -128,7 +128,7 @@ func request(t *fw.T, ctx context.Context, topic, token string) (*http.Request, 
 // server that sends its head with the first line is judged on that by HS-RESP-001 alone).
 func open(t *fw.T, ctx context.Context, token string) *stream {
 	req, what := request(t, ctx, t.Topic(), token)
-	s, err := ndjsonclient.Start(ctx, t.HTTP(), req, ndjsonclient.Limits{})
+	s, err := ndjsonclient.Start(ctx, t.HTTP(), req, ndjsonclient.Limits{MaxLine: t.Target().FrameBound(0)})
 	if err != nil {
 		t.Violation(what+" opens a stream", fmt.Sprintf("request failed: %v", err))
 	}

@@ -66,7 +66,10 @@ var scenarios = []scenario{
 		requirement: "a black-holed %s connection (packets vanish, the socket stays open) is detected within the declared heartbeat bound, and the client resumes with no gap once the network is back",
 		quote:       "WHATWG HTML §9.2.7: legacy proxy servers are known to, in certain cases, drop HTTP connections after a short timeout. To protect against such proxy servers, authors can include a comment line every 15 seconds or so.",
 		spec:        "WHATWG HTML §9.2.7 (heartbeats); RFC 6455 §5.5.2 (ping); rtconform chaos rule DetectWithin",
-		run:         blackhole},
+		// A quiet period and a black hole of twice the heartbeat each: 25 s heartbeats
+		// (Centrifugo's default) need about 2.5 minutes.
+		timeout: 5 * time.Minute,
+		run:     blackhole},
 	{num: "007", fault: "slow-close", level: fw.MUST, requires: []fw.Capability{fw.CapRestart},
 		requirement: "when the target restarts and its closes reach the %s client late (slow close), the client reconnects and resumes with no gap and no duplicate (a target declaring restart.durable: false answers the resume with its explicit reset signal instead, never with a silent gap)",
 		run:         slowClose},

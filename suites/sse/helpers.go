@@ -75,6 +75,9 @@ func openURL(t *fw.T, ctx context.Context, u string, header http.Header, resumed
 // an SSE envelope one data: line carries a whole JSON-escaped payload (the 1 MiB payloads of
 // the payload checks grow past the default 1 MiB line), so a line may be as long as an event.
 func streamLimits(t *fw.T) sseclient.Limits {
+	if b := t.Target().FrameBound(0); b > 0 { // a connect reply carries a whole replay in one event
+		return sseclient.Limits{MaxLine: b, MaxEvent: b}
+	}
 	if t.Target().SSE.Envelope != nil {
 		return sseclient.Limits{MaxLine: sseclient.DefaultMaxEvent}
 	}

@@ -496,6 +496,12 @@ func (e *Env) Judge() history.Report {
 	if err == nil {
 		t.SetHistory(path)
 	}
+	if t.Context().Err() != nil {
+		// The scenario's waits were cut short: what the history lacks is the harness's, not
+		// the target's (a long declared heartbeat can outgrow a check's bound).
+		t.Harness("the check's time (%s) ran out before its scenario finished: its history is incomplete and is not judged (%d violations in it; history: %s)",
+			t.Check.Timeout, len(rep.Violations), path)
+	}
 	var b strings.Builder
 	rules := map[string]int{}
 	for _, v := range rep.Violations {

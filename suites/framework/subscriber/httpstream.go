@@ -62,7 +62,7 @@ func (s *Subscriber) runHTTPStream(ctx context.Context) time.Duration {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	timer := time.AfterFunc(s.connectBound(), cancel)
-	st, err := ndjsonclient.Start(cctx, s.http, req, ndjsonclient.Limits{})
+	st, err := ndjsonclient.Start(cctx, s.http, req, ndjsonclient.Limits{MaxLine: s.o.Target.FrameBound(0)})
 	if err == nil {
 		err = st.WaitHeaders(cctx)
 		if err != nil {

@@ -61,7 +61,8 @@ func (s *Subscriber) runSSE(ctx context.Context) time.Duration {
 	// Headers must arrive within the connect bound: a request swallowed by a black hole
 	// would otherwise wait forever.
 	timer := time.AfterFunc(s.connectBound(), cancel)
-	st, err := sseclient.Open(cctx, s.http, req, sseclient.Limits{})
+	b := s.o.Target.FrameBound(0) // a connect reply carries a whole replay in one event
+	st, err := sseclient.Open(cctx, s.http, req, sseclient.Limits{MaxLine: b, MaxEvent: b})
 	if !timer.Stop() && err != nil {
 		err = fmt.Errorf("%w within %s", ErrNoResponse, s.connectBound())
 	}
@@ -216,8 +217,8 @@ func (s *Subscriber) runWS(ctx context.Context) time.Duration {
 			s.o.Rec.Disconnect(s.o.Name, fmt.Sprintf("close %d %q", ce.Code, ce.Reason))
 			return 0
 		case ws.OpText, ws.OpBinary, ws.OpContinuation:
-			if len(msg)+len(f.Payload) > maxMessage {
-				s.o.Rec.Disconnect(s.o.Name, fmt.Sprintf("error: a message over %d bytes", maxMessage))
+			if bound := s.o.Target.FrameBound(maxMessage); len(msg)+len(f.Payload) > bound {
+				s.o.Rec.Disconnect(s.o.Name, fmt.Sprintf("error: a message over %d bytes", bound))
 				return 0
 			}
 			msg = append(msg, f.Payload...)
