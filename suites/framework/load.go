@@ -564,8 +564,9 @@ func (p *Profile) validate(lines map[string]int) error {
 			return err
 		}
 		r := t.WebSocket.Resume
-		if t.Has(CapWebSocket) && t.Has(CapResume) && r.Query == "" && r.Message == "" && r.Path == "" {
-			return bad("target.websocket.resume", "needs query, path or message when capabilities websocket and resume are declared")
+		openResumes := slices.ContainsFunc(t.WebSocket.Open, func(m string) bool { return strings.Contains(m, ".ID") })
+		if t.Has(CapWebSocket) && t.Has(CapResume) && r.Query == "" && r.Message == "" && r.Path == "" && !openResumes {
+			return bad("target.websocket.resume", "needs query, path or message when capabilities websocket and resume are declared (or an open message that uses {{.ID}})")
 		}
 		if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
 			return bad("target.websocket.resume.path", "%q must start with /", r.Path)

@@ -66,9 +66,45 @@ func dial(t *fw.T, token string) (*wsclient.Conn, *wsclient.Handshake) {
 			t.Violation("the first messages (websocket.open, websocket.resume.message) are accepted", err.Error())
 		}
 	}
-	replies.Store(c, &replyQueue{topic: t.Topic()})
+	q := &replyQueue{topic: t.Topic()}
+	replies.Store(c, q)
 	t.Cleanup(func() { replies.Delete(c) })
+	if len(first) > 0 && t.Target().Connect != nil {
+		awaitReply(t, c, q)
+	}
 	return c, hs
+}
+
+// awaitReply reads until the connect reply to the open messages arrived (as a client of such
+// a protocol does before it counts as subscribed), so that a check does not publish before
+// the target subscribed the connection; events before it are kept for readEvent.
+func awaitReply(t *fw.T, c *wsclient.Conn, q *replyQueue) {
+	ctx, cancel := t.Within(answerWait)
+	defer cancel()
+	env := t.Target().Envelope
+	for {
+		op, payload, _, err := c.ReadMessage(ctx, true)
+		if err != nil {
+			t.Violation("the connect reply (target.connect.match) after the open messages", describe(err, answerWait))
+		}
+		if op != ws.OpText && op != ws.OpBinary {
+			continue
+		}
+		if r, ok := t.Target().Connect.Open(payload, q.topic); ok {
+			t.ResumeState().Learn(q.topic, r.Fields)
+			for _, e := range r.Events {
+				q.pending = append(q.pending, event{ID: e.ID, Data: e.Data, At: time.Now()})
+			}
+			return
+		}
+		var doc any
+		if json.Unmarshal(payload, &doc) == nil {
+			if data, ok := jsonptr.GetText(doc, env.Data); ok {
+				id, _ := jsonptr.GetText(doc, env.ID)
+				q.pending = append(q.pending, event{ID: id, Data: data, At: time.Now()})
+			}
+		}
+	}
 }
 
 // replies holds, per connection dial opened, the events of the target's connect reply
