@@ -144,6 +144,9 @@ type Client struct {
 	done   chan struct{}
 	begin  time.Time
 	wait   time.Duration // the next wait before retrying the preferred transport (loop's goroutine only)
+	// resume keeps the connect-reply fields (target.connect: Centrifugo's epoch) across the
+	// transports, so a switch resumes with them.
+	resume fw.ResumeState
 
 	mu       sync.Mutex
 	token    string
@@ -438,7 +441,7 @@ func (c *Client) follow(ctx context.Context, tr fw.Transport, deadline time.Time
 	ends := make(chan Outcome, 16)
 	obs := &observer{c: c, tr: tr, ends: ends}
 	sub := subscriber.Start(ctx, subscriber.Options{Name: c.o.Name, Transport: tr, Base: c.o.Base, Topic: c.o.Topic,
-		Target: c.o.Target, Rec: obs, Seq: c.o.Seq, Token: c.Token(), Idle: c.idle(tr), Delay: c.o.Delay})
+		Target: c.o.Target, Rec: obs, Seq: c.o.Seq, Token: c.Token(), Idle: c.idle(tr), Delay: c.o.Delay, Resume: &c.resume})
 	defer func() {
 		sub.Stop()
 		c.mu.Lock()
