@@ -93,9 +93,9 @@ var centrifugoUniHTTPStreamFindings = struct{ fail, warn []string }{
 // the loss signal for an offset beyond the head.
 var centrifugoResumes = map[string][]string{
 	"centrifugo-uni-sse":         {"SSE-RESUME-001", "SSE-RESUME-005", "SSE-RESUME-007", "SSE-RESUME-008", "SSE-RESUME-009", "SSE-WIRE-010", "SSE-WIRE-011"},
-	"centrifugo-uni-ws":          {"WS-RESUME-001"},
+	"centrifugo-uni-ws":          {"WS-RESUME-001", "WS-RESUME-002"},
 	"centrifugo-uni-http-stream": {"HS-RESUME-001", "HS-RESUME-002"},
-	centrifugoWSOpen:             {"WS-RESUME-001", "WS-DELIVER-001"},
+	centrifugoWSOpen:             {"WS-RESUME-001", "WS-RESUME-002", "WS-DELIVER-001"},
 }
 
 // centrifugoWSOpen is fixtures/profiles/centrifugo-uni-ws-open.yaml: uni_websocket with the

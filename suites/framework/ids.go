@@ -1,6 +1,9 @@
 package framework
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // FutureID returns an id of the same shape as id that the target has not issued: its trailing
 // number replaced by nines, nine digits longer ("42" → "99999999999", "epoch-7" →
@@ -35,14 +38,15 @@ func UnknownIDs(run, sample string, ownShape bool) []string {
 }
 
 // ResumeTemplated reports whether transport tr's resume token is rendered into a template
-// (sse.resume.path, websocket.resume.path or message, httpstream.resume.body) rather than sent
-// as a header or query value.
+// (sse.resume.path, websocket.resume.path or message or an open message that uses {{.ID}},
+// httpstream.resume.body) rather than sent as a header or query value.
 func (t *Target) ResumeTemplated(tr Transport) bool {
 	switch tr {
 	case SSE:
 		return t.SSE != nil && t.SSE.Resume.Path != ""
 	case WebSocket:
-		return t.WebSocket != nil && (t.WebSocket.Resume.Path != "" || t.WebSocket.Resume.Message != "")
+		return t.WebSocket != nil && (t.WebSocket.Resume.Path != "" || t.WebSocket.Resume.Message != "" ||
+			slices.ContainsFunc(t.WebSocket.Open, func(m string) bool { return strings.Contains(m, ".ID") }))
 	case HTTPStream:
 		return t.HTTPStream != nil && t.HTTPStream.Resume.Body != ""
 	}

@@ -2,6 +2,8 @@ package websocket
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/jsonptr"
 	"github.com/rtconform/rtconform/suites/framework/wsclient"
 )
 
@@ -412,3 +415,111 @@ func hasToken(list, token string) bool {
 	}
 	return false
 }
+
+// lossSignalFirst reads the connection c, resumed from a token the target cannot resume from,
+// until the declared loss signal — a message with websocket.reset's pointer (and value), or
+// a connect reply to the resume without recovered (target.connect.recovered) — or an event
+// arrives. signal names the signal seen; a read error (a close, a timeout) is returned.
+func lossSignalFirst(t *fw.T, c *wsclient.Conn) (signal string, ev event, err error) {
+	var q *replyQueue
+	if v, ok := replies.Load(c); ok {
+		q = v.(*replyQueue)
+	}
+	ctx, cancel := t.Within(answerWait)
+	defer cancel()
+	tg := t.Target()
+	for {
+		if q != nil && q.lost {
+			return "a connect reply without true at " + tg.Connect.Recovered, event{}, nil
+		}
+		if q != nil && len(q.pending) > 0 {
+			return "", q.pending[0], nil
+		}
+		op, payload, _, err := c.ReadMessage(ctx, true)
+		if err != nil {
+			return "", event{}, err
+		}
+		if op != ws.OpText && op != ws.OpBinary {
+			continue
+		}
+		if q != nil {
+			if r, ok := tg.Connect.Open(payload, q.topic); ok {
+				q.learn(t, r, time.Now())
+				continue
+			}
+		}
+		var doc any
+		if json.Unmarshal(payload, &doc) != nil {
+			return "", event{Data: string(payload)}, nil
+		}
+		if p := tg.WebSocket.Reset; p.Pointer != "" {
+			if v, ok := jsonptr.Get(doc, p.Pointer); ok && v != nil && (p.Value == "" || jsonptr.Text(v) == p.Value) {
+				return fmt.Sprintf("the message %.200s (websocket.reset)", payload), event{}, nil
+			}
+		}
+		if data, ok := jsonptr.GetText(doc, tg.Envelope.Data); ok {
+			id, _ := jsonptr.GetText(doc, tg.Envelope.ID)
+			return "", event{ID: id, Data: data}, nil
+		}
+	}
+}
+
+// A client that resumes from a position the target does not have must learn that it missed
+// events: the WebSocket counterpart of SSE-RESUME-005 and HS-RESUME-002.
+var _ = fw.Register(fw.Check{
+	ID: "WS-RESUME-002", Level: fw.MUST, Transport: fw.WebSocket, Requires: resumeCaps,
+	Requirement: "A reconnect with a token the target never issued (a foreign one, and one of its own shape beyond its head) first gets the declared loss signal (a websocket.reset message, or a connect reply without recovered, target.connect.recovered), a refused handshake or a close: never a silent restart from now.",
+	Spec:        "operational: an explicit loss signal, as SSE's reset event and the HTTP stream's reset line (the profile's websocket.reset)",
+	Timeout:     40 * time.Second,
+	Run: func(t *fw.T) {
+		tg := t.Target()
+		c, _ := dial(t, "")
+		time.Sleep(100 * time.Millisecond)
+		t.Publish(t.Payload(1))
+		id := collect(t, c, 1, "event 1")[0].ID
+		if id == "" {
+			t.Violation("events carry an id at "+tg.Envelope.ID, "event 1 has none")
+		}
+		_ = c.Close()
+		declared := tg.WebSocket.Reset.Pointer != "" || tg.Connect != nil && tg.Connect.Recovered != ""
+		for i, token := range fw.UnknownIDs(t.Run.ID[:8], id, tg.ResumeTemplated(fw.WebSocket)) {
+			t.Measure("unknown token", "%q", token)
+			why := fmt.Sprintf("the unknown token %q", token)
+			r, hs, err := dialOrRefused(t, token)
+			if err != nil && r != nil { // upgraded, then no connect reply
+				var ce *wsclient.CloseError
+				if errors.As(err, &ce) {
+					t.Measure("closed", "%d %q before the connect reply (an explicit signal)", ce.Code, ce.Reason)
+					continue
+				}
+				t.Violation("the connect reply (target.connect.match) after the open messages, for "+why, describe(err, answerWait))
+			}
+			if err != nil {
+				if hs != nil && hs.StatusLine != "" {
+					t.Measure("resume refused", "%q (an explicit signal)", hs.StatusLine)
+					continue
+				}
+				t.Violation("an answer to the resume from "+why, err.Error())
+			}
+			time.Sleep(100 * time.Millisecond)
+			t.Publish(t.Payload(2 + i))
+			signal, ev, err := lossSignalFirst(t, r)
+			_ = r.Close()
+			var ce *wsclient.CloseError
+			switch {
+			case err == nil && signal != "":
+				t.Measure("loss signal", "%s", signal)
+			case errors.As(err, &ce):
+				t.Measure("closed", "%d %q before any event (an explicit signal)", ce.Code, ce.Reason)
+			case err != nil:
+				t.Violation("the loss signal for "+why, describe(err, answerWait))
+			default:
+				t.Diagnose("silent-loss", "a resume from a token the target cannot resume from goes on without a loss signal: the client never learns it missed events")
+				if !declared {
+					t.Remedy("send an explicit message (e.g. {\"type\":\"reset\"}) and declare it as websocket.reset")
+				}
+				t.Violation("for "+why+", the declared loss signal before any event", fmt.Sprintf("event %.200q first: a silent gap", ev.Data))
+			}
+		}
+	},
+})

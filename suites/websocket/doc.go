@@ -98,6 +98,8 @@
 //	WS-LIMIT-101..108               1 MiB messages through the echo endpoint (SHOULD)
 //	WS-SERVER-001..005              server-to-client framing
 //	WS-DELIVER-001, WS-RESUME-001   events through the envelope; resume token
+//	WS-RESUME-002                   an unknown token gets the declared loss signal (websocket.reset,
+//	                                target.connect.recovered), a refusal or a close
 //	WS-LIFE-001                     close code on shutdown (capability restart)
 //	WS-KEEP-001                     the declared websocket.keepalive is at most 30 s (SHOULD advice)
 //	WS-KEEP-002                     the declared websocket.keepalive is kept while idle (MUST)
@@ -231,7 +233,8 @@
 //	WS-CLOSE-001..011, 1NN            ws-close-no-reply; 007..010 also ws-close-open-after
 //	WS-SERVER-001..005, WS-FRAME-003  ws-event-masked, ws-event-rsv1, ws-event-latin1, ws-nonminimal-length, ws-close-reason-too-long
 //	WS-DELIVER-001                    ws-event-rsv1, ws-event-masked, ws-event-latin1
-//	WS-RESUME-001                     ws-no-resume
+//	WS-RESUME-001, 002                ws-no-resume
+//	WS-RESUME-002                     connect-recovered-always (fixtures/connectbugs)
 //	WS-LIFE-001                       ws-shutdown-drop
 //	WS-KEEP-002                       ws-no-keepalive (WS-KEEP-001 judges the declared value only)
 //

@@ -45,16 +45,30 @@ func endpoint(t *fw.T, token string) string {
 
 // dial opens the check's WebSocket; a refused handshake is a violation.
 func dial(t *fw.T, token string) (*wsclient.Conn, *wsclient.Handshake) {
-	ctx, cancel := t.Within(handshakeMax)
-	defer cancel()
-	u := endpoint(t, token)
-	c, hs, err := wsclient.Dial(ctx, u, wsclient.DialOptions{})
+	c, hs, err := dialOrRefused(t, token)
+	if err != nil && c != nil {
+		t.Violation("the connect reply (target.connect.match) after the open messages", describe(err, answerWait))
+	}
 	if err != nil {
 		obs := err.Error()
 		if hs != nil {
 			obs = fmt.Sprintf("%q", hs.StatusLine)
 		}
-		t.Violation("GET "+u+" upgrades to a WebSocket (101)", obs)
+		t.Violation("GET "+endpoint(t, token)+" upgrades to a WebSocket (101)", obs)
+	}
+	return c, hs
+}
+
+// dialOrRefused is dial returning a failed handshake (hs says how it was refused) instead of
+// reporting it; once upgraded it sends the first messages and awaits the connect reply (an
+// error then comes with the connection).
+func dialOrRefused(t *fw.T, token string) (*wsclient.Conn, *wsclient.Handshake, error) {
+	ctx, cancel := t.Within(handshakeMax)
+	defer cancel()
+	u := endpoint(t, token)
+	c, hs, err := wsclient.Dial(ctx, u, wsclient.DialOptions{})
+	if err != nil {
+		return nil, hs, err
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	first, err := t.Target().WebSocketFirst(t.Topic(), token, t.ResumeState().Fields(t.Topic()))
@@ -66,36 +80,35 @@ func dial(t *fw.T, token string) (*wsclient.Conn, *wsclient.Handshake) {
 			t.Violation("the first messages (websocket.open, websocket.resume.message) are accepted", err.Error())
 		}
 	}
-	q := &replyQueue{topic: t.Topic()}
+	q := &replyQueue{topic: t.Topic(), token: token}
 	replies.Store(c, q)
 	t.Cleanup(func() { replies.Delete(c) })
 	if len(first) > 0 && t.Target().Connect != nil {
-		awaitReply(t, c, q)
+		if err := awaitReply(t, c, q); err != nil {
+			return c, hs, err
+		}
 	}
-	return c, hs
+	return c, hs, nil
 }
 
 // awaitReply reads until the connect reply to the open messages arrived (as a client of such
 // a protocol does before it counts as subscribed), so that a check does not publish before
 // the target subscribed the connection; events before it are kept for readEvent.
-func awaitReply(t *fw.T, c *wsclient.Conn, q *replyQueue) {
+func awaitReply(t *fw.T, c *wsclient.Conn, q *replyQueue) error {
 	ctx, cancel := t.Within(answerWait)
 	defer cancel()
 	env := t.Target().Envelope
 	for {
 		op, payload, _, err := c.ReadMessage(ctx, true)
 		if err != nil {
-			t.Violation("the connect reply (target.connect.match) after the open messages", describe(err, answerWait))
+			return err
 		}
 		if op != ws.OpText && op != ws.OpBinary {
 			continue
 		}
 		if r, ok := t.Target().Connect.Open(payload, q.topic); ok {
-			t.ResumeState().Learn(q.topic, r.Fields)
-			for _, e := range r.Events {
-				q.pending = append(q.pending, event{ID: e.ID, Data: e.Data, At: time.Now()})
-			}
-			return
+			q.learn(t, r, time.Now())
+			return nil
 		}
 		var doc any
 		if json.Unmarshal(payload, &doc) == nil {
@@ -112,8 +125,21 @@ func awaitReply(t *fw.T, c *wsclient.Conn, q *replyQueue) {
 var replies sync.Map // *wsclient.Conn → *replyQueue
 
 type replyQueue struct {
-	topic   string
-	pending []event
+	topic, token string // the connection's topic and resume token ("": a fresh connect)
+	pending      []event
+	// lost: the connect reply to the resume did not say recovered (target.connect.recovered),
+	// the target's loss signal; WS-RESUME-002 reads it.
+	lost bool
+}
+
+// learn handles a connect reply r on the connection of q: its fields are kept, its loss
+// signal noted, its replayed events queued.
+func (q *replyQueue) learn(t *fw.T, r fw.Reply, at time.Time) {
+	t.ResumeState().Learn(q.topic, r.Fields)
+	q.lost = q.lost || q.token != "" && t.Target().Connect.Lost(r)
+	for _, e := range r.Events {
+		q.pending = append(q.pending, event{ID: e.ID, Data: e.Data, At: at})
+	}
 }
 
 // event is one event message: its id and payload through the envelope pointers.
@@ -164,10 +190,7 @@ func readEvent(t *fw.T, c *wsclient.Conn, d time.Duration, want string) (event, 
 		}
 		if q != nil {
 			if r, ok := t.Target().Connect.Open(payload, q.topic); ok {
-				t.ResumeState().Learn(q.topic, r.Fields)
-				for _, e := range r.Events {
-					q.pending = append(q.pending, event{ID: e.ID, Data: e.Data, At: at})
-				}
+				q.learn(t, r, at)
 				continue
 			}
 		}
