@@ -233,6 +233,7 @@
 //	WS-CLOSE-001..011, 1NN            ws-close-no-reply; 007..010 also ws-close-open-after
 //	WS-SERVER-001..005, WS-FRAME-003  ws-event-masked, ws-event-rsv1, ws-event-latin1, ws-nonminimal-length, ws-close-reason-too-long
 //	WS-DELIVER-001                    ws-event-rsv1, ws-event-masked, ws-event-latin1
+//	WS-RESUME-001, 002                ws-event-rsv1, ws-event-masked (no event is read)
 //	WS-RESUME-001, 002                ws-no-resume
 //	WS-RESUME-002                     connect-recovered-always (fixtures/connectbugs)
 //	WS-LIFE-001                       ws-shutdown-drop
