@@ -6,8 +6,16 @@ package main
 //   - No fault is injected: the probe runs the reference client (package reference/client)
 //     through the path as it is, once per declared transport (Order [tr], so every failure of
 //     that transport shows, not only the first) and once with a browser-like preference order
-//     (client.DefaultOrder), which is what settles the exit code. All four clients run at the
-//     same time on topics of their own, so the whole probe takes one bound (--duration).
+//     (client.DefaultOrder, then httpstream: see negotiationOrder), which is what settles the
+//     exit code. All the clients (up to five) run at the same time on topics of their own, so
+//     the whole probe takes one bound (--duration).
+//   - The HTTP stream of JSON lines (httpstream) is followed like the other transports when the
+//     target declares it (target.httpstream and the capability), and judged as a stream, as
+//     SSE is (buffered, delivers in bursts, ok). The negotiation client tries it last, after
+//     client.DefaultOrder (which stays the browser's order: the fallback suite depends on it):
+//     a browser reaches an NDJSON stream only through fetch, after the transports it knows, and
+//     a target that declares only httpstream (the centrifugo-uni-http-stream preset) still
+//     settles on it, without counting as a fallback (it is the preferred transport left).
 //   - Delivery is timed from the publish request leaving (publish-invoke) to the event
 //     arriving: through a path that is also what a user's publish takes, and never negative
 //     (a server may deliver before it answers the publish).
@@ -26,6 +34,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +57,10 @@ const (
 	negotiation = "negotiation"
 )
 
+// negotiationOrder is the preference order of the negotiation client: the browser's
+// (client.DefaultOrder), then the HTTP stream of JSON lines; the client keeps the declared ones.
+var negotiationOrder = append(slices.Clone(client.DefaultOrder), fw.HTTPStream)
+
 func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	config := fs.String("config", "", "target profile (YAML) describing the endpoints; default ./"+DefaultConfig+" if present, else the reference server's endpoints")
@@ -58,8 +71,8 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rtconform probe [flags] <url | profile.yaml>\n\n"+
 			"Runs the reference client through the path as it is (no faults): once per declared transport, publishing every %s through\n"+
-			"the profile's publish hook, and once with a browser's order (websocket, sse, longpoll). Prints what each transport did,\n"+
-			"the transport the client settles on and how long that took, and the remedies for what broke.\n"+
+			"the profile's publish hook, and once with a browser's order (websocket, sse, longpoll, then httpstream). Prints what each\n"+
+			"transport did, the transport the client settles on and how long that took, and the remedies for what broke.\n"+
 			"A URL is described by ./%s if present, else by the reference server's endpoints (as deploy --target does).\n"+
 			"The same output goes to <report dir>/probe.txt, and probe.json holds every attempt and the settled transport.\n"+
 			"Exit: 0 the preferred transport works; 1 the client had to fall back; 2 usage, configuration or harness error (nothing reachable).\n\nFlags:\n",
@@ -235,7 +248,7 @@ func probe(run *fw.Run, window, bound time.Duration, w io.Writer) (probeReport, 
 		}
 		return f, nil
 	}
-	neg, err := start(negotiation, client.DefaultOrder)
+	neg, err := start(negotiation, negotiationOrder)
 	if err != nil {
 		return rep, err
 	}

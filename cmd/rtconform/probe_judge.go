@@ -2,7 +2,10 @@ package main
 
 // The judgement half of rtconform probe: what the clients' attempts and histories say about
 // each transport (refused, buffered, bursts, delivery times), where the browser-like client
-// settled, and which proxy the path names.
+// settled, and which proxy the path names. The streams (SSE, WebSocket and the HTTP stream of
+// JSON lines, httpstream) are judged alike: buffered when a connection (or its headers) brings
+// nothing within the window, "delivers in bursts" when held events arrive together, ok
+// otherwise; only the long-poll's answered poll counts as working without an event.
 
 import (
 	"cmp"

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,6 +47,19 @@ func probeFront(t *testing.T, m front.Mode) string {
 // noPublishProfile is ginkgo.yaml (the in-process reference) without the publish capability.
 func noPublishProfile(t *testing.T) string {
 	t.Helper()
+	return capsProfile(t, "sse, websocket, longpoll, httpstream, heartbeat")
+}
+
+// streamOnlyProfile is ginkgo.yaml declaring only the HTTP stream of the transports, as the
+// centrifugo-uni-http-stream preset does.
+func streamOnlyProfile(t *testing.T) string {
+	t.Helper()
+	return capsProfile(t, "httpstream, heartbeat, publish")
+}
+
+// capsProfile is ginkgo.yaml with target.capabilities [caps].
+func capsProfile(t *testing.T, caps string) string {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, DefaultConfig))
 	if err != nil {
 		t.Fatal(err)
@@ -52,11 +68,80 @@ func noPublishProfile(t *testing.T) string {
 	if !re.Match(b) {
 		t.Fatalf("%s has no one-line target.capabilities", DefaultConfig)
 	}
-	p := filepath.Join(t.TempDir(), "no-publish.yaml")
-	if err := os.WriteFile(p, re.ReplaceAll(b, []byte("  capabilities: [sse, websocket, longpoll, heartbeat]")), 0o644); err != nil {
+	p := filepath.Join(t.TempDir(), "caps.yaml")
+	if err := os.WriteFile(p, re.ReplaceAll(b, []byte("  capabilities: ["+caps+"]")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// ndjsonHold is a path in front of origin that holds every JSON-lines body (and so its
+// headers) until front.BufferSize bytes accumulate, X-Accel-Buffering or not: what
+// front.BufferAlways does to event streams (it passes application/x-ndjson as it is).
+func ndjsonHold(t *testing.T, origin string) string {
+	t.Helper()
+	u, err := url.Parse(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &holdNDJSON{ResponseWriter: w}
+		defer hw.finish()
+		rp.ServeHTTP(hw, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+type holdNDJSON struct {
+	http.ResponseWriter
+	decided, hold bool
+	buf           []byte
+}
+
+func (h *holdNDJSON) decide() {
+	if !h.decided {
+		h.decided = true
+		h.hold = strings.HasPrefix(strings.ToLower(h.Header().Get("Content-Type")), "application/x-ndjson")
+	}
+}
+
+func (h *holdNDJSON) WriteHeader(code int) {
+	h.decide()
+	h.ResponseWriter.WriteHeader(code)
+}
+
+func (h *holdNDJSON) Write(p []byte) (int, error) {
+	h.decide()
+	if !h.hold {
+		return h.ResponseWriter.Write(p)
+	}
+	h.buf = append(h.buf, p...)
+	for len(h.buf) >= front.BufferSize {
+		if _, err := h.ResponseWriter.Write(h.buf[:front.BufferSize]); err != nil {
+			return 0, err
+		}
+		h.buf = h.buf[front.BufferSize:]
+		_ = http.NewResponseController(h.ResponseWriter).Flush()
+	}
+	return len(p), nil
+}
+
+// Flush sends nothing of a held stream.
+func (h *holdNDJSON) Flush() {
+	h.decide()
+	if !h.hold {
+		_ = http.NewResponseController(h.ResponseWriter).Flush()
+	}
+}
+
+func (h *holdNDJSON) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+func (h *holdNDJSON) finish() {
+	if len(h.buf) > 0 {
+		_, _ = h.ResponseWriter.Write(h.buf)
+	}
 }
 
 // rtconform probe through the actual path: the reference alone (websocket works, exit 0),
@@ -64,7 +149,10 @@ func noPublishProfile(t *testing.T) string {
 // also buffers every event stream (SSE buffered, settles on long-poll) and behind nginx's
 // naive config (the origin answers the stripped handshake 426; nginx's own remedy); and,
 // with a window longer than the buffer takes to fill, SSE delivering in bursts behind the
-// buffering front. They run in parallel, 10 s each (the last 25 s).
+// buffering front. The reference declares the HTTP stream too: it gets through each front
+// (front.BufferAlways holds only text/event-stream), is buffered behind a path that holds
+// JSON lines, and is where a target that declares no other transport settles. They run in
+// parallel, 10 s each (buffer-bursts 25 s).
 func TestProbe(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -73,31 +161,39 @@ func TestProbe(t *testing.T) {
 		code    int
 		settled fw.Transport
 		want    []string // in the output
+		ntr     int      // transports judged (0: the reference's four)
 	}{
 		{"reference", probeReference, nil, 0, fw.WebSocket,
-			[]string{"websocket: ok — first event after", "sse: ok", "longpoll: ok", "settles on: websocket after"}},
+			[]string{"websocket: ok — first event after", "sse: ok", "longpoll: ok", "httpstream: ok — first event after", "settles on: websocket after"}, 0},
 		{"strip-upgrade", func(t *testing.T) string { return probeFront(t, front.StripUpgrade) }, nil, 1, fw.SSE,
-			[]string{"websocket: refused (", "the Upgrade header did not reach the origin?", "sse: ok", "settles on: sse after",
-				"(websocket refused)", "remedy (websocket-upgrade): ", "proxy_set_header Upgrade"}},
+			[]string{"websocket: refused (", "the Upgrade header did not reach the origin?", "sse: ok", "httpstream: ok", "settles on: sse after",
+				"(websocket refused)", "remedy (websocket-upgrade): ", "proxy_set_header Upgrade"}, 0},
 		{"strip-upgrade+buffer", func(t *testing.T) string { return probeFront(t, front.StripUpgrade|front.BufferAlways) }, nil, 1, fw.LongPoll,
-			[]string{"websocket: refused (", "sse: buffered — ", "longpoll: ok", "settles on: longpoll after",
-				"(websocket refused, sse buffered)", "remedy (websocket-upgrade): ", "remedy (buffering): "}},
+			[]string{"websocket: refused (", "sse: buffered — ", "longpoll: ok", "httpstream: ok — first event after", "settles on: longpoll after",
+				"(websocket refused, sse buffered)", "remedy (websocket-upgrade): ", "remedy (buffering): "}, 0},
 		{"nginx-naive", func(t *testing.T) string {
 			if err := proxyrun.Available("nginx"); err != nil {
 				t.Fatalf("needs nginx: %v", err)
 			}
 			return startProxy(t, "nginx", proxyrun.Naive, probeReference(t)).URL()
 		}, nil, 1, fw.SSE,
-			[]string{"websocket: refused (426 Upgrade Required after ", "settles on: sse after", "remedy (websocket-upgrade): ",
-				"the path answers as nginx: nginx does not pass the hop-by-hop Upgrade header"}},
+			[]string{"websocket: refused (426 Upgrade Required after ", "httpstream: ok", "settles on: sse after", "remedy (websocket-upgrade): ",
+				"the path answers as nginx: nginx does not pass the hop-by-hop Upgrade header"}, 0},
 		// A profile without a publish hook (the in-process reference): connection checks only.
 		{"no-publish", noPublishProfile, []string{"--duration", "8s"}, 0, fw.WebSocket,
 			[]string{"no publish hook: only connection checks", "websocket: ok — connected after ", "longpoll: ok — the first poll answered after ",
-				"settles on: websocket after"}},
+				"httpstream: ok — connected after ", "settles on: websocket after"}, 0},
 		// A window longer than the buffer takes to fill: the stream delivers, in 4 KiB bursts.
 		{"buffer-bursts", func(t *testing.T) string { return probeFront(t, front.BufferAlways) }, []string{"--window", "25s", "--duration", "25s"},
-			0, fw.WebSocket, []string{"websocket: ok", "sse: delivers in bursts — first event after ", "the largest",
-				"— an intermediary buffers the stream", "settles on: websocket", "remedy (buffering): "}},
+			0, fw.WebSocket, []string{"websocket: ok", "sse: delivers in bursts — first event after ", "the largest", "httpstream: ok",
+				"— an intermediary buffers the stream", "settles on: websocket", "remedy (buffering): "}, 0},
+		// A path that holds JSON lines: the HTTP stream is buffered like an event stream.
+		{"buffer-ndjson", func(t *testing.T) string { return ndjsonHold(t, probeReference(t)) }, nil, 0, fw.WebSocket,
+			[]string{"websocket: ok", "sse: ok", "longpoll: ok", "httpstream: buffered — ", "— an intermediary holds the stream",
+				"settles on: websocket after", "remedy (buffering): "}, 0},
+		// A target that declares only the HTTP stream settles on it (tried last, but the only one).
+		{"httpstream-only", streamOnlyProfile, nil, 0, fw.HTTPStream,
+			[]string{"httpstream: ok — first event after", "settles on: httpstream after"}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,7 +226,7 @@ func TestProbe(t *testing.T) {
 				t.Errorf("probe.json: settled %q, fallback %v, exit %d; want %q, %v, %d", rep.Negotiation.Settled,
 					rep.Negotiation.Fallback, rep.Exit, tc.settled, tc.code == 1, tc.code)
 			}
-			if len(rep.Transports) != 3 || len(rep.Negotiation.Attempts) == 0 {
+			if len(rep.Transports) != cmp.Or(tc.ntr, 4) || len(rep.Negotiation.Attempts) == 0 {
 				t.Errorf("probe.json: %d transports, %d negotiation attempts", len(rep.Transports), len(rep.Negotiation.Attempts))
 			}
 			for _, tr := range rep.Transports {

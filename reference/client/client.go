@@ -1,7 +1,8 @@
 // Package client is the reference client: it follows one topic of a target over the best
 // transport that works through the path in front of it, WebSocket, then SSE, then long-poll
-// (the order is an option; Options.UpgradeLater is Engine.IO's strategy: poll first, upgrade
-// later).
+// (the order is an option, which may also name the HTTP stream of JSON lines, fw.HTTPStream:
+// a stream judged like SSE; Options.UpgradeLater is Engine.IO's strategy: poll first,
+// upgrade later).
 //
 // It detects failure modes, not only errors, and falls back on them:
 //   - refused: the upgrade or request is answered with anything but 101/200, or reset, or
@@ -101,8 +102,8 @@ type Options struct {
 	// Target describes the endpoints, resume forms, envelope and heartbeats (a profile's
 	// target section).
 	Target *fw.Target
-	// Order is the preference order; default websocket, sse, longpoll. Transports the
-	// target does not declare are left out.
+	// Order is the preference order; default websocket, sse, longpoll (an HTTP stream,
+	// fw.HTTPStream, only when named). Transports the target does not declare are left out.
 	Order []fw.Transport
 	// Name is the client's name in the history (default "client").
 	Name string
@@ -113,8 +114,8 @@ type Options struct {
 	Seq func(data string) (int, bool)
 	// Token is the resume token of the first connection ("": start at now).
 	Token string
-	// Window is the probe window of streams (SSE, WebSocket): how long a connection may
-	// deliver nothing at all. 0 derives it from the declared heartbeat.
+	// Window is the probe window of streams (SSE, WebSocket, HTTP stream): how long a
+	// connection may deliver nothing at all. 0 derives it from the declared heartbeat.
 	Window time.Duration
 	// PollGrace is how long past its declared hold a long-poll may stay unanswered
 	// (default 2 s).
@@ -220,6 +221,8 @@ func declared(tg *fw.Target, tr fw.Transport) bool {
 		return tg.WebSocket != nil && tg.Has(fw.CapWebSocket)
 	case fw.LongPoll:
 		return tg.LongPoll != nil && tg.Has(fw.CapLongPoll)
+	case fw.HTTPStream:
+		return tg.HTTPStream != nil && tg.Has(fw.CapHTTPStream)
 	}
 	return false
 }
@@ -237,6 +240,8 @@ func (c *Client) Window(tr fw.Transport) time.Duration {
 		beat = tg.SSE.Heartbeat
 	case fw.WebSocket:
 		beat = tg.WebSocket.Keepalive
+	case fw.HTTPStream:
+		beat = tg.HTTPStream.Heartbeat
 	case fw.LongPoll:
 		return tg.LongPoll.Timeout.D() + c.o.PollGrace
 	default:
@@ -541,7 +546,7 @@ func (o *observer) Connect(client, transport, topic, token string, start time.Du
 		out := Refused
 		if errors.Is(err, subscriber.ErrNoResponse) {
 			switch o.tr {
-			case fw.SSE:
+			case fw.SSE, fw.HTTPStream: // a stream whose headers never came: held or buffered
 				out = Buffered
 			case fw.LongPoll:
 				out = Held

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ func target() *fw.Target {
 	tg := p.Target
 	tg.SSE.Heartbeat = fw.Duration(time.Second)
 	tg.WebSocket.Keepalive = fw.Duration(time.Second)
+	tg.HTTPStream.Heartbeat = fw.Duration(time.Second)
 	tg.LongPoll.Timeout = fw.Duration(3 * time.Second)
 	tg.LongPoll.Events, tg.LongPoll.Next = "/events", "/cursor" // what the loader fills in
 	return &tg
@@ -182,6 +184,45 @@ func TestDirectLandsOnWebSocket(t *testing.T) {
 	lands(t, s, c, fw.WebSocket, 10*time.Second)
 	if a := c.Attempts(); a[0].Transport != fw.WebSocket || a[0].Connected <= 0 {
 		t.Errorf("attempts %v: want a first WebSocket attempt that connected", a)
+	}
+}
+
+// A client ordered onto the HTTP stream (NDJSON) alone follows it: it gets every event
+// published and reports its attempts as httpstream, probed within the stream's window.
+func TestHTTPStreamOnly(t *testing.T) {
+	t.Parallel()
+	s, _ := newSetup(t, front.Pass)
+	c := s.start(t, func(o *client.Options) { o.Order = []fw.Transport{fw.HTTPStream} })
+	if got := c.Order(); len(got) != 1 || got[0] != fw.HTTPStream {
+		t.Fatalf("order %v: want [httpstream]", got)
+	}
+	if w := c.Window(fw.HTTPStream); w != 3*time.Second {
+		t.Errorf("window %s: want 3s (2 × the declared 1 s heartbeat + 1 s)", w)
+	}
+	lands(t, s, c, fw.HTTPStream, 10*time.Second)
+	judged(t, s, c, s.pub.run(50*time.Millisecond)())
+	a := c.Attempts()
+	if len(a) == 0 {
+		t.Fatal("no attempts")
+	}
+	for _, x := range a {
+		if x.Transport != fw.HTTPStream || x.Outcome != client.OK {
+			t.Errorf("attempt %v: want httpstream: ok", x)
+		}
+	}
+	if a[0].Connected <= 0 || a[0].Events == 0 {
+		t.Errorf("first attempt %+v: want one that connected and delivered", a[0])
+	}
+}
+
+// Without the httpstream capability the transport is not declared: a client ordered onto it
+// alone does not start.
+func TestHTTPStreamUndeclared(t *testing.T) {
+	tg := target()
+	tg.Capabilities = slices.DeleteFunc(slices.Clone(tg.Capabilities), func(c fw.Capability) bool { return c == fw.CapHTTPStream })
+	if _, err := client.Start(context.Background(), client.Options{Base: "http://127.0.0.1:1", Topic: "t", Target: tg,
+		Order: []fw.Transport{fw.HTTPStream}}); err == nil {
+		t.Error("a client ordered onto an undeclared httpstream started")
 	}
 }
 
