@@ -17,10 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
@@ -45,11 +42,8 @@ func config(t *fw.T) *fw.HTTPStreamConfig {
 
 // envelope returns the pointers to the id and payload inside a line.
 func envelope(t *fw.T) fw.Envelope {
-	c := config(t)
-	if c.Envelope != nil && c.Envelope.Data != "" {
-		return *c.Envelope
-	}
-	return t.Target().Envelope
+	config(t)
+	return t.Target().HTTPStreamEnvelope()
 }
 
 // stream is an open HTTP stream with the check's view of its lines.
@@ -77,50 +71,10 @@ type event struct {
 	Line     ndjsonclient.Line
 }
 
-// request builds the stream request for the check's topic: the declared method, the body
-// template of a POST ({topic} substituted), and the resume token when token is not empty
-// (query parameter, or the resume body template with {{.ID}}).
+// request builds the stream request for the check's topic (fw.T.HTTPStreamRequest at the
+// target's base URL).
 func request(t *fw.T, ctx context.Context, topic, token string) (*http.Request, string) {
-	c := config(t)
-	u := t.Run.BaseURL + fw.Path(c.Path, topic)
-	body := strings.ReplaceAll(c.Body, "{topic}", topic)
-	if token != "" {
-		switch {
-		case c.Resume.Query != "":
-			pu, err := url.Parse(u)
-			if err != nil {
-				t.Harness("target.httpstream.path gives the URL %q: %v", u, err)
-			}
-			q := pu.Query()
-			q.Set(c.Resume.Query, token)
-			pu.RawQuery = q.Encode()
-			u = pu.String()
-		case c.Resume.Body != "":
-			var err error
-			body, err = fw.RenderToken(c.Resume.Body, topic, token, t.ResumeState().Fields(topic))
-			if err != nil {
-				t.Harness("target.httpstream.resume.body: %v", err)
-			}
-		default:
-			t.NotSupported("target.httpstream.resume declares neither query nor body")
-		}
-	}
-	method := c.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	var rd io.Reader
-	if method == http.MethodPost {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		t.Harness("building the request for %s: %v", u, err)
-	}
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return req, method + " " + u
+	return t.HTTPStreamRequest(ctx, t.Run.BaseURL, topic, token)
 }
 
 // open starts a stream on the check's topic (resumed from token when not empty). It returns

@@ -282,17 +282,18 @@ var causeTexts = map[string]string{
 	proxyrun.ProblemWriteDelay:       "%[1]s delays small writes, adding latency to every %[2]s event.",
 	proxyrun.ProblemHTTP10:           "%[1]s speaks HTTP/1.0 to the origin.",
 	proxyrun.ProblemStreamLifetime:   "%[1]s bounds the total time of %[2]s responses, heartbeats or not.",
-	problemResumeHeader:              "The resume token (Last-Event-ID or the resume query) does not reach the origin through %[1]s.",
+	problemResumeHeader:              "The resume token (Last-Event-ID, the resume query or body) does not reach the origin through %[1]s.",
 }
 
 // idleTexts say what an idle cut does on each transport.
 var idleTexts = map[fw.Transport]string{
-	fw.SSE:       "%[1]s cuts an event stream that stays silent for its idle limit, before the origin's next heartbeat.",
-	fw.WebSocket: "%[1]s cuts a WebSocket that stays silent for its idle limit, before the origin's next ping.",
-	fw.LongPoll:  "%[1]s cuts a held long-poll (502/503/504) before the origin answers it.",
+	fw.SSE:        "%[1]s cuts an event stream that stays silent for its idle limit, before the origin's next heartbeat.",
+	fw.WebSocket:  "%[1]s cuts a WebSocket that stays silent for its idle limit, before the origin's next ping.",
+	fw.LongPoll:   "%[1]s cuts a held long-poll (502/503/504) before the origin answers it.",
+	fw.HTTPStream: "%[1]s cuts an HTTP stream that stays silent for its idle limit, before the origin's next keep-alive line.",
 }
 
-var transportNames = map[fw.Transport]string{fw.SSE: "SSE", fw.WebSocket: "WebSocket", fw.LongPoll: "long-poll"}
+var transportNames = map[fw.Transport]string{fw.SSE: "SSE", fw.WebSocket: "WebSocket", fw.LongPoll: "long-poll", fw.HTTPStream: "HTTP stream"}
 
 // causeText is the one-sentence cause of problem on transport tr behind this cell's proxy.
 func (e *env) causeText(problem string, tr fw.Transport) string {
@@ -342,7 +343,7 @@ func (e *env) remedy(problem string) string {
 // whose proxy or CDN is not known (facts: shared/notes/proxy-facts.md).
 var deploymentRemedies = map[string]string{
 	proxyrun.ProblemBuffering: "an intermediary buffers the stream: nginx `proxy_buffering off;` + `proxy_http_version 1.1;` (or send `X-Accel-Buffering: no`); " +
-		"HAProxy `option http-no-delay` and no `compression type text/event-stream`; Varnish `return (pass)` with `beresp.do_stream = true`; " +
+		"HAProxy `option http-no-delay` and no `compression type` for text/event-stream or application/x-ndjson; Varnish `return (pass)` with `beresp.do_stream = true`; " +
 		"Apache `flushpackets=on` on ProxyPass (FastCGI/AJP) and no mod_deflate for text/event-stream; Caddy `flush_interval -1`; " +
 		"CDNs: a no-buffering/bypass rule for the realtime paths (cloudflared streams only text/event-stream; Fastly `beresp.do_stream`)",
 	proxyrun.ProblemIdleTimeout: "an intermediary cut the idle connection: send heartbeats/pings and hold long-polls for less than the smallest idle limit, or raise it — " +
@@ -358,7 +359,7 @@ var deploymentRemedies = map[string]string{
 		"CDNs: a cache-bypass rule for the realtime paths (Bunny caches responses without Cache-Control for a month)",
 	proxyrun.ProblemCoalescing: "an intermediary collapses identical concurrent requests: Varnish `return (pass)` for realtime paths (waiting list); " +
 		"nginx `proxy_cache_lock off`; CDNs: disable request collapsing for them (Fastly `return(pass)`)",
-	proxyrun.ProblemCompression: "compression holds bytes until its buffer fills: keep text/event-stream out of nginx `gzip_types`, HAProxy `compression type`, " +
+	proxyrun.ProblemCompression: "compression holds bytes until its buffer fills: keep text/event-stream (and application/x-ndjson streams) out of nginx `gzip_types`, HAProxy `compression type`, " +
 		"Apache mod_deflate (`SetEnvIfNoCase Accept text/event-stream no-gzip`) and Caddy `encode`, or send `Cache-Control: no-transform` and flush per event",
 	proxyrun.ProblemBadGateway: "the intermediary kept answering 5xx after the origin came back, which ends an EventSource for good: nginx with one server " +
 		"recovers at once (no `max_fails`/`fail_timeout` games), HAProxy short health-check `inter`/`rise`, Varnish probes, Apache ProxyPass `retry=0` " +

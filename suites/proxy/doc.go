@@ -1,5 +1,5 @@
 // Package proxy is the proxy and CDN compatibility suite (checks PX-SSE-…, PX-WS-…,
-// PX-LP-…): it puts real reverse proxies (nginx, HAProxy, Varnish, Apache httpd, Caddy,
+// PX-LP-…, PX-HS-…): it puts real reverse proxies (nginx, HAProxy, Varnish, Apache httpd, Caddy,
 // started by proxies/proxyrun) in front of the target, each with a naive and a recommended
 // config, and checks what realtime traffic needs from an intermediary: first byte and
 // per-event delivery without buffering, survival across the proxy's idle timeout, resume
@@ -134,6 +134,19 @@
 //	                    publish
 //	PX-LP-004   MUST    more added to a held poll's answer than           write-delay, buffering
 //	                    deploy.latency
+//	PX-HS-001   MUST    an HTTP stream's event later than 1 s             buffering
+//	PX-HS-002   SHOULD  more than 100 ms added per event (median)         write-delay
+//	PX-HS-003   MUST    a stream with keep-alive lines cut within 2 × the idle-timeout
+//	                    idle limit, or its keep-alives reaching the limit
+//	PX-HS-004   MUST    a resume (query or body) with a gap or duplicate  resume token, caching
+//	PX-HS-005   MUST    one of two concurrent identical streams starved   coalescing
+//	PX-HS-006   MUST    a resumed or new stream replays another's data    caching
+//	PX-HS-007   SHOULD  events later with Accept-Encoding: gzip           compression
+//	PX-HS-008   MUST    more added per event than deploy.latency          write-delay, buffering
+//
+// The PX-HS checks run the PX-SSE stream checks (002–008, 010) over the target's HTTP stream
+// of JSON lines (target.httpstream), opened with its declared request and read through its
+// envelope (httpstream.go says what is not carried over, and why).
 //
 // Delivery is timed from the publish to the arrival of the event at a client of its own
 // (tap.go: the response is read in the background, so a proxy holding even the response

@@ -4,22 +4,25 @@ import "github.com/rtconform/rtconform/proxies/proxyrun"
 
 // NaiveBreaks lists, per proxy, the checks its naive config fails (FAIL, or WARN for the
 // SHOULD check PX-SSE-003) against the reference with proxies/matrix.yaml (idle 4 s;
-// heartbeat, WebSocket keepalive and long-poll hold 6 s), as observed with Debian 12's
+// heartbeat, HTTP stream keep-alive, WebSocket keepalive and long-poll hold 6 s), as observed with Debian 12's
 // packages (nginx 1.22.1, HAProxy 2.6.12, Varnish 7.1.1, Apache 2.4.71, Caddy 2.6.2). The
 // recommended configs fail none. TestProxyMatrix (cmd/rtconform) requires exactly this.
 //
-//	nginx    PX-SSE-004 stream cut 4.0 s after its last byte; PX-LP-001 504 after 4.0 s;
-//	         PX-WS-001…005 handshake answered 426 by the origin (Upgrade not passed)
-//	haproxy  PX-SSE-003 every event ~200 ms late (headers too); PX-SSE-004 cut after 4.0 s;
-//	         PX-WS-004 tunnel cut after 4.0 s (no timeout tunnel); PX-LP-001 504 after 4.0 s
-//	varnish  PX-SSE-004 cut after ~4.2 s; PX-LP-001 503 after 4.0 s; PX-WS-001…005 426 (no pipe)
-//	apache   PX-SSE-004 cut after 4.0 s; PX-LP-001 502 after 4.0 s; PX-WS-001…005 426
-//	caddy    nothing
+//	nginx    PX-SSE-004, PX-HS-003 stream cut 4.0 s after its last byte; PX-LP-001 504 after
+//	         4.0 s; PX-WS-001…005 handshake answered 426 by the origin (Upgrade not passed)
+//	haproxy  PX-SSE-003, PX-HS-002 every event ~200 ms late (headers too); PX-SSE-004,
+//	         PX-HS-003 cut after 4.0 s; PX-WS-004 tunnel cut after 4.0 s (no timeout tunnel);
+//	         PX-LP-001 504 after 4.0 s
+//	varnish  PX-SSE-004, PX-HS-003 cut after ~4.1 s; PX-LP-001 503 after 4.0 s;
+//	         PX-WS-001…005 426 (no pipe)
+//	apache   PX-SSE-004, PX-HS-003 cut after 4.0 s; PX-LP-001 502 after 4.0 s; PX-WS-001…005 426
+//	caddy    nothing (it flushes a response of unknown length as it arrives: the NDJSON
+//	         stream is not buffered either)
 var NaiveBreaks = map[string][]string{
-	"nginx":   {"PX-SSE-004", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
-	"haproxy": {"PX-SSE-003", "PX-SSE-004", "PX-LP-001", "PX-WS-004"},
-	"varnish": {"PX-SSE-004", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
-	"apache":  {"PX-SSE-004", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
+	"nginx":   {"PX-SSE-004", "PX-HS-003", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
+	"haproxy": {"PX-SSE-003", "PX-SSE-004", "PX-HS-002", "PX-HS-003", "PX-LP-001", "PX-WS-004"},
+	"varnish": {"PX-SSE-004", "PX-HS-003", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
+	"apache":  {"PX-SSE-004", "PX-HS-003", "PX-LP-001", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"},
 	"caddy":   nil,
 }
 
@@ -27,16 +30,20 @@ var NaiveBreaks = map[string][]string{
 // NaiveBreaks reports for the proxy's naive config: the key its failure groups under in the
 // report, and the key the wire suites' probes use for the same fault.
 var NaiveCauses = map[string]map[string]string{
-	"nginx": {"PX-SSE-004": "idle-timeout:sse", "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
+	"nginx": {"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": hsIdle, "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
 		"PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused},
 	"haproxy": {"PX-SSE-003": "write-delay:sse", "PX-SSE-004": "idle-timeout:sse", "PX-LP-001": "idle-timeout:longpoll",
+		"PX-HS-002": "write-delay:httpstream", "PX-HS-003": hsIdle,
 		"PX-WS-004": "idle-timeout:websocket"},
-	"varnish": {"PX-SSE-004": "idle-timeout:sse", "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
+	"varnish": {"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": hsIdle, "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
 		"PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused},
-	"apache": {"PX-SSE-004": "idle-timeout:sse", "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
+	"apache": {"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": hsIdle, "PX-LP-001": "idle-timeout:longpoll", "PX-WS-001": wsRefused,
 		"PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused},
 	"caddy": {},
 }
+
+// hsIdle is the cause of an HTTP stream cut at the idle limit.
+const hsIdle = "idle-timeout:httpstream"
 
 // wsRefused is the cause of every WebSocket check behind a config that does not pass the
 // upgrade: the handshake itself is refused (426 from the origin).
@@ -44,7 +51,7 @@ const wsRefused = "websocket-upgrade:websocket"
 
 // Budgets are the latency budget checks: NOT_SUPPORTED unless deploy.latency (--latency)
 // declares the latency the path may add.
-var Budgets = []string{"PX-SSE-010", "PX-WS-006", "PX-LP-004"}
+var Budgets = []string{"PX-SSE-010", "PX-WS-006", "PX-LP-004", "PX-HS-008"}
 
 // NotObserved names the problems proxyrun.NaiveBreaks reports for a naive config that the
 // reference does not run into, and why; every other reported problem is caught by a check

@@ -74,7 +74,7 @@ var _ = register(check{
 	quote:       budgetQuote, spec: budgetSpec, problems: budgetProblems,
 	run: func(e *env) {
 		b := budget(e.t)
-		e.judgeBudget(b, e.sseAdded(late+b))
+		e.judgeBudget(b, e.streamAdded(late+b))
 	},
 })
 

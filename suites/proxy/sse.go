@@ -207,43 +207,7 @@ var _ = register(check{
 	quote:       "Buffering breaks event streams",
 	spec:        "operational: nginx.org ngx_http_proxy_module proxy_buffering, proxy_http_version; nginx/nginx#1505; HAProxy http-no-delay (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemBuffering},
-	run: func(e *env) {
-		t := e.t
-		px, dt := e.taps()
-		settle(px, dt)
-		small := publishSpaced(t, []int{1, 2, 3, 4, 5}, 200*time.Millisecond, 0)
-		want := seqsOf(small)
-		grace := small[len(small)-1].at.Add(late)
-		px.waitSeqs(t, want, grace)
-		all := small
-		if deliveryOf(t, px, small).held() {
-			// Held: publish 1 KiB events until the held ones come out, to tell a size
-			// threshold (nginx's ~4 KiB buffers) from a proxy that holds until the end.
-			for i := 0; i < 16 && !px.waitSeqs(t, want, time.Now()); i++ {
-				all = append(all, publishSpaced(t, []int{100 + i}, 0, 1024)...)
-				px.waitSeqs(t, want, time.Now().Add(100*time.Millisecond))
-			}
-			px.waitSeqs(t, want, all[len(all)-1].at.Add(e.window()))
-		}
-		pd := deliveryOf(t, px, small)
-		t.Measure("latency via proxy", "%s", pd)
-		if dt != nil {
-			dt.waitSeqs(t, want, time.Now().Add(late))
-			dd := deliveryOf(t, dt, small)
-			t.Measure("latency direct", "%s", dd)
-			if pd.held() && dd.held() {
-				t.Harness("the origin itself delivered late or not at all (%s): the proxy cannot be judged", dd)
-			}
-		} else {
-			t.Measure("comparison", "no proxies.direct: absolute bound only")
-		}
-		if pd.held() {
-			how := release(t, px, small, all)
-			t.Measure("release", "%s", how)
-			e.fail(fmt.Sprintf("events 1-5 (published 200 ms apart) each within %s", ms(late)),
-				fmt.Sprintf("%s; %s", pd, how))
-		}
-	},
+	run:         runDelivery,
 })
 
 // "HAProxy without `option http-no-delay` delays every SSE write (the first byte included)
@@ -254,28 +218,12 @@ var _ = register(check{
 	quote:       "HAProxy without option http-no-delay delays every SSE write (the first byte included) by about 200 ms.",
 	spec:        "operational: HAProxy option http-no-delay, measured with Debian 12's HAProxy 2.6 (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemWriteDelay},
-	run: func(e *env) {
-		t := e.t
-		if e.direct == "" {
-			t.NotSupported("the proxy's share of the latency needs the origin's own URL (--origin, deploy.origin or proxies.direct)")
-		}
-		a := e.sseAdded(late)
-		if a.via.held() {
-			t.Measure("note", "events are held for more than %s: see PX-SSE-002", ms(late))
-			return
-		}
-		added := a.diff.median()
-		t.Measure("added by the proxy", "%s (median)", ms(added))
-		if added > maxAdded {
-			e.fail(fmt.Sprintf("at most %s added per event", ms(maxAdded)),
-				fmt.Sprintf("%s added (median; via proxy %s); to make the latency your users accept a MUST, declare it: --latency or deploy.latency (PX-SSE-010)", ms(added), a.via.lat))
-		}
-	},
+	run:         runAdded,
 })
 
-// sseAdded opens a stream through the path and one from the origin (when known), publishes
+// streamAdded opens a stream through the path and one from the origin (when known), publishes
 // five events 200 ms apart, waits up to patience after the last for them, and measures.
-func (e *env) sseAdded(patience time.Duration) added {
+func (e *env) streamAdded(patience time.Duration) added {
 	t := e.t
 	px, dt := e.taps()
 	settle(px, dt)
@@ -314,49 +262,11 @@ var _ = register(check{
 	quote:       "Legacy proxy servers are known to, in certain cases, drop HTTP connections after a short timeout. To protect against such proxy servers, authors can include a comment line (one starting with a ':' character) every 15 seconds or so.",
 	spec:        "WHATWG HTML §9.2.7; operational: nginx proxy_read_timeout, HAProxy timeout server/client, Varnish between_bytes_timeout, Apache ProxyTimeout (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemIdleTimeout},
-	run: func(e *env) {
-		t := e.t
-		hb := t.Target().SSE.Heartbeat.D()
-		px := e.openTap("proxy", e.base, nil)
-		px.waitReady(time.Now().Add(2 * time.Second))
-		l := e.idleLimit(px.snap().header)
-		limitMeasure(t, l)
-		if !e.waitOut(l) {
-			s := e.watchGaps(l, hb, func() gapStat {
-				s := px.snap()
-				g := gapStat{gaps: max(s.reads-1, 0), longest: s.maxGap}
-				if s.bodyEnded {
-					g.ended = s.describeEnd()
-				}
-				return g
-			})
-			e.sseStatus(px.snap())
-			e.judgeMargin(l, "heartbeat", hb, s)
-			e.sseDeliversAfterIdle(px)
-			return
-		}
-		wait := 2 * l.d
-		t.Measure("idle wait", "%s (2× the limit; heartbeat %s)", ms(wait), ms(hb))
-		px.waitUntil(time.Now().Add(wait-time.Since(px.sent)), func() bool { return false })
-		s := px.snap()
-		e.sseStatus(s)
-		t.Measure("longest silence", "%s", ms(s.maxGap))
-		if s.bodyEnded {
-			t.Measure("cut", "%s", s.describeEnd())
-			silent := s.endedAt.Sub(s.sent)
-			if s.firstByteReceived {
-				silent = s.endedAt.Sub(s.lastRead)
-			}
-			e.fail(fmt.Sprintf("the stream open for %s without events", ms(wait)),
-				fmt.Sprintf("the stream %s, %s after its last byte (%d bytes in %d reads)", s.describeEnd(), ms(silent), s.bytes, s.reads))
-		}
-		t.Measure("survived", "%s", ms(time.Since(s.sent)))
-		e.sseDeliversAfterIdle(px)
-	},
+	run:         runIdle,
 })
 
-// sseStatus fails a stream through the proxy that got no response or not 200.
-func (e *env) sseStatus(s snapshot) {
+// streamStatus fails a stream through the proxy that got no response or not 200.
+func (e *env) streamStatus(s snapshot) {
 	if s.reqErr != nil {
 		e.fail("a response through the proxy", s.describeEnd(), proxyrun.ProblemBadGateway)
 	}
@@ -365,8 +275,8 @@ func (e *env) sseStatus(s snapshot) {
 	}
 }
 
-// sseDeliversAfterIdle publishes an event to a stream that stayed idle and requires it.
-func (e *env) sseDeliversAfterIdle(px *tap) {
+// deliversAfterIdle publishes an event to a stream that stayed idle and requires it.
+func (e *env) deliversAfterIdle(px *tap) {
 	t := e.t
 	p := publishSpaced(t, []int{1}, 0, 0)
 	if !px.waitSeqs(t, []int{1}, time.Now().Add(e.window())) {
@@ -440,36 +350,7 @@ var _ = register(check{
 	quote:       "The Last-Event-ID HTTP request header reports an EventSource object's last event ID string to the server when the user agent is to reestablish the connection.",
 	spec:        "WHATWG HTML §9.2.4; operational: request headers pass proxies unless stripped or cached without Vary (shared/notes/proxy-facts.md)",
 	problems:    []string{problemResumeHeader, proxyrun.ProblemCaching},
-	run: func(e *env) {
-		t := e.t
-		e.resumeByHeaderOrQuery(fw.SSE)
-		ids := e.learnIDs(1, 3)
-		t.Publish(t.Payload(4))
-		t.Publish(t.Payload(5))
-		r := e.openTap("resume", e.base, http.Header{"Last-Event-Id": {ids[0]}})
-		r.waitSeqs(t, []int{2, 3, 4, 5}, time.Now().Add(e.window()))
-		time.Sleep(200 * time.Millisecond) // a duplicate or a stale replay would follow at once
-		got := r.seqs(t)
-		t.Measure("seqs after resume", "%v", got)
-		t.Measure("resumed from", "%q", ids[0])
-		if s := r.snap(); s.headersReceived && s.status != http.StatusOK {
-			e.fail("200", fmt.Sprintf("status %d", s.status), statusProblem(s.status))
-		}
-		if !slices.Equal(got, []int{2, 3, 4, 5}) {
-			diag := "a gap or a duplicate"
-			switch {
-			case r.snap().bytes == 0:
-				e.fail("payload seqs [2 3 4 5] after resuming from event 1's id",
-					fmt.Sprintf("no byte of the stream passed the proxy within %s (stream %s): it holds the stream (see PX-SSE-002)", ms(e.window()), r.snap().describeEnd()),
-					proxyrun.ProblemBuffering)
-			case len(got) == 0:
-				diag = "nothing was replayed: the Last-Event-ID header did not reach the origin (the stream started live)"
-			case got[0] == 1:
-				diag = "the resumed id's own event was replayed"
-			}
-			e.fail("payload seqs [2 3 4 5] after resuming from event 1's id", fmt.Sprintf("%v within %s: %s", got, ms(e.window()), diag))
-		}
-	},
+	run:         runResume,
 })
 
 // "Unless the response is uncacheable or passed, request coalescing (the waiting list) and
@@ -480,35 +361,7 @@ var _ = register(check{
 	quote:       "Unless the response is uncacheable or passed, request coalescing (the waiting list) and caching apply to SSE too.",
 	spec:        "operational: varnish-cache builtin.vcl waiting list; Bunny CDN request coalescing (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemCoalescing},
-	run: func(e *env) {
-		t := e.t
-		a := e.openTap("client 1", e.base, nil)
-		b := e.openTap("client 2", e.base, nil)
-		settle(a, b)
-		pubs := publishSpaced(t, []int{1, 2}, 200*time.Millisecond, 0)
-		deadline := time.Now().Add(e.window())
-		a.waitSeqs(t, []int{1, 2}, deadline)
-		b.waitSeqs(t, []int{1, 2}, deadline)
-		var bad []string
-		for i, tp := range []*tap{a, b} {
-			s := tp.snap()
-			d := deliveryOf(t, tp, pubs)
-			head := "no headers"
-			if s.headersReceived {
-				head = fmt.Sprintf("status %d after %s", s.status, ms(s.headersAt.Sub(s.sent)))
-			}
-			t.Measure(fmt.Sprintf("client %d", i+1), "%s; %s", head, d)
-			if !s.headersReceived || s.status != http.StatusOK || len(d.missing) > 0 {
-				bad = append(bad, fmt.Sprintf("client %d: %s, %s (stream %s)", i+1, head, d, s.describeEnd()))
-			}
-		}
-		if len(bad) == 2 && a.snap().status == http.StatusOK {
-			e.fail("both clients receive events 1 and 2", strings.Join(bad, "; "), proxyrun.ProblemBuffering)
-		}
-		if len(bad) > 0 {
-			e.fail("both clients receive events 1 and 2", strings.Join(bad, "; "))
-		}
-	},
+	run:         runConcurrent,
 })
 
 // "Bunny CDN: an SSE response with no Cache-Control gets cached for 1 month. A cached stream
@@ -520,44 +373,7 @@ var _ = register(check{
 	quote:       "an SSE response with no Cache-Control gets cached for 1 month. A cached stream replays in a loop, and request coalescing breaks per-user streams.",
 	spec:        "operational: Bunny CDN; varnish-cache builtin.vcl default_ttl (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemCaching},
-	run: func(e *env) {
-		t := e.t
-		e.resumeByHeaderOrQuery(fw.SSE)
-		ids := e.learnIDs(1, 3)
-		read := func(label, id string, want []int) []int {
-			h := http.Header{}
-			if id != "" {
-				h.Set("Last-Event-Id", id)
-			}
-			tp := e.openTap(label, e.base, h)
-			if id == "" {
-				settle(tp)
-				t.Publish(t.Payload(4))
-			}
-			tp.waitSeqs(t, want, time.Now().Add(e.window()))
-			time.Sleep(200 * time.Millisecond)
-			got := tp.seqs(t)
-			t.Measure(label, "%v", got)
-			if s := tp.snap(); s.bytes == 0 {
-				e.fail(fmt.Sprintf("%v for the %s", want, label),
-					fmt.Sprintf("no byte of the stream passed the proxy within %s (stream %s): it holds the stream (see PX-SSE-002)", ms(e.window()), s.describeEnd()),
-					proxyrun.ProblemBuffering)
-			}
-			tp.close()
-			return got
-		}
-		a := read("client resuming from id 1", ids[0], []int{2, 3})
-		b := read("client resuming from id 2", ids[1], []int{3})
-		c := read("new live client", "", []int{4})
-		switch {
-		case slices.Equal(b, a) && len(a) > 0:
-			e.fail("[3] for the client resuming from id 2", fmt.Sprintf("%v, the answer of the client resuming from id 1: a cached stream", b))
-		case len(c) > 0 && c[0] != 4:
-			e.fail("[4] for a new live client", fmt.Sprintf("%v: old events replayed to a live client (a cached stream)", c))
-		case !slices.Equal(a, []int{2, 3}) || !slices.Equal(b, []int{3}) || !slices.Equal(c, []int{4}):
-			e.fail("[2 3], [3] and [4]", fmt.Sprintf("%v, %v and %v", a, b, c), problemResumeHeader, proxyrun.ProblemCaching)
-		}
-	},
+	run:         runUncached,
 })
 
 // "Compression layers hold data until a flush ... (flush gzip/brotli after each SSE
@@ -569,37 +385,241 @@ var _ = register(check{
 	quote:       "Compression layers hold data until a flush",
 	spec:        "operational: nginx gzip_types; expressjs/compression#61, tower-rs/tower-http#420, cloudflare/workerd#7390 (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemCompression},
-	run: func(e *env) {
-		t := e.t
-		g := e.openTap("gzip", e.base, http.Header{"Accept-Encoding": {"gzip"}})
-		p := e.openTap("plain", e.base, nil)
-		settle(g, p)
-		pubs := publishSpaced(t, []int{1, 2, 3, 4, 5}, 200*time.Millisecond, 0)
-		want := seqsOf(pubs)
-		deadline := pubs[len(pubs)-1].at.Add(late)
-		if !g.waitSeqs(t, want, deadline) || !p.waitSeqs(t, want, deadline) {
-			deadline = pubs[len(pubs)-1].at.Add(e.window())
-			g.waitSeqs(t, want, deadline)
-			p.waitSeqs(t, want, deadline)
-		}
-		gs := g.snap()
-		enc := "identity"
-		if gs.headersReceived && gs.header.Get("Content-Encoding") != "" {
-			enc = gs.header.Get("Content-Encoding")
-		}
-		gd, pd := deliveryOf(t, g, pubs), deliveryOf(t, p, pubs)
-		t.Measure("Content-Encoding", "%s", enc)
-		t.Measure("latency with gzip", "%s", gd)
-		t.Measure("latency without", "%s", pd)
-		if gs.reqErr != nil || (gs.headersReceived && gs.status != http.StatusOK) {
-			e.fail("200 with Accept-Encoding: gzip", gs.describeEnd()+fmt.Sprintf(" (status %d)", gs.status), statusProblem(gs.status))
-		}
-		if len(gd.missing) > len(pd.missing) || (gd.lat.max() > late && gd.lat.max() > pd.lat.max()+500*time.Millisecond) {
-			e.fail(fmt.Sprintf("events with gzip within %s, like without", ms(late)),
-				fmt.Sprintf("with gzip (%s): %s; without: %s", enc, gd, pd))
-		}
-		if pd.held() {
-			t.Measure("note", "events are held with or without compression: see PX-SSE-002")
-		}
-	},
+	run:         runCompressed,
 })
+
+// runDelivery is PX-SSE-002 for the check's stream transport (SSE or an HTTP stream).
+func runDelivery(e *env) {
+	t := e.t
+	px, dt := e.taps()
+	settle(px, dt)
+	small := publishSpaced(t, []int{1, 2, 3, 4, 5}, 200*time.Millisecond, 0)
+	want := seqsOf(small)
+	grace := small[len(small)-1].at.Add(late)
+	px.waitSeqs(t, want, grace)
+	all := small
+	if deliveryOf(t, px, small).held() {
+		// Held: publish 1 KiB events until the held ones come out, to tell a size
+		// threshold (nginx's ~4 KiB buffers) from a proxy that holds until the end.
+		for i := 0; i < 16 && !px.waitSeqs(t, want, time.Now()); i++ {
+			all = append(all, publishSpaced(t, []int{100 + i}, 0, 1024)...)
+			px.waitSeqs(t, want, time.Now().Add(100*time.Millisecond))
+		}
+		px.waitSeqs(t, want, all[len(all)-1].at.Add(e.window()))
+	}
+	pd := deliveryOf(t, px, small)
+	t.Measure("latency via proxy", "%s", pd)
+	if dt != nil {
+		dt.waitSeqs(t, want, time.Now().Add(late))
+		dd := deliveryOf(t, dt, small)
+		t.Measure("latency direct", "%s", dd)
+		if pd.held() && dd.held() {
+			t.Harness("the origin itself delivered late or not at all (%s): the proxy cannot be judged", dd)
+		}
+	} else {
+		t.Measure("comparison", "no proxies.direct: absolute bound only")
+	}
+	if pd.held() {
+		how := release(t, px, small, all)
+		t.Measure("release", "%s", how)
+		e.fail(fmt.Sprintf("events 1-5 (published 200 ms apart) each within %s", ms(late)),
+			fmt.Sprintf("%s; %s", pd, how))
+	}
+}
+
+// runAdded is PX-SSE-003 for the check's stream transport (SSE or an HTTP stream).
+func runAdded(e *env) {
+	t := e.t
+	if e.direct == "" {
+		t.NotSupported("the proxy's share of the latency needs the origin's own URL (--origin, deploy.origin or proxies.direct)")
+	}
+	a := e.streamAdded(late)
+	if a.via.held() {
+		t.Measure("note", "events are held for more than %s: see %s", ms(late), e.see("PX-SSE-002"))
+		return
+	}
+	added := a.diff.median()
+	t.Measure("added by the proxy", "%s (median)", ms(added))
+	if added > maxAdded {
+		e.fail(fmt.Sprintf("at most %s added per event", ms(maxAdded)),
+			fmt.Sprintf("%s added (median; via proxy %s); to make the latency your users accept a MUST, declare it: --latency or deploy.latency (%s)", ms(added), a.via.lat, e.see("PX-SSE-010")))
+	}
+}
+
+// runIdle is PX-SSE-004 for the check's stream transport (SSE or an HTTP stream).
+func runIdle(e *env) {
+	t := e.t
+	hb := e.heartbeat()
+	px := e.openTap("proxy", e.base, nil)
+	px.waitReady(time.Now().Add(2 * time.Second))
+	l := e.idleLimit(px.snap().header)
+	limitMeasure(t, l)
+	if !e.waitOut(l) {
+		s := e.watchGaps(l, hb, func() gapStat {
+			s := px.snap()
+			g := gapStat{gaps: max(s.reads-1, 0), longest: s.maxGap}
+			if s.bodyEnded {
+				g.ended = s.describeEnd()
+			}
+			return g
+		})
+		e.streamStatus(px.snap())
+		e.judgeMargin(l, "heartbeat", hb, s)
+		e.deliversAfterIdle(px)
+		return
+	}
+	wait := 2 * l.d
+	t.Measure("idle wait", "%s (2× the limit; heartbeat %s)", ms(wait), ms(hb))
+	px.waitUntil(time.Now().Add(wait-time.Since(px.sent)), func() bool { return false })
+	s := px.snap()
+	e.streamStatus(s)
+	t.Measure("longest silence", "%s", ms(s.maxGap))
+	if s.bodyEnded {
+		t.Measure("cut", "%s", s.describeEnd())
+		silent := s.endedAt.Sub(s.sent)
+		if s.firstByteReceived {
+			silent = s.endedAt.Sub(s.lastRead)
+		}
+		e.fail(fmt.Sprintf("the stream open for %s without events", ms(wait)),
+			fmt.Sprintf("the stream %s, %s after its last byte (%d bytes in %d reads)", s.describeEnd(), ms(silent), s.bytes, s.reads))
+	}
+	t.Measure("survived", "%s", ms(time.Since(s.sent)))
+	e.deliversAfterIdle(px)
+}
+
+// runResume is PX-SSE-005 for the check's stream transport (SSE or an HTTP stream).
+func runResume(e *env) {
+	t := e.t
+	e.resumeByHeaderOrQuery(e.t.Check.Transport)
+	ids := e.learnIDs(1, 3)
+	t.Publish(t.Payload(4))
+	t.Publish(t.Payload(5))
+	r := e.openResumed("resume", e.base, ids[0])
+	r.waitSeqs(t, []int{2, 3, 4, 5}, time.Now().Add(e.window()))
+	time.Sleep(200 * time.Millisecond) // a duplicate or a stale replay would follow at once
+	got := r.seqs(t)
+	t.Measure("seqs after resume", "%v", got)
+	t.Measure("resumed from", "%q", ids[0])
+	if s := r.snap(); s.headersReceived && s.status != http.StatusOK {
+		e.fail("200", fmt.Sprintf("status %d", s.status), statusProblem(s.status))
+	}
+	if !slices.Equal(got, []int{2, 3, 4, 5}) {
+		diag := "a gap or a duplicate"
+		switch {
+		case r.snap().bytes == 0:
+			e.fail("payload seqs [2 3 4 5] after resuming from event 1's id",
+				fmt.Sprintf("no byte of the stream passed the proxy within %s (stream %s): it holds the stream (see %s)", ms(e.window()), r.snap().describeEnd(), e.see("PX-SSE-002")),
+				proxyrun.ProblemBuffering)
+		case len(got) == 0:
+			diag = "nothing was replayed: " + e.tokenName() + " did not reach the origin (the stream started live)"
+		case got[0] == 1:
+			diag = "the resumed id's own event was replayed"
+		}
+		e.fail("payload seqs [2 3 4 5] after resuming from event 1's id", fmt.Sprintf("%v within %s: %s", got, ms(e.window()), diag))
+	}
+}
+
+// runConcurrent is PX-SSE-006 for the check's stream transport (SSE or an HTTP stream).
+func runConcurrent(e *env) {
+	t := e.t
+	a := e.openTap("client 1", e.base, nil)
+	b := e.openTap("client 2", e.base, nil)
+	settle(a, b)
+	pubs := publishSpaced(t, []int{1, 2}, 200*time.Millisecond, 0)
+	deadline := time.Now().Add(e.window())
+	a.waitSeqs(t, []int{1, 2}, deadline)
+	b.waitSeqs(t, []int{1, 2}, deadline)
+	var bad []string
+	for i, tp := range []*tap{a, b} {
+		s := tp.snap()
+		d := deliveryOf(t, tp, pubs)
+		head := "no headers"
+		if s.headersReceived {
+			head = fmt.Sprintf("status %d after %s", s.status, ms(s.headersAt.Sub(s.sent)))
+		}
+		t.Measure(fmt.Sprintf("client %d", i+1), "%s; %s", head, d)
+		if !s.headersReceived || s.status != http.StatusOK || len(d.missing) > 0 {
+			bad = append(bad, fmt.Sprintf("client %d: %s, %s (stream %s)", i+1, head, d, s.describeEnd()))
+		}
+	}
+	if len(bad) == 2 && a.snap().status == http.StatusOK {
+		e.fail("both clients receive events 1 and 2", strings.Join(bad, "; "), proxyrun.ProblemBuffering)
+	}
+	if len(bad) > 0 {
+		e.fail("both clients receive events 1 and 2", strings.Join(bad, "; "))
+	}
+}
+
+// runUncached is PX-SSE-007 for the check's stream transport (SSE or an HTTP stream).
+func runUncached(e *env) {
+	t := e.t
+	e.resumeByHeaderOrQuery(e.t.Check.Transport)
+	ids := e.learnIDs(1, 3)
+	read := func(label, id string, want []int) []int {
+		var tp *tap
+		if id != "" {
+			tp = e.openResumed(label, e.base, id)
+		} else {
+			tp = e.openTap(label, e.base, nil)
+			settle(tp)
+			t.Publish(t.Payload(4))
+		}
+		tp.waitSeqs(t, want, time.Now().Add(e.window()))
+		time.Sleep(200 * time.Millisecond)
+		got := tp.seqs(t)
+		t.Measure(label, "%v", got)
+		if s := tp.snap(); s.bytes == 0 {
+			e.fail(fmt.Sprintf("%v for the %s", want, label),
+				fmt.Sprintf("no byte of the stream passed the proxy within %s (stream %s): it holds the stream (see %s)", ms(e.window()), s.describeEnd(), e.see("PX-SSE-002")),
+				proxyrun.ProblemBuffering)
+		}
+		tp.close()
+		return got
+	}
+	a := read("client resuming from id 1", ids[0], []int{2, 3})
+	b := read("client resuming from id 2", ids[1], []int{3})
+	c := read("new live client", "", []int{4})
+	switch {
+	case slices.Equal(b, a) && len(a) > 0:
+		e.fail("[3] for the client resuming from id 2", fmt.Sprintf("%v, the answer of the client resuming from id 1: a cached stream", b))
+	case len(c) > 0 && c[0] != 4:
+		e.fail("[4] for a new live client", fmt.Sprintf("%v: old events replayed to a live client (a cached stream)", c))
+	case !slices.Equal(a, []int{2, 3}) || !slices.Equal(b, []int{3}) || !slices.Equal(c, []int{4}):
+		e.fail("[2 3], [3] and [4]", fmt.Sprintf("%v, %v and %v", a, b, c), problemResumeHeader, proxyrun.ProblemCaching)
+	}
+}
+
+// runCompressed is PX-SSE-008 for the check's stream transport (SSE or an HTTP stream).
+func runCompressed(e *env) {
+	t := e.t
+	g := e.openTap("gzip", e.base, http.Header{"Accept-Encoding": {"gzip"}})
+	p := e.openTap("plain", e.base, nil)
+	settle(g, p)
+	pubs := publishSpaced(t, []int{1, 2, 3, 4, 5}, 200*time.Millisecond, 0)
+	want := seqsOf(pubs)
+	deadline := pubs[len(pubs)-1].at.Add(late)
+	if !g.waitSeqs(t, want, deadline) || !p.waitSeqs(t, want, deadline) {
+		deadline = pubs[len(pubs)-1].at.Add(e.window())
+		g.waitSeqs(t, want, deadline)
+		p.waitSeqs(t, want, deadline)
+	}
+	gs := g.snap()
+	enc := "identity"
+	if gs.headersReceived && gs.header.Get("Content-Encoding") != "" {
+		enc = gs.header.Get("Content-Encoding")
+	}
+	gd, pd := deliveryOf(t, g, pubs), deliveryOf(t, p, pubs)
+	t.Measure("Content-Encoding", "%s", enc)
+	t.Measure("latency with gzip", "%s", gd)
+	t.Measure("latency without", "%s", pd)
+	if gs.reqErr != nil || (gs.headersReceived && gs.status != http.StatusOK) {
+		e.fail("200 with Accept-Encoding: gzip", gs.describeEnd()+fmt.Sprintf(" (status %d)", gs.status), statusProblem(gs.status))
+	}
+	if len(gd.missing) > len(pd.missing) || (gd.lat.max() > late && gd.lat.max() > pd.lat.max()+500*time.Millisecond) {
+		e.fail(fmt.Sprintf("events with gzip within %s, like without", ms(late)),
+			fmt.Sprintf("with gzip (%s): %s; without: %s", enc, gd, pd))
+	}
+	if pd.held() {
+		t.Measure("note", "events are held with or without compression: see %s", e.see("PX-SSE-002"))
+	}
+}

@@ -12,16 +12,19 @@ import (
 	"time"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/ndjsonclient"
 	"github.com/rtconform/rtconform/suites/framework/sseclient"
 )
 
 // maxTapEvents bounds the events a tap keeps.
 const maxTapEvents = 1024
 
-// tap is one SSE request read in the background with arrival times. Unlike
-// sseclient.Stream it does not wait for the response headers (a buffering proxy may hold
-// them for seconds) and it decodes a gzip body, so delivery through a proxy is timed from
-// the publish whatever the proxy does. Events go through the strict sseclient.Parser.
+// tap is one event stream request (SSE, or an HTTP stream of JSON lines) read in the
+// background with arrival times. Unlike sseclient.Stream it does not wait for the response
+// headers (a buffering proxy may hold them for seconds) and it decodes a gzip body, so
+// delivery through a proxy is timed from the publish whatever the proxy does. SSE goes
+// through the strict sseclient.Parser, JSON lines through ndjsonclient.Parser and the
+// target's envelope; both end as events with a payload and an id.
 type tap struct {
 	label string
 	sent  time.Time
@@ -30,8 +33,8 @@ type tap struct {
 	done   chan struct{} // closed when the body ended (or the request failed)
 	notify chan struct{} // signalled on every read
 	cancel context.CancelFunc
-	// envelope is the target's sse.envelope (nil: the data is the payload).
-	envelope *fw.SSEEnvelope
+	// decode turns the bytes of one read into the events they complete.
+	decode func(b []byte, at time.Time) ([]sseclient.Event, error)
 
 	mu        sync.Mutex
 	status    int
@@ -56,27 +59,104 @@ type tapEvent struct {
 	bytes int64
 }
 
-// openTap starts GET base+sse path of the check's topic with the extra headers (Accept and
-// Cache-Control are set as an EventSource sets them). It returns at once.
+// openTap starts the check's stream request at base with the extra headers: for an SSE
+// check GET base+sse path of the check's topic (Accept and Cache-Control set as an
+// EventSource sets them), for an HTTP stream check the declared request
+// (fw.T.HTTPStreamRequest). It returns at once.
 func (e *env) openTap(label, base string, header http.Header) *tap {
-	t := e.t
-	u := base + fw.Path(t.Target().SSE.Path, t.Topic())
-	ctx, cancel := context.WithCancel(t.Context())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		cancel()
-		t.Harness("request for %s: %v", u, err)
+	return e.openStream(label, base, header, "")
+}
+
+// openResumed opens the check's stream at base resuming from token: Last-Event-ID for SSE,
+// the declared resume query or body for an HTTP stream.
+func (e *env) openResumed(label, base, token string) *tap {
+	if e.t.Check.Transport == fw.HTTPStream {
+		return e.openStream(label, base, nil, token)
 	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Cache-Control", "no-cache")
+	return e.openStream(label, base, http.Header{"Last-Event-Id": {token}}, "")
+}
+
+func (e *env) openStream(label, base string, header http.Header, token string) *tap {
+	t := e.t
+	ctx, cancel := context.WithCancel(t.Context())
+	var req *http.Request
+	var decode func([]byte, time.Time) ([]sseclient.Event, error)
+	if t.Check.Transport == fw.HTTPStream {
+		req, _ = t.HTTPStreamRequest(ctx, base, t.Topic(), token)
+		decode = lineDecoder(t)
+	} else {
+		u := base + fw.Path(t.Target().SSE.Path, t.Topic())
+		var err error
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			cancel()
+			t.Harness("request for %s: %v", u, err)
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Cache-Control", "no-cache")
+		decode = sseDecoder(t.Target().SSE.Envelope)
+	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	tp := &tap{label: label, sent: time.Now(), ready: make(chan struct{}), done: make(chan struct{}),
-		notify: make(chan struct{}, 1), cancel: cancel, envelope: t.Target().SSE.Envelope}
+		notify: make(chan struct{}, 1), cancel: cancel, decode: decode}
 	go tp.run(t.HTTP(), req)
 	t.Cleanup(tp.close)
 	return tp
+}
+
+// sseDecoder parses SSE with the strict parser; with the target's SSE envelope
+// (sse.envelope) the payload is taken out of the data, and a control frame (a connect
+// reply, a {} ping) is not an event.
+func sseDecoder(envelope *fw.SSEEnvelope) func([]byte, time.Time) ([]sseclient.Event, error) {
+	p := sseclient.NewParser(sseclient.Limits{MaxBytes: 16 << 20})
+	return func(b []byte, at time.Time) ([]sseclient.Event, error) {
+		evs, err := p.Feed(b, at)
+		out := evs[:0]
+		for _, ev := range evs {
+			if ev.Type == "" || ev.Type == "message" {
+				_, payload, ok := envelope.Open(ev.Data)
+				if !ok {
+					continue
+				}
+				ev.Data = payload
+			}
+			out = append(out, ev)
+		}
+		return out, err
+	}
+}
+
+// lineDecoder parses JSON lines: a line whose data pointer resolves (target.httpstream
+// envelope) is an event with its id; the connect reply (target.connect) gives its replayed
+// events and its fields (kept for resume templates); every other line is a keep-alive.
+// Invalid lines are HS-WIRE-001's finding and skipped here.
+func lineDecoder(t *fw.T) func([]byte, time.Time) ([]sseclient.Event, error) {
+	tg, topic := t.Target(), t.Topic()
+	p := ndjsonclient.NewParser(ndjsonclient.Limits{MaxLine: tg.FrameBound(0)})
+	env := tg.HTTPStreamEnvelope()
+	open := &fw.SSEEnvelope{ID: env.ID, Data: env.Data}
+	return func(b []byte, at time.Time) ([]sseclient.Event, error) {
+		lines, err := p.Feed(b, at)
+		var out []sseclient.Event
+		for _, ln := range lines {
+			if ln.Err != nil {
+				continue
+			}
+			if r, ok := tg.Connect.Open(ln.Raw, topic); ok {
+				t.ResumeState().Learn(topic, r.Fields)
+				for _, ev := range r.Events {
+					out = append(out, sseclient.Event{Data: ev.Data, LastEventID: ev.ID, IDSeen: ev.ID != "", At: ln.At})
+				}
+				continue
+			}
+			if id, data, ok := open.Open(string(ln.Raw)); ok {
+				out = append(out, sseclient.Event{Data: data, LastEventID: id, IDSeen: id != "", At: ln.At})
+			}
+		}
+		return out, err
+	}
 }
 
 // taps opens the check's stream through the proxy and, when the origin is known, directly
@@ -117,13 +197,12 @@ func (tp *tap) run(c *http.Client, req *http.Request) {
 		}
 		body = zr
 	}
-	p := sseclient.NewParser(sseclient.Limits{MaxBytes: 16 << 20})
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
 			now := time.Now()
-			evs, perr := p.Feed(buf[:n], now)
+			evs, perr := tp.decode(buf[:n], now)
 			tp.mu.Lock()
 			if tp.firstByte.IsZero() {
 				tp.firstByte = now
@@ -134,15 +213,6 @@ func (tp *tap) run(c *http.Client, req *http.Request) {
 			tp.reads++
 			tp.bytes += int64(n)
 			for _, ev := range evs {
-				if ev.Type == "" || ev.Type == "message" {
-					// The target's SSE envelope (sse.envelope): the payload out of the
-					// data; a control frame (connect reply, {} ping) is not an event.
-					_, payload, ok := tp.envelope.Open(ev.Data)
-					if !ok {
-						continue
-					}
-					ev.Data = payload
-				}
 				if len(tp.events) < maxTapEvents {
 					tp.events = append(tp.events, tapEvent{Event: ev, read: tp.reads, bytes: tp.bytes})
 				}

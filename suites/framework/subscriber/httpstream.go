@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
@@ -31,35 +29,13 @@ func (s *Subscriber) runHTTPStream(ctx context.Context) time.Duration {
 	defer cancel()
 	cctx = s.trace(cctx)
 	u := s.endpoint(cfg.Path, "", "")
-	body := strings.ReplaceAll(cfg.Body, "{topic}", s.o.Topic)
-	if token != "" {
-		switch {
-		case cfg.Resume.Query != "":
-			u = s.endpoint(cfg.Path, cfg.Resume.Query, token)
-		case cfg.Resume.Body != "":
-			var err error
-			body, err = fw.RenderToken(cfg.Resume.Body, s.o.Topic, token, s.o.Resume.Fields(s.o.Topic))
-			if err != nil {
-				s.connected(token, start, fmt.Errorf("target.httpstream.resume.body: %w", err))
-				return 0
-			}
-		}
+	if token != "" && cfg.Resume.Query != "" {
+		u = s.endpoint(cfg.Path, cfg.Resume.Query, token)
 	}
-	method := cfg.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	var rd io.Reader
-	if method == http.MethodPost {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(cctx, method, u, rd)
+	req, err := cfg.Request(cctx, u, s.o.Topic, token, s.o.Resume.Fields(s.o.Topic))
 	if err != nil {
 		s.connected(token, start, err)
 		return 0
-	}
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	timer := time.AfterFunc(s.connectBound(), cancel)
 	st, err := ndjsonclient.Start(cctx, s.http, req, ndjsonclient.Limits{MaxLine: s.o.Target.FrameBound(0)})
