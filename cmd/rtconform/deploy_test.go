@@ -58,8 +58,9 @@ func TestDeployMatrix(t *testing.T) {
 		})
 	}
 	// A buffering path without the origin: nginx's naive config in front of an origin that
-	// does not send X-Accel-Buffering. Buffering is reported once, as the cause the SSE
-	// checks are BLOCKED by, instead of each SSE check waiting out its timeout.
+	// does not send X-Accel-Buffering. Buffering is reported once per stream transport, as
+	// the cause its checks are BLOCKED by (SSE, the HTTP stream), instead of each check
+	// waiting out its timeout.
 	t.Run("buffering", func(t *testing.T) {
 		t.Parallel()
 		if err := proxyrun.Available("nginx"); err != nil {
@@ -75,30 +76,39 @@ func TestDeployMatrix(t *testing.T) {
 		if r.code != 1 {
 			t.Errorf("exit %d, want 1", r.code)
 		}
-		var buffering *fw.CauseGroup
-		for i, g := range r.report.Summary.Causes {
-			if g.Key == "buffering:sse" {
-				buffering = &r.report.Summary.Causes[i]
-			}
-		}
-		if buffering == nil {
-			t.Fatalf("no buffering:sse cause; causes %+v", r.report.Summary.Causes)
-		}
-		blocked := 0
-		for _, c := range r.report.Checks {
-			switch {
-			case c.Transport != fw.SSE || c.Cell != "":
-			case c.Verdict == fw.BLOCKED:
-				blocked++
-				if c.Cause == nil || c.Cause.Key != "buffering:sse" {
-					t.Errorf("%s BLOCKED by %+v, want buffering:sse", c.Key(), c.Cause)
+		// Both streams are held (the HTTP stream goes without X-Accel-Buffering too): each
+		// transport's wire checks are BLOCKED under its own buffering cause.
+		for _, w := range []struct {
+			tr  fw.Transport
+			min int // the transport's suite, at least
+		}{{fw.SSE, 20}, {fw.HTTPStream, 10}} {
+			key := "buffering:" + string(w.tr)
+			var buffering *fw.CauseGroup
+			for i, g := range r.report.Summary.Causes {
+				if g.Key == key {
+					buffering = &r.report.Summary.Causes[i]
 				}
-			case c.Verdict == fw.FAIL || c.Verdict == fw.WARN:
-				t.Errorf("%s %s behind a buffering path, want BLOCKED by buffering: %s", c.Key(), c.Verdict, c.Message)
 			}
-		}
-		if blocked < 20 || len(buffering.Checks) < blocked {
-			t.Errorf("%d SSE checks BLOCKED, %d under the buffering cause: want the SSE suite (≥ 20) grouped under it", blocked, len(buffering.Checks))
+			if buffering == nil {
+				t.Errorf("no %s cause; causes %+v", key, r.report.Summary.Causes)
+				continue
+			}
+			blocked := 0
+			for _, c := range r.report.Checks {
+				switch {
+				case c.Transport != w.tr || c.Cell != "":
+				case c.Verdict == fw.BLOCKED:
+					blocked++
+					if c.Cause == nil || c.Cause.Key != key {
+						t.Errorf("%s BLOCKED by %+v, want %s", c.Key(), c.Cause, key)
+					}
+				case c.Verdict == fw.FAIL || c.Verdict == fw.WARN:
+					t.Errorf("%s %s behind a buffering path, want BLOCKED by buffering: %s", c.Key(), c.Verdict, c.Message)
+				}
+			}
+			if blocked < w.min || len(buffering.Checks) < blocked {
+				t.Errorf("%d %s checks BLOCKED, %d under the buffering cause: want the suite (≥ %d) grouped under it", blocked, w.tr, len(buffering.Checks), w.min)
+			}
 		}
 		if !strings.Contains(r.stdout, "buffer") || !strings.Contains(r.stdout, "the path in front of it") {
 			t.Errorf("the console does not name buffering and the path:\n%s", r.stdout)
