@@ -326,13 +326,15 @@ const problemResumeHeader = "resume-header"
 
 // resumeByHeaderOrQuery ends a resume check as NOT_SUPPORTED for a target that resumes
 // through a connect request of its own (sse.resume.path, websocket.resume.path, or replayed
-// events inside a connect reply, target.connect): the proxy suite's resume checks send
-// Last-Event-ID or the resume query and read the replay event by event. The wire suites and
-// the chaos suite judge such a target's resume; through a proxy it is not covered yet.
+// events inside a connect reply, target.connect): the proxy suite's SSE and WebSocket resume
+// checks send Last-Event-ID or the resume query and read the replay event by event. The wire
+// suites and the chaos suite judge such a target's resume; through a proxy it is not covered
+// yet. An HTTP stream is covered: its tap reads the connect reply's replayed events and
+// fields (the resume body template's epoch), like the httpstream suite.
 func (e *env) resumeByHeaderOrQuery(tr fw.Transport) {
 	tg := e.t.Target()
 	switch {
-	case tg.Connect != nil && tg.Connect.Events != "":
+	case tr != fw.HTTPStream && tg.Connect != nil && tg.Connect.Events != "":
 		e.t.NotSupported("the target replays events inside its connect reply (target.connect.events): the proxy suite's resume checks do not read it yet")
 	case tr == fw.SSE && tg.SSE.Resume.Path != "":
 		e.t.NotSupported("the target resumes through its own request (sse.resume.path), not Last-Event-ID: the proxy suite's resume checks send Last-Event-ID")
