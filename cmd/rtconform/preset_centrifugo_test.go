@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtconform/rtconform/proxies/proxyrun"
 	fw "github.com/rtconform/rtconform/suites/framework"
 )
 
@@ -144,31 +145,7 @@ func testCentrifugoPreset(t *testing.T, preset string, wantFail, wantWarn []stri
 		profile = []string{"--config", filepath.Join(root, preset)}
 	}
 	t.Parallel()
-	bin := centrifugoBinary(t)
-	addr, dir := freeAddr(t), t.TempDir()
-	host, port, _ := net.SplitHostPort(addr)
-	cfg := map[string]any{
-		"http_server":     map[string]any{"address": host, "port": json.Number(port)},
-		"log":             map[string]any{"level": "error"},
-		"client":          map[string]any{"insecure": true, "allowed_origins": []string{"*"}},
-		"http_api":        map[string]any{"insecure": true},
-		"health":          map[string]any{"enabled": true},
-		"uni_sse":         map[string]any{"enabled": true},
-		"uni_websocket":   map[string]any{"enabled": true},
-		"uni_http_stream": map[string]any{"enabled": true},
-		"channel": map[string]any{"namespaces": []any{map[string]any{
-			"name": "hist", "history_size": 10000, "history_ttl": "600s", "force_recovery": true,
-			"allow_subscribe_for_anonymous": true,
-		}}},
-	}
-	raw, _ := json.Marshal(cfg)
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config", filepath.Join(dir, "config.json"))
-	cmd.Dir = dir
-	base := "http://" + addr
-	serveReal(t, "centrifugo", cmd, dir, base+"/health", http.StatusOK, 30*time.Second)
+	base, dir := startCentrifugo(t)
 
 	r := cliEnv(t, 10*time.Minute, nil, slices.Concat([]string{"run"}, profile, []string{"--target", base, "--report-dir", filepath.Join(dir, "report")})...)
 	if r.report == nil {
@@ -196,6 +173,41 @@ func testCentrifugoPreset(t *testing.T, preset string, wantFail, wantWarn []stri
 	}
 }
 
+// startCentrifugo starts Centrifugo (built once per machine) on a free loopback port with
+// uni_sse, uni_websocket and uni_http_stream enabled and the namespace hist (history and
+// recovery on, anonymous subscribers), and returns its base URL and a directory of the test's.
+func startCentrifugo(t *testing.T) (base, dir string) {
+	t.Helper()
+	bin := centrifugoBinary(t)
+	addr := freeAddr(t)
+	dir = t.TempDir()
+	host, port, _ := net.SplitHostPort(addr)
+	cfg := map[string]any{
+		"http_server":     map[string]any{"address": host, "port": json.Number(port)},
+		"log":             map[string]any{"level": "error"},
+		"client":          map[string]any{"insecure": true, "allowed_origins": []string{"*"}},
+		"http_api":        map[string]any{"insecure": true},
+		"health":          map[string]any{"enabled": true},
+		"uni_sse":         map[string]any{"enabled": true},
+		"uni_websocket":   map[string]any{"enabled": true},
+		"uni_http_stream": map[string]any{"enabled": true},
+		"channel": map[string]any{"namespaces": []any{map[string]any{
+			"name": "hist", "history_size": 10000, "history_ttl": "600s", "force_recovery": true,
+			"allow_subscribe_for_anonymous": true,
+		}}},
+	}
+	raw, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", filepath.Join(dir, "config.json"))
+	cmd.Dir = dir
+	base = "http://" + addr
+	serveReal(t, "centrifugo", cmd, dir, base+"/health", http.StatusOK, 30*time.Second)
+
+	return base, dir
+}
+
 // centrifugoBinary builds Centrifugo from its module once per machine (go install into the
 // user cache) and returns the binary's path.
 func centrifugoBinary(t *testing.T) string {
@@ -208,4 +220,69 @@ func centrifugoBinary(t *testing.T) string {
 		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod")
 		return cmd
 	})
+}
+
+// Centrifugo's uni_http_stream behind the proxies of the matrix, naive and recommended (the
+// preset with proxies.cells naming them, proxies.idle 4 s): the HTTP stream checks of the
+// proxy suite against a server nobody here wrote. Measured: every proxy passes it through
+// live, a resume through the connect request (epoch and offset in the POST body) gets exactly
+// the missed publications, two identical streams both get every event, nothing is cached and
+// gzip holds nothing; HAProxy's naive config adds ~200 ms to every line (PX-HS-002 WARN, no
+// http-no-delay) — the same finding as for the reference. PX-HS-003 (the idle check) is left
+// out: Centrifugo's 25 s ping outlasts the naive configs' 4 s idle by design, and the
+// recommended configs' limit (3 × 25 s) would be waited out for minutes; the reference's
+// matrix judges it. PX-HS-008 is NOT_SUPPORTED (no latency budget declared).
+//
+// Caddy is left out of the exact table: behind Caddy 2.6 (either config), about one run in
+// twelve, the first stream through a fresh proxy ends right after Centrifugo's connect reply
+// (200, 252 bytes, EOF within 3 ms; Caddy logs "reading from backend: use of closed network
+// connection" on the keep-alive connection its readiness request left), and PX-HS-005 fails.
+// Directly and behind the other proxies it never did (15 and 12 runs). An intermittent
+// finding cannot be asserted exactly, and which side closes that connection is not
+// established yet.
+var centrifugoProxies = []string{"nginx", "haproxy", "varnish", "apache"}
+
+func TestPresetCentrifugoUniHTTPStreamBehindProxies(t *testing.T) {
+	for _, name := range centrifugoProxies {
+		if err := proxyrun.Available(name); err != nil {
+			t.Fatalf("needs %s: %v (every proxy: %s)", name, err, proxyrun.InstallLine())
+		}
+	}
+	base, dir := startCentrifugo(t)
+	t.Parallel()
+	profile := filepath.Join(dir, "behind-proxies.yaml")
+	body := "preset: centrifugo-uni-http-stream\nproxies:\n  cells: [" + strings.Join(centrifugoProxies, ", ") + "]\n  idle: 4s\n"
+	if err := os.WriteFile(profile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, 6*time.Minute, "run", "--config", profile, "--target", base, "--label-filter", "proxy && !id:PX-HS-003",
+		"--report-dir", filepath.Join(dir, "report"))
+	if r.report == nil {
+		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	judged := 0
+	for _, c := range r.report.Checks {
+		want := fw.NOTSUPPORTED // the preset declares no SSE, WebSocket or long-poll
+		switch {
+		case c.Transport != fw.HTTPStream:
+		case c.ID == "PX-HS-008":
+		case c.ID == "PX-HS-002" && c.Cell == "haproxy:"+proxyrun.Naive:
+			want = fw.WARN
+		default:
+			want = fw.PASS
+			judged++
+		}
+		if c.Verdict != want {
+			t.Errorf("%s: %s %s, want %s", c.Key(), c.Verdict, c.Message, want)
+		}
+	}
+	if cells := len(centrifugoProxies) * len(proxyrun.Variants()); judged != 6*cells-1 {
+		t.Errorf("%d PX-HS checks passed, want %d (6 per cell, HAProxy naive's PX-HS-002 a warning)", judged, 6*cells-1)
+	}
+	if r.code != 0 {
+		t.Errorf("exit %d, want 0", r.code)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s", r.stdout)
+	}
 }

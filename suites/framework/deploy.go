@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -169,4 +170,15 @@ func (r *Run) ProbeTopic(tr Transport) string {
 // probes, which run outside any check; checks use T.Publish).
 func (r *Run) Publish(ctx context.Context, topic string, payload []byte) error {
 	return r.publish(ctx, topic, payload)
+}
+
+// BadGateway is the cause "bad-gateway:<tr>" of a 5xx answer from the path to a probe's
+// request for what ("SSE stream") at u; nil for any other status, or no response.
+func BadGateway(tr Transport, what, u string, resp *http.Response) *Cause {
+	if resp == nil || resp.StatusCode < 500 {
+		return nil
+	}
+	return &Cause{Key: "bad-gateway:" + string(tr), Text: fmt.Sprintf(
+		"through %s, the %s request was answered %q: the path in front of the server does not reach it "+
+			"(check the proxy's upstream address and that it keeps the connection to the origin open)", u, what, resp.Status)}
 }

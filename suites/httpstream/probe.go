@@ -148,10 +148,5 @@ var expired = func() context.Context {
 
 // badGateway is the cause of a 5xx answer from the path (nil for any other status, or none).
 func badGateway(u string, resp *http.Response) *fw.Cause {
-	if resp == nil || resp.StatusCode < 500 {
-		return nil
-	}
-	return &fw.Cause{Key: "bad-gateway:httpstream", Text: fmt.Sprintf(
-		"through %s, the HTTP stream request was answered %q: the path in front of the server does not reach it "+
-			"(check the proxy's upstream address and that it keeps the connection to the origin open)", u, resp.Status)}
+	return fw.BadGateway(fw.HTTPStream, "HTTP stream", u, resp)
 }

@@ -149,8 +149,8 @@ func idle(r *fw.Run) time.Duration {
 }
 
 // streamIdle is the recommended configs' stream timeout: proxies.streamIdle, else enough
-// for every keep-alive and hold the target declares (3× the SSE heartbeat and the WebSocket
-// keepalive, 2× the long-poll hold, 2× idle).
+// for every keep-alive and hold the target declares (3× the SSE and HTTP stream heartbeats
+// and the WebSocket keepalive, 2× the long-poll hold, 2× idle).
 func streamIdle(r *fw.Run) time.Duration {
 	if d := r.Profile.Proxies.StreamIdle.D(); d > 0 {
 		return d
@@ -166,7 +166,20 @@ func streamIdle(r *fw.Run) time.Duration {
 	if t.LongPoll != nil {
 		d = max(d, 2*t.LongPoll.Timeout.D())
 	}
-	return d
+	return max(d, 3*streamHeartbeat(t))
+}
+
+// streamHeartbeat is the longest keep-alive interval of the target's streams (SSE and the
+// HTTP stream; 0: none declared): what the configs' comments and idle limits are sized for.
+func streamHeartbeat(t fw.Target) time.Duration {
+	var hb time.Duration
+	if t.SSE != nil {
+		hb = t.SSE.Heartbeat.D()
+	}
+	if t.HTTPStream != nil {
+		hb = max(hb, t.HTTPStream.Heartbeat.D())
+	}
+	return hb
 }
 
 // instance returns the cell's proxy, started on first use and stopped at the run's teardown.
@@ -183,10 +196,7 @@ func instance(t *fw.T, cell string) *proxyrun.Instance {
 		if err != nil {
 			return nil, nil, err
 		}
-		var hb time.Duration
-		if r.Profile.Target.SSE != nil {
-			hb = r.Profile.Target.SSE.Heartbeat.D()
-		}
+		hb := streamHeartbeat(r.Profile.Target)
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		inst, err := proxyrun.Start(ctx, name, variant, proxyrun.Options{

@@ -129,8 +129,5 @@ var _ = register(check{
 	id: "PX-HS-008", level: fw.MUST, transport: fw.HTTPStream, requires: hsCaps,
 	requirement: "The path adds at most the declared latency budget (deploy.latency, --latency) to an HTTP stream's events (median over 5 events, compared with the origin when it is given, else publish to delivery).",
 	quote:       budgetQuote, spec: budgetSpec, problems: budgetProblems,
-	run: func(e *env) {
-		b := budget(e.t)
-		e.judgeBudget(b, e.streamAdded(late+b))
-	},
+	run: runBudget,
 })

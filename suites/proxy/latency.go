@@ -72,11 +72,14 @@ var _ = register(check{
 	id: "PX-SSE-010", level: fw.MUST, transport: fw.SSE, requires: ssePublish,
 	requirement: "The path adds at most the declared latency budget (deploy.latency, --latency) to an event stream's events (median over 5 events, compared with the origin when it is given, else publish to delivery).",
 	quote:       budgetQuote, spec: budgetSpec, problems: budgetProblems,
-	run: func(e *env) {
-		b := budget(e.t)
-		e.judgeBudget(b, e.streamAdded(late+b))
-	},
+	run: runBudget,
 })
+
+// runBudget is PX-SSE-010 for the check's stream transport (SSE or an HTTP stream).
+func runBudget(e *env) {
+	b := budget(e.t)
+	e.judgeBudget(b, e.streamAdded(late+b))
+}
 
 var _ = register(check{
 	id: "PX-WS-006", level: fw.MUST, transport: fw.WebSocket, requires: wsPublish,

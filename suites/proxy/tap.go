@@ -48,8 +48,12 @@ type tap struct {
 	endErr    error
 	reads     int
 	bytes     int64
+	head      []byte // the body's first headMax bytes (decoded), for messages
 	events    []tapEvent
 }
+
+// headMax bounds the body bytes a tap keeps to quote in a message.
+const headMax = 256
 
 // tapEvent is a dispatched event, with the index of the read that completed it and the
 // bytes received up to that read.
@@ -212,6 +216,9 @@ func (tp *tap) run(c *http.Client, req *http.Request) {
 			tp.lastRead = now
 			tp.reads++
 			tp.bytes += int64(n)
+			if len(tp.head) < headMax {
+				tp.head = append(tp.head, buf[:min(n, headMax-len(tp.head))]...)
+			}
 			for _, ev := range evs {
 				if len(tp.events) < maxTapEvents {
 					tp.events = append(tp.events, tapEvent{Event: ev, read: tp.reads, bytes: tp.bytes})
@@ -346,6 +353,7 @@ type snapshot struct {
 	maxGap                                        time.Duration
 	reads                                         int
 	bytes                                         int64
+	head                                          []byte
 	events                                        []tapEvent
 	headersReceived, firstByteReceived, bodyEnded bool
 }
@@ -355,7 +363,7 @@ func (tp *tap) snap() snapshot {
 	defer tp.mu.Unlock()
 	s := snapshot{status: tp.status, header: tp.header, reqErr: tp.reqErr, endErr: tp.endErr, sent: tp.sent,
 		headersAt: tp.headersAt, firstByte: tp.firstByte, lastRead: tp.lastRead, endedAt: tp.endedAt, maxGap: tp.maxGap,
-		reads: tp.reads, bytes: tp.bytes, events: append([]tapEvent(nil), tp.events...)}
+		reads: tp.reads, bytes: tp.bytes, head: append([]byte(nil), tp.head...), events: append([]tapEvent(nil), tp.events...)}
 	s.headersReceived = !tp.headersAt.IsZero() && tp.reqErr == nil
 	s.firstByteReceived = !tp.firstByte.IsZero()
 	s.bodyEnded = !tp.endedAt.IsZero()
@@ -378,10 +386,16 @@ func (s snapshot) describeEnd() string {
 		return fmt.Sprintf("the request failed after %s: %v", ms(s.headersAt.Sub(s.sent)), s.reqErr)
 	case !s.bodyEnded:
 		return "still open"
-	case s.endErr == io.EOF:
-		return fmt.Sprintf("ended (EOF) %s after the request", ms(s.endedAt.Sub(s.sent)))
 	}
-	return fmt.Sprintf("ended %s after the request: %v", ms(s.endedAt.Sub(s.sent)), s.endErr)
+	end := fmt.Sprintf("ended %s after the request: %v", ms(s.endedAt.Sub(s.sent)), s.endErr)
+	if s.endErr == io.EOF {
+		end = fmt.Sprintf("ended (EOF) %s after the request", ms(s.endedAt.Sub(s.sent)))
+	}
+	if s.bytes > 0 && s.bytes <= headMax {
+		// A short body that ended: what it said is the best clue (an error, a disconnect).
+		end += fmt.Sprintf(", its whole body %q", s.head)
+	}
+	return end
 }
 
 // latency is a set of per-event delivery delays.

@@ -133,14 +133,9 @@ func arrived(s *sseclient.Stream) *http.Response {
 	return nil
 }
 
-// badGateway is the cause of a 5xx answer from the path (nil for any other status).
+// badGateway is the cause of a 5xx answer from the path (nil for any other status, or none).
 func badGateway(u string, resp *http.Response) *fw.Cause {
-	if resp == nil || resp.StatusCode < 500 {
-		return nil
-	}
-	return &fw.Cause{Key: "bad-gateway:sse", Text: fmt.Sprintf(
-		"through %s, the SSE stream request was answered %q: the path in front of the server does not reach it "+
-			"(check the proxy's upstream address and that it keeps the connection to the origin open)", u, resp.Status)}
+	return fw.BadGateway(fw.SSE, "SSE stream", u, resp)
 }
 
 // headTiming says when the stream's response head and first byte came, for the cause text.
