@@ -403,3 +403,32 @@ func TestFailingPublishHookIsAHarnessError(t *testing.T) {
 		t.Errorf("the JUnit report does not record an <error>: %v", err)
 	}
 }
+
+// rtconform run --target URL outside the repository, with no profile: a clear error saying
+// how to describe the server (exit 2), never the reference's capabilities on someone else's
+// server (issue 15: it used to fail with "target.restart: needs command or url").
+func TestRunTargetWithoutProfile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir() // no ginkgo.yaml here
+	cmd := exec.Command(binary, "run", "--target", "http://127.0.0.1:9", "--report-dir", filepath.Join(dir, "r"))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("exit %v, want 2\n%s", err, out)
+	}
+	for _, w := range []string{"without a profile", "capabilities are not borrowed", "--config FILE", "--preset NAME"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("the error does not say %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(string(out), "target.restart") {
+		t.Errorf("the reference's capabilities leaked onto the URL:\n%s", out)
+	}
+	// --preset describes the server: that run goes past the profile (and fails to reach port 9).
+	cmd = exec.Command(binary, "run", "--preset", "mercure", "--target", "http://127.0.0.1:9", "--report-dir", filepath.Join(dir, "r2"))
+	cmd.Dir = dir
+	if out, _ := cmd.CombinedOutput(); strings.Contains(string(out), "without a profile") {
+		t.Errorf("--preset given, yet:\n%s", out)
+	}
+}
