@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,10 +135,25 @@ func TestRunAgainstReferencePassesEveryCheck(t *testing.T) {
 	if len(r.report.Checks) < 24 {
 		t.Errorf("%d checks ran, want >= 24", len(r.report.Checks))
 	}
+	areas := map[string]int{}
 	for _, c := range r.report.Checks {
 		if c.Verdict != fw.PASS && !(c.Level == fw.INFO && c.Verdict == fw.INFOV) {
 			t.Errorf("%s: %s: %s", c.ID, c.Verdict, c.Message)
 		}
+		areas[c.Area]++
+	}
+	// Progress: the run announces what it will judge and prints one line per area as it
+	// finishes, with exactly the area's count; no Ginkgo dots, no S per left-out spec.
+	if want := fmt.Sprintf("rtconform: %d checks in %d areas\n", len(r.report.Checks), len(areas)); !strings.Contains(r.stdout, want) {
+		t.Errorf("the output does not announce %q", want)
+	}
+	for area, n := range areas {
+		if !regexp.MustCompile(fmt.Sprintf(`(?m)^area %s \(\w+\): %d/%d done, [0-9.]+ s$`, regexp.QuoteMeta(area), n, n)).MatchString(r.stdout) {
+			t.Errorf("no progress line for area %s (%d checks)", area, n)
+		}
+	}
+	if strings.Contains(r.stdout, "SSSS") || strings.Contains(r.stdout, "•") {
+		t.Errorf("Ginkgo's dots or skip marks in the output:\n%s", r.stdout)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "junit.xml")); err != nil {
 		t.Errorf("no JUnit report: %v", err)

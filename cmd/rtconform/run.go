@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
@@ -135,6 +136,26 @@ func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, s
 	defer run.Teardown()
 	fmt.Fprintf(stdout, "rtconform: target %s at %s (profile %s)\n", profile.Target.Name, run.BaseURL, profileName(profile))
 
+	// Progress: one line per area as it finishes, instead of Ginkgo's dot per spec (and S per
+	// spec the label filter left out); -v keeps Ginkgo's per-check lines. The failures come
+	// after the run in the summary, so nothing is lost by silencing the dots.
+	progress, err := fw.NewProgress(stdout, run, labelFilter)
+	if err != nil {
+		fmt.Fprintf(stderr, "rtconform %s: label filter: %v\n", cmd, err)
+		return nil, exitHarness
+	}
+	areas := "areas"
+	if progress.Areas() == 1 {
+		areas = "area"
+	}
+	fmt.Fprintf(stdout, "rtconform: %d checks in %d %s\n", progress.Total(), progress.Areas(), areas)
+	fw.SetProgress(progress)
+	defer fw.SetProgress(nil)
+	if !verbose {
+		out := formatter.ColorableStdOut
+		formatter.ColorableStdOut = io.Discard
+		defer func() { formatter.ColorableStdOut = out }()
+	}
 	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
 	suiteCfg.LabelFilter = labelFilter
 	suiteCfg.Timeout = 2 * time.Hour
@@ -143,6 +164,7 @@ func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, s
 	repCfg.NoColor = os.Getenv("NO_COLOR") != "" || !isTerminal(os.Stdout)
 	repCfg.Verbose = verbose
 	repCfg.Succinct = !verbose
+	repCfg.SilenceSkips = true
 	f := &failer{}
 	ginkgo.RunSpecs(f, "rtconform", suiteCfg, repCfg)
 	doc := fw.LastReport()
