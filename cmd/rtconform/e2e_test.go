@@ -433,7 +433,7 @@ func TestRunTargetWithoutProfile(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 		t.Fatalf("exit %v, want 2\n%s", err, out)
 	}
-	for _, w := range []string{"without a profile", "capabilities are not borrowed", "--config FILE", "--preset NAME"} {
+	for _, w := range []string{"without a profile", "capabilities are not borrowed", "rtconform init --target http://127.0.0.1:9", "--config FILE", "--preset NAME"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("the error does not say %q:\n%s", w, out)
 		}

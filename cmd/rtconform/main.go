@@ -34,6 +34,8 @@ Usage:
                                follow a topic through the path as it is, per transport and as a browser would (websocket,
                                sse, longpoll): the transport it settles on, how fast, and the remedies; writes probe.txt and
                                probe.json to the report dir (exit 0: the preferred transport works, 1: it fell back, 2: harness)
+  rtconform init --target URL  probe a server and write a commented profile declaring only what it found
+                               (./ginkgo.yaml unless --out; TODO lines for what it could not determine)
   rtconform reference [flags]  serve the bundled reference server
   rtconform list [flags]       print every check: ID, level, transport, requirement
   rtconform recheck <path>...  re-run the history checker on saved histories (a .jsonl file or a report dir)
@@ -61,6 +63,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdDeploy(args[1:], stdout, stderr)
 	case "probe":
 		return cmdProbe(args[1:], stdout, stderr)
+	case "init":
+		return cmdInit(args[1:], stdout, stderr)
 	case "reference":
 		return cmdReference(args[1:], stdout, stderr)
 	case "list":

@@ -64,9 +64,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		if _, err := os.Stat(DefaultConfig); err != nil {
 			// The built-in profile describes the reference; a user's server is not it.
 			fmt.Fprintf(stderr, "rtconform run: --target %s without a profile: rtconform does not guess what a server supports, "+
-				"and the reference server's capabilities are not borrowed. Describe it in a profile (target.url, the endpoints and "+
-				"target.capabilities; README \"Point it at your own server\"; ginkgo.yaml is an annotated example) and run with --config FILE, "+
-				"or use a known server's preset: --preset NAME (rtconform list --presets)\n", *target)
+				"and the reference server's capabilities are not borrowed. Write a profile of what it answers with "+
+				"rtconform init --target %s [--publish /publish/{topic}], or by hand (README \"Point it at your own server\"), and run with --config FILE; "+
+				"or use a known server's preset: --preset NAME (rtconform list --presets)\n", *target, *target)
 			return exitHarness
 		}
 	}
