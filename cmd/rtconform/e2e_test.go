@@ -158,6 +158,23 @@ func TestRunAgainstReferencePassesEveryCheck(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "junit.xml")); err != nil {
 		t.Errorf("no JUnit report: %v", err)
 	}
+	// The HTML report is written with the run, and rtconform report re-renders it.
+	html := filepath.Join(dir, "index.html")
+	if b, err := os.ReadFile(html); err != nil || !strings.Contains(string(b), `id="verdict"`) || !strings.Contains(string(b), "exit 0: every check it judged passed") {
+		t.Errorf("no HTML report with the verdict (%v)", err)
+	}
+	if err := os.Remove(html); err != nil {
+		t.Fatal(err)
+	}
+	if r := cli(t, time.Minute, "report", dir); r.code != 0 || !strings.Contains(r.stdout, "index.html") {
+		t.Errorf("rtconform report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(html); err != nil {
+		t.Errorf("rtconform report did not write index.html: %v", err)
+	}
+	if r := cli(t, time.Minute, "report", t.TempDir()); r.code != 2 {
+		t.Errorf("rtconform report on a directory without a report: exit %d, want 2", r.code)
+	}
 }
 
 // Every fixture carries one bug: the run exits 1, the checks the fixture names fail (or

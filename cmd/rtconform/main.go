@@ -36,6 +36,7 @@ Usage:
                                probe.json to the report dir (exit 0: the preferred transport works, 1: it fell back, 2: harness)
   rtconform init --target URL  probe a server and write a commented profile declaring only what it found
                                (./ginkgo.yaml unless --out; TODO lines for what it could not determine)
+  rtconform report <dir>       re-render <dir>/index.html (the HTML report) from <dir>/conformance-report.json
   rtconform reference [flags]  serve the bundled reference server
   rtconform list [flags]       print every check: ID, level, transport, requirement
   rtconform recheck <path>...  re-run the history checker on saved histories (a .jsonl file or a report dir)
@@ -65,6 +66,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdProbe(args[1:], stdout, stderr)
 	case "init":
 		return cmdInit(args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
 	case "reference":
 		return cmdReference(args[1:], stdout, stderr)
 	case "list":

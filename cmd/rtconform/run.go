@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/framework/htmlreport"
 
 	_ "github.com/rtconform/rtconform/suites/all" // registers every check
 )
@@ -171,6 +172,9 @@ func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, s
 	if doc == nil {
 		fmt.Fprintf(stderr, "rtconform %s: the suite produced no report (interrupted?)\n", cmd)
 		return nil, exitHarness
+	}
+	if err := htmlreport.Write(profile.Report.Dir, *doc); err != nil {
+		fmt.Fprintf(stderr, "rtconform %s: the HTML report: %v\n", cmd, err)
 	}
 	return doc, doc.Summary.Exit()
 }

@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -485,10 +484,10 @@ func (e *Env) Judge() history.Report {
 		rep.Violations = append(rep.Violations, e.liveness(h, rep)...)
 	}
 	if len(rep.Violations) == 0 {
-		if os.Getenv("RTCONFORM_KEEP_HISTORIES") != "" {
-			if path, err := h.SaveReport(t.Run.Profile.Report.Dir, t.Check.ID, t.Check.Cell); err == nil {
-				t.SetHistory(path)
-			}
+		// Passing histories are kept too: the HTML report draws every chaos check's timeline
+		// (a few tens of KiB each).
+		if path, err := h.SaveReport(t.Run.Profile.Report.Dir, t.Check.ID, t.Check.Cell); err == nil {
+			t.SetHistory(path)
 		}
 		return rep
 	}
