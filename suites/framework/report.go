@@ -333,8 +333,17 @@ func WriteReport(dir string, doc Conformance) error {
 	return os.WriteFile(filepath.Join(dir, HumanReportFile), []byte(md.String()), 0o644)
 }
 
-// WriteMarkdown renders the human report: the summary, every check that did not pass, and the
-// compatibility matrix with remedies.
+// MarkdownFailureLimit bounds the failures report.md lists in full; the rest are counted.
+const MarkdownFailureLimit = 200
+
+// markdownTextLimit bounds one message, expected or observed text in report.md (characters).
+const markdownTextLimit = 1000
+
+// WriteMarkdown renders the human report, meant to be pasted into a CI job summary as is: the
+// header and summary line, every check that did not pass (failures first: FAIL, WARN, ERROR,
+// BLOCKED, INTERRUPTED, at most MarkdownFailureLimit in full), the causes, a table per area
+// and transport with the count of each verdict and the time spent, and the compatibility
+// matrix with remedies.
 func WriteMarkdown(w io.Writer, doc Conformance) {
 	fmt.Fprintf(w, "# rtconform report: %s\n\n", doc.Target.Name)
 	fmt.Fprintf(w, "Target %s, started %s, %d checks in %.1f s", doc.Target.URL, doc.Started.UTC().Format(time.RFC3339),
@@ -345,10 +354,12 @@ func WriteMarkdown(w io.Writer, doc Conformance) {
 	fmt.Fprintf(w, ".\n\n%s\n\n", doc.Summary.Line())
 	var bad []Result
 	for _, r := range doc.Checks {
-		if r.Verdict == FAIL || r.Verdict == ERROR || r.Verdict == WARN || r.Verdict == INTERRUPTED {
+		switch r.Verdict {
+		case FAIL, ERROR, WARN, BLOCKED, INTERRUPTED:
 			bad = append(bad, r)
 		}
 	}
+	writeMarkdownFailures(w, bad)
 	if len(doc.Summary.Causes) > 0 {
 		fmt.Fprintf(w, "## Causes\n\n")
 		for _, g := range doc.Summary.Causes {
@@ -356,24 +367,146 @@ func WriteMarkdown(w io.Writer, doc Conformance) {
 		}
 		fmt.Fprintln(w)
 	}
-	if len(bad) > 0 {
-		fmt.Fprintf(w, "## Not passed\n\n")
-		for _, r := range bad {
-			fmt.Fprintf(w, "### %s %s\n\n```\n%s\n```\n\n", r.Verdict, r.Key(), strings.TrimSpace(r.Message))
-		}
-	}
+	writeMarkdownAreas(w, doc.Checks)
 	if len(doc.Matrix) > 0 {
 		fmt.Fprintf(w, "## Compatibility matrix\n\n| cell | transport | check | verdict | measured | remedy |\n|---|---|---|---|---|---|\n")
 		for _, m := range doc.Matrix {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m.Cell, m.Transport, m.ID, m.Verdict,
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", mdCell(m.Cell), m.Transport, mdCell(m.ID), m.Verdict,
 				mdCell(m.Measured), mdCell(m.Remedy))
 		}
 		fmt.Fprintln(w)
 	}
 }
 
+// writeMarkdownFailures lists every check that did not pass, at most MarkdownFailureLimit in
+// full, or says there were none.
+func writeMarkdownFailures(w io.Writer, bad []Result) {
+	if len(bad) == 0 {
+		fmt.Fprintf(w, "No failures: no check failed, warned, errored, was blocked or was interrupted.\n\n")
+		return
+	}
+	fmt.Fprintf(w, "## Not passed (%d)\n\n", len(bad))
+	for i, r := range bad {
+		if i == MarkdownFailureLimit {
+			fmt.Fprintf(w, "… and %d more (see %s)\n\n", len(bad)-i, ReportFile)
+			break
+		}
+		fmt.Fprintf(w, "### %s `%s` (%s", r.Verdict, r.Key(), r.Level)
+		if r.Transport != "" {
+			fmt.Fprintf(w, ", %s", r.Transport)
+		}
+		fmt.Fprintf(w, ")\n\n")
+		line := func(name, v string) {
+			if v = strings.TrimSpace(v); v != "" {
+				fmt.Fprintf(w, "- %s: %s\n", name, oneLine(clipText(v, markdownTextLimit)))
+			}
+		}
+		line("requirement", r.Requirement)
+		line("expected", r.Expected)
+		line("observed", r.Observed)
+		line("remedy", r.Remedy)
+		if r.Cause != nil {
+			fmt.Fprintf(w, "- cause: `%s`\n", r.Cause.Key)
+		}
+		if msg := strings.TrimSpace(r.Message); msg != "" {
+			msg = clipText(msg, markdownTextLimit)
+			fence := "```"
+			for strings.Contains(msg, fence) {
+				fence += "`"
+			}
+			fmt.Fprintf(w, "\n%s\n%s\n%s\n", fence, msg, fence)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// areaRow is one row of report.md's area table.
+type areaRow struct {
+	area      string
+	transport Transport
+	checks    int
+	verdicts  map[Verdict]int
+	ms        int64
+}
+
+// areaVerdicts are the columns of report.md's area table.
+var areaVerdicts = []Verdict{PASS, FAIL, WARN, NOTSUPPORTED, BLOCKED, ERROR, INFOV, INTERRUPTED}
+
+// resultArea is the result's area (its ID without the last part: SSE-WIRE for SSE-WIRE-001).
+func resultArea(r Result) string {
+	if r.Area != "" {
+		return r.Area
+	}
+	return Check{ID: r.ID}.Area()
+}
+
+// writeMarkdownAreas writes one table row per area and transport: how many checks, each
+// verdict's count, the time they took.
+func writeMarkdownAreas(w io.Writer, rs []Result) {
+	if len(rs) == 0 {
+		return
+	}
+	type key struct {
+		area      string
+		transport Transport
+	}
+	rows := map[key]*areaRow{}
+	for _, r := range rs {
+		k := key{resultArea(r), r.Transport}
+		row := rows[k]
+		if row == nil {
+			row = &areaRow{area: k.area, transport: k.transport, verdicts: map[Verdict]int{}}
+			rows[k] = row
+		}
+		row.checks++
+		row.verdicts[r.Verdict]++
+		row.ms += r.DurationMS
+	}
+	var sorted []*areaRow
+	for _, row := range rows {
+		sorted = append(sorted, row)
+	}
+	sort.Slice(sorted, func(i, j int) bool {
+		if sorted[i].area != sorted[j].area {
+			return sorted[i].area < sorted[j].area
+		}
+		return sorted[i].transport < sorted[j].transport
+	})
+	fmt.Fprintf(w, "## Areas\n\n| area | transport | checks |")
+	for _, v := range areaVerdicts {
+		fmt.Fprintf(w, " %s |", v)
+	}
+	fmt.Fprintf(w, " duration |\n|---|---|---:|")
+	for range areaVerdicts {
+		fmt.Fprintf(w, "---:|")
+	}
+	fmt.Fprintf(w, "---:|\n")
+	for _, row := range sorted {
+		fmt.Fprintf(w, "| %s | %s | %d |", mdCell(row.area), mdCell(string(row.transport)), row.checks)
+		for _, v := range areaVerdicts {
+			fmt.Fprintf(w, " %d |", row.verdicts[v])
+		}
+		fmt.Fprintf(w, " %.1f s |\n", float64(row.ms)/1000)
+	}
+	fmt.Fprintln(w)
+}
+
+// clipText cuts s to at most n characters (runes), marking the cut.
+func clipText(s string, n int) string {
+	rs := []rune(s)
+	if len(rs) <= n {
+		return s
+	}
+	return string(rs[:n]) + "…"
+}
+
+// oneLine folds a text onto one line (a Markdown list item or table cell).
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", " ")), " ")
+}
+
 func mdCell(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+	return strings.NewReplacer("|", "\\|", "\r\n", " ", "\n", " ", "\r", " ").Replace(s)
 }
 
 // printMatrix writes the matrix as one line per cell: the verdict of each check, then the

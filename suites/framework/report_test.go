@@ -2,6 +2,7 @@ package framework
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -67,5 +68,102 @@ func TestInterruptedSummary(t *testing.T) {
 	}
 	if s.Total() != 1 {
 		t.Errorf("total %d, want the interrupted check counted", s.Total())
+	}
+}
+
+// A passing run's report.md is still a CI job summary: the area table and a "no failures" line.
+func TestMarkdownOnAPass(t *testing.T) {
+	rs := []Result{
+		{ID: "SSE-WIRE-001", Area: "SSE-WIRE", Level: MUST, Transport: "sse", Verdict: PASS, DurationMS: 1500},
+		{ID: "SSE-WIRE-002", Area: "SSE-WIRE", Level: SHOULD, Transport: "sse", Verdict: PASS, DurationMS: 500},
+		{ID: "WS-HS-001", Level: MUST, Transport: "websocket", Verdict: NOTSUPPORTED},
+	}
+	doc := Conformance{Target: ReportTarget{Name: "ref", URL: "http://x"}, Checks: rs}
+	doc.Summary.MUST.Passed, doc.Summary.SHOULD.Passed, doc.Summary.MUST.NotSupported = 1, 1, 1
+	var md strings.Builder
+	WriteMarkdown(&md, doc)
+	out := md.String()
+	for _, want := range []string{
+		"# rtconform report: ref", doc.Summary.Line(), "No failures",
+		"| area | transport | checks | PASS | FAIL | WARN | NOT_SUPPORTED | BLOCKED | ERROR | INFO | INTERRUPTED | duration |",
+		"| SSE-WIRE | sse | 2 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 2.0 s |",
+		"| WS-HS | websocket | 1 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 0.0 s |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report.md lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "## Not passed") {
+		t.Errorf("a pass lists failures:\n%s", out)
+	}
+}
+
+// Every failure is listed (ID@cell, level, requirement, expected/observed, remedy, cause) before
+// the area table, whose counts are exact; the list is bounded.
+func TestMarkdownFailuresAndAreas(t *testing.T) {
+	cause := &Cause{Key: "buffered", Text: "the proxy buffered the stream"}
+	rs := []Result{
+		{ID: "PX-SSE-002", Cell: "nginx:naive", Area: "PX-SSE", Level: MUST, Transport: "sse", Verdict: FAIL,
+			Requirement: "events are not buffered", Expected: "first byte < 1s", Observed: "first byte after 30s | never\nflushed",
+			Remedy: "proxy_buffering off;", Cause: cause, Message: "[PX-SSE-002@nginx:naive] buffered", DurationMS: 2000},
+		{ID: "PX-SSE-003", Cell: "nginx:naive", Area: "PX-SSE", Level: MUST, Transport: "sse", Verdict: BLOCKED, Cause: cause, DurationMS: 0},
+		{ID: "PX-SSE-002", Cell: "nginx:recommended", Area: "PX-SSE", Level: MUST, Transport: "sse", Verdict: PASS, DurationMS: 1000},
+		{ID: "WS-HS-001", Area: "WS-HS", Level: SHOULD, Transport: "websocket", Verdict: WARN,
+			Requirement: "the handshake is quick", Observed: strings.Repeat("x", 3000), Message: "slow", DurationMS: 250},
+		{ID: "WS-HS-002", Area: "WS-HS", Level: MUST, Transport: "websocket", Verdict: ERROR, Message: "could not connect"},
+		{ID: "WS-HS-003", Area: "WS-HS", Level: INFO, Transport: "websocket", Verdict: INFOV},
+	}
+	doc := Conformance{Target: ReportTarget{Name: "t", URL: "http://x"}, Checks: rs}
+	var md strings.Builder
+	WriteMarkdown(&md, doc)
+	out := md.String()
+	for _, want := range []string{
+		"## Not passed (4)",
+		"### FAIL `PX-SSE-002@nginx:naive` (MUST, sse)", "- requirement: events are not buffered",
+		"- expected: first byte < 1s", "- observed: first byte after 30s | never flushed",
+		"- remedy: proxy_buffering off;", "- cause: `buffered`",
+		"### BLOCKED `PX-SSE-003@nginx:naive`", "### WARN `WS-HS-001` (SHOULD, websocket)", "### ERROR `WS-HS-002`",
+		"- observed: " + strings.Repeat("x", 1000) + "…\n",
+		"| PX-SSE | sse | 3 | 1 | 1 | 0 | 0 | 1 | 0 | 0 | 0 | 3.0 s |",
+		"| WS-HS | websocket | 3 | 0 | 0 | 1 | 0 | 0 | 1 | 1 | 0 | 0.2 s |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report.md lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, strings.Repeat("x", 1001)) {
+		t.Error("the observed text is not truncated to 1000 characters")
+	}
+	if strings.Contains(out, "No failures") {
+		t.Error("says no failures")
+	}
+	if i, j := strings.Index(out, "## Not passed"), strings.Index(out, "## Areas"); i < 0 || j < 0 || i > j {
+		t.Errorf("the failures do not come before the area table:\n%s", out)
+	}
+	if strings.Index(out, "## Not passed") < strings.Index(out, doc.Summary.Line()) {
+		t.Error("the failures come before the summary line")
+	}
+	// Table cells: a | is escaped, no newline splits a row.
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "|") && !strings.HasSuffix(l, "|") {
+			t.Errorf("broken table row %q", l)
+		}
+	}
+
+	var many []Result
+	for i := 0; i < 250; i++ {
+		many = append(many, Result{ID: fmt.Sprintf("SSE-WIRE-%03d", i), Area: "SSE-WIRE", Level: MUST, Transport: "sse", Verdict: FAIL, Message: "m"})
+	}
+	md.Reset()
+	WriteMarkdown(&md, Conformance{Checks: many})
+	out = md.String()
+	if n := strings.Count(out, "### FAIL "); n != MarkdownFailureLimit {
+		t.Errorf("%d failures listed in full, want %d", n, MarkdownFailureLimit)
+	}
+	if !strings.Contains(out, "… and 50 more (see conformance-report.json)") || !strings.Contains(out, "`SSE-WIRE-199`") || strings.Contains(out, "`SSE-WIRE-200`") {
+		t.Errorf("the list is not bounded at 200 with a count of the rest:\n%s", out[len(out)-2000:])
+	}
+	if !strings.Contains(out, "| SSE-WIRE | sse | 250 | 0 | 250 |") {
+		t.Error("the area table does not count all 250")
 	}
 }
