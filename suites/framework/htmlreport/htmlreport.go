@@ -69,7 +69,7 @@ func Render(w io.Writer, doc fw.Conformance, dir string) error {
 			byArea[key] = a
 		}
 		a.Counts[r.Verdict]++
-		c := check{Result: r, Bad: bad(r.Verdict), Spec: specLinks(r.Spec)}
+		c := check{Result: r, Bad: bad(r.Verdict), Spec: specLinks(r.Spec), Chart: template.HTML(distribution(r.Measurements))} // #nosec: numbers and escaped names
 		if r.History != "" && drawn < maxTimelines {
 			drawn++
 			c.Timeline = timeline(resolve(dir, r.History), c.Bad)
@@ -157,6 +157,8 @@ type check struct {
 	Bad      bool
 	Spec     template.HTML
 	Timeline template.HTML
+	// Chart is the distribution of the check's timing measurements (three or more).
+	Chart template.HTML
 }
 
 // grid is the compatibility matrix: one row per cell, one column per check.
@@ -323,6 +325,53 @@ func drawTimeline(h history.History, rep history.Report, large bool) string {
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
 
+// leadingDuration reads the duration a measurement value starts with: "12ms", "1.5s (idle
+// 4s)", or the proxy suite's "12 ms" and "1.23 s".
+var leadingDuration = regexp.MustCompile(`^(\d+(?:\.\d+)?)\s?(ns|µs|us|ms|s|m)\b`)
+
+func parseLeading(v string) (time.Duration, bool) {
+	m := leadingDuration.FindStringSubmatch(v)
+	if m == nil {
+		return 0, false
+	}
+	d, err := time.ParseDuration(m[1] + m[2])
+	return d, err == nil
+}
+
+// distribution draws the timing measurements of a check (three or more values that are
+// durations, such as per-event latencies) as small bars, with their p50, p99 and max.
+func distribution(ms []fw.Measurement) string {
+	type point struct {
+		name string
+		d    time.Duration
+	}
+	var pts []point
+	for _, m := range ms {
+		if d, ok := parseLeading(m.Value); ok {
+			pts = append(pts, point{m.Name, d})
+		}
+	}
+	if len(pts) < 3 {
+		return ""
+	}
+	sorted := make([]time.Duration, len(pts))
+	for i, p := range pts {
+		sorted[i] = p.d
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	q := func(f float64) time.Duration { return sorted[min(len(sorted)-1, int(f*float64(len(sorted))))] }
+	top := max(sorted[len(sorted)-1], time.Microsecond)
+	const w, barH = 240.0, 6.0
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="dist" xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" role="img" aria-label="timing distribution">`, w, float64(len(pts))*(barH+2)+12)
+	for i, p := range pts {
+		fmt.Fprintf(&b, `<rect x="0" y="%.0f" width="%.1f" height="%.0f"><title>%s: %s</title></rect>`,
+			float64(i)*(barH+2), max(w*float64(p.d)/float64(top), 1), barH, esc(p.name), p.d)
+	}
+	fmt.Fprintf(&b, `<text x="0" y="%.0f">p50 %s · p99 %s · max %s</text></svg>`, float64(len(pts))*(barH+2)+10, q(0.5), q(0.99), sorted[len(sorted)-1])
+	return b.String()
+}
+
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"lower": func(v fw.Verdict) string { return strings.ToLower(strings.ReplaceAll(string(v), "_", "-")) },
 	"count": func(a *area, v string) int { return a.Counts[fw.Verdict(v)] },
@@ -342,6 +391,7 @@ tr.bad td{background:#fff4f4} .req{max-width:40em} .obs{font-family:ui-monospace
 .grid .c-not-supported{background:#eee;color:#999} .grid .c-info{background:#dde8f6} .grid .c-error,.grid .c-blocked,.grid .c-interrupted{background:#e2c9ef}
 .timeline .conn{fill:#9cc3e6} .timeline .fault{fill:#f2d0a6;opacity:.6} .timeline .ev{stroke:#1f4e79;stroke-width:1} .timeline .disc{stroke:#555;stroke-width:1.5}
 .timeline .violation{fill:#d00} .timeline .label,.timeline .axis{font-size:9px;fill:#444}
+.dist rect{fill:#6a9fd4} .dist text{font-size:9px;fill:#444}
 .note{color:#666;font-size:12px} .filters label{margin-right:1em}
 </style></head><body>
 <h1>rtconform report: {{.Doc.Target.Name}}</h1>
@@ -367,7 +417,7 @@ observed: {{.Result.Observed}}
 {{end}}{{range .Result.Measurements}}{{.Name}}: {{.Value}}
 {{end}}{{if .Result.Remedy}}remedy: {{.Result.Remedy}}
 {{end}}{{if .Result.Cause}}cause: {{.Result.Cause.Key}}
-{{end}}{{.Timeline}}</td><td>{{ms .Result.DurationMS}}</td></tr>
+{{end}}{{.Chart}}{{.Timeline}}</td><td>{{ms .Result.DurationMS}}</td></tr>
 {{end}}</table>{{end}}
 <script>
 document.querySelectorAll('#filters input').forEach(function(cb){cb.addEventListener('change',function(){

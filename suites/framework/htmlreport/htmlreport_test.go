@@ -43,6 +43,9 @@ func sample(t *testing.T) (fw.Conformance, string) {
 			{ID: "SSE-WIRE-001", Level: fw.SHOULD, Transport: fw.SSE, Area: "SSE-WIRE", Requirement: "a should", Verdict: fw.WARN, Expected: "x", Observed: "y"},
 			{ID: "SSE-WIRE-002", Level: fw.MUST, Transport: fw.SSE, Area: "SSE-WIRE", Requirement: "a must", Verdict: fw.PASS,
 				Measurements: []fw.Measurement{{Name: "latency", Value: "3 ms"}}},
+			{ID: "SSE-TIME-002", Level: fw.MUST, Transport: fw.SSE, Area: "SSE-TIME", Requirement: "timely", Verdict: fw.PASS,
+				Measurements: []fw.Measurement{{Name: "event 1 latency", Value: "2ms"}, {Name: "event 2 latency", Value: "4ms"},
+					{Name: "event 3 latency", Value: "1.5 s"}, {Name: "note", Value: "not a time"}}},
 			{ID: "RC-SSE-001", Level: fw.MUST, Transport: fw.SSE, Area: "RC-SSE", Requirement: "no gap", Verdict: fw.FAIL, History: hpath},
 			{ID: "PX-SSE-002", Cell: "nginx:naive", Level: fw.MUST, Transport: fw.SSE, Area: "PX-SSE", Verdict: fw.FAIL, Remedy: "proxy_buffering off"},
 			{ID: "PX-SSE-002", Cell: "nginx:recommended", Level: fw.MUST, Transport: fw.SSE, Area: "PX-SSE", Verdict: fw.PASS},
@@ -54,7 +57,7 @@ func sample(t *testing.T) (fw.Conformance, string) {
 	}
 	doc.Summary.Failed = []string{"SSE-RESUME-001", "RC-SSE-001", "PX-SSE-002@nginx:naive"}
 	doc.Summary.Warned = []string{"SSE-WIRE-001"}
-	doc.Summary.MUST.Failed, doc.Summary.MUST.Passed = 3, 2
+	doc.Summary.MUST.Failed, doc.Summary.MUST.Passed = 3, 3
 	return doc, dir
 }
 
@@ -70,7 +73,7 @@ func TestRender(t *testing.T) {
 		`id="matrix"`, `class="c-fail" title="PX-SSE-002@FAIL: held 4.2 KiB — fix: proxy_buffering off"`,
 		`<svg class="timeline"`, `class="violation"`, `class="fault"`, `class="conn"`,
 		`<a href="https://www.rfc-editor.org/rfc/rfc9110">RFC 9110</a>`,
-		"resume &lt;exactly&gt;", "remedy: replay after the id", "cause: resume-inclusive", "latency: 3 ms",
+		"resume &lt;exactly&gt;", "remedy: replay after the id", `<svg class="dist"`, "p50 4ms · p99 1.5s · max 1.5s", "cause: resume-inclusive", "latency: 3 ms",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the report lacks %q", want)
@@ -129,8 +132,8 @@ func TestReportInChromium(t *testing.T) {
 			t.Fatalf("chromium: %v", e)
 		}
 	}
-	if !strings.Contains(verdict, "exit 1") || failCells != 1 || violations < 1 || visiblePass != 1 || visibleAfter != 0 {
-		t.Errorf("in the browser: verdict %q, %d failing matrix cells (want 1), %d violations drawn (want ≥ 1), %d passing rows shown, %d after unticking PASS (want 1, 0)",
+	if !strings.Contains(verdict, "exit 1") || failCells != 1 || violations < 1 || visiblePass != 2 || visibleAfter != 0 {
+		t.Errorf("in the browser: verdict %q, %d failing matrix cells (want 1), %d violations drawn (want ≥ 1), %d passing rows shown, %d after unticking PASS (want 2, 0)",
 			verdict, failCells, violations, visiblePass, visibleAfter)
 	}
 	out := filepath.Join(os.TempDir(), "rtconform-html-report.jpeg")
