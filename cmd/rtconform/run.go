@@ -150,6 +150,7 @@ func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, s
 		areas = "area"
 	}
 	fmt.Fprintf(stdout, "rtconform: %d checks in %d %s\n", progress.Total(), progress.Areas(), areas)
+	progress.Live = isTerminal(os.Stdout) && os.Getenv("CI") == ""
 	fw.SetProgress(progress)
 	defer fw.SetProgress(nil)
 	if !verbose {
@@ -168,6 +169,7 @@ func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, s
 	repCfg.SilenceSkips = true
 	f := &failer{}
 	ginkgo.RunSpecs(f, "rtconform", suiteCfg, repCfg)
+	progress.Finish()
 	doc := fw.LastReport()
 	if doc == nil {
 		fmt.Fprintf(stderr, "rtconform %s: the suite produced no report (interrupted?)\n", cmd)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,10 @@ type Progress struct {
 	w     io.Writer
 	mu    sync.Mutex
 	areas map[string]*areaProgress
+	// Live: w is a terminal. A status line of the areas under way (done/total, failures so
+	// far, elapsed) is rewritten in place after every check; finished areas stay as lines.
+	Live  bool
+	start time.Time
 }
 
 type areaProgress struct {
@@ -40,7 +45,7 @@ func NewProgress(w io.Writer, r *Run, labelFilter string) (*Progress, error) {
 		}
 		match = f
 	}
-	p := &Progress{w: w, areas: map[string]*areaProgress{}}
+	p := &Progress{w: w, areas: map[string]*areaProgress{}, start: time.Now()}
 	for _, c := range Checks() {
 		if !match(c.AllLabels()) || (c.Enabled != nil && !c.Enabled(r)) {
 			continue
@@ -87,10 +92,17 @@ func (p *Progress) done(r Result) {
 	case BLOCKED:
 		a.blocked++
 	}
+	clear := ""
+	if p.Live {
+		clear = "\r\033[K" // the status line goes; what follows replaces it
+	}
 	if a.done != a.total {
+		if p.Live {
+			fmt.Fprint(p.w, clear+p.status())
+		}
 		return
 	}
-	line := fmt.Sprintf("area %s (%s): %d/%d done", a.name, a.transport, a.done, a.total)
+	line := clear + fmt.Sprintf("area %s (%s): %d/%d done", a.name, a.transport, a.done, a.total)
 	if a.failed > 0 {
 		line += fmt.Sprintf(", %d failed", a.failed)
 	}
@@ -101,7 +113,43 @@ func (p *Progress) done(r Result) {
 		line += fmt.Sprintf(", %d blocked", a.blocked)
 	}
 	fmt.Fprintf(p.w, "%s, %.1f s\n", line, time.Since(a.start).Seconds())
+	if p.Live {
+		fmt.Fprint(p.w, p.status())
+	}
 }
+
+// status is the live line: the areas under way, at most statusMax characters.
+func (p *Progress) status() string {
+	var parts []string
+	for _, a := range p.areas {
+		if a.done > 0 && a.done < a.total {
+			s := fmt.Sprintf("%s %d/%d", a.name, a.done, a.total)
+			if a.failed > 0 {
+				s += fmt.Sprintf(" (%d failed)", a.failed)
+			}
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	sort.Strings(parts)
+	line := fmt.Sprintf("… %.0f s: %s", time.Since(p.start).Seconds(), strings.Join(parts, ", "))
+	if r := []rune(line); len(r) > statusMax {
+		line = string(r[:statusMax-1]) + "…"
+	}
+	return line
+}
+
+// Finish clears the live line (call it when the run ends).
+func (p *Progress) Finish() {
+	if p.Live {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// statusMax keeps the live line within a terminal's width.
+const statusMax = 100
 
 // Unfinished lists the areas with checks that were not judged (an interrupted run).
 func (p *Progress) Unfinished() []string {
