@@ -429,8 +429,9 @@ type areaRow struct {
 	ms        int64
 }
 
-// areaVerdicts are the columns of report.md's area table.
-var areaVerdicts = []Verdict{PASS, FAIL, WARN, NOTSUPPORTED, BLOCKED, ERROR, INFOV, INTERRUPTED}
+// areaVerdicts are the columns of report.md's area table; INTERRUPTED is added only when a
+// check was interrupted (so "INTERRUPTED" in report.md always means the run was stopped).
+var areaVerdicts = []Verdict{PASS, FAIL, WARN, NOTSUPPORTED, BLOCKED, ERROR, INFOV}
 
 // resultArea is the result's area (its ID without the last part: SSE-WIRE for SSE-WIRE-001).
 func resultArea(r Result) string {
@@ -451,7 +452,11 @@ func writeMarkdownAreas(w io.Writer, rs []Result) {
 		transport Transport
 	}
 	rows := map[key]*areaRow{}
+	columns := areaVerdicts
 	for _, r := range rs {
+		if r.Verdict == INTERRUPTED && len(columns) == len(areaVerdicts) {
+			columns = append(columns[:len(columns):len(columns)], INTERRUPTED)
+		}
 		k := key{resultArea(r), r.Transport}
 		row := rows[k]
 		if row == nil {
@@ -473,17 +478,17 @@ func writeMarkdownAreas(w io.Writer, rs []Result) {
 		return sorted[i].transport < sorted[j].transport
 	})
 	fmt.Fprintf(w, "## Areas\n\n| area | transport | checks |")
-	for _, v := range areaVerdicts {
+	for _, v := range columns {
 		fmt.Fprintf(w, " %s |", v)
 	}
 	fmt.Fprintf(w, " duration |\n|---|---|---:|")
-	for range areaVerdicts {
+	for range columns {
 		fmt.Fprintf(w, "---:|")
 	}
 	fmt.Fprintf(w, "---:|\n")
 	for _, row := range sorted {
 		fmt.Fprintf(w, "| %s | %s | %d |", mdCell(row.area), mdCell(string(row.transport)), row.checks)
-		for _, v := range areaVerdicts {
+		for _, v := range columns {
 			fmt.Fprintf(w, " %d |", row.verdicts[v])
 		}
 		fmt.Fprintf(w, " %.1f s |\n", float64(row.ms)/1000)

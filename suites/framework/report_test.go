@@ -85,16 +85,16 @@ func TestMarkdownOnAPass(t *testing.T) {
 	out := md.String()
 	for _, want := range []string{
 		"# rtconform report: ref", doc.Summary.Line(), "No failures",
-		"| area | transport | checks | PASS | FAIL | WARN | NOT_SUPPORTED | BLOCKED | ERROR | INFO | INTERRUPTED | duration |",
-		"| SSE-WIRE | sse | 2 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 2.0 s |",
-		"| WS-HS | websocket | 1 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 0.0 s |",
+		"| area | transport | checks | PASS | FAIL | WARN | NOT_SUPPORTED | BLOCKED | ERROR | INFO | duration |",
+		"| SSE-WIRE | sse | 2 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 2.0 s |",
+		"| WS-HS | websocket | 1 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 0.0 s |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report.md lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "## Not passed") {
-		t.Errorf("a pass lists failures:\n%s", out)
+	if strings.Contains(out, "## Not passed") || strings.Contains(out, "INTERRUPTED") {
+		t.Errorf("a pass lists failures or mentions INTERRUPTED:\n%s", out)
 	}
 }
 
@@ -112,20 +112,23 @@ func TestMarkdownFailuresAndAreas(t *testing.T) {
 			Requirement: "the handshake is quick", Observed: strings.Repeat("x", 3000), Message: "slow", DurationMS: 250},
 		{ID: "WS-HS-002", Area: "WS-HS", Level: MUST, Transport: "websocket", Verdict: ERROR, Message: "could not connect"},
 		{ID: "WS-HS-003", Area: "WS-HS", Level: INFO, Transport: "websocket", Verdict: INFOV},
+		{ID: "WS-HS-004", Area: "WS-HS", Level: MUST, Transport: "websocket", Verdict: INTERRUPTED, Message: "stopped"},
 	}
 	doc := Conformance{Target: ReportTarget{Name: "t", URL: "http://x"}, Checks: rs}
 	var md strings.Builder
 	WriteMarkdown(&md, doc)
 	out := md.String()
 	for _, want := range []string{
-		"## Not passed (4)",
+		"## Not passed (5)",
 		"### FAIL `PX-SSE-002@nginx:naive` (MUST, sse)", "- requirement: events are not buffered",
 		"- expected: first byte < 1s", "- observed: first byte after 30s | never flushed",
 		"- remedy: proxy_buffering off;", "- cause: `buffered`",
 		"### BLOCKED `PX-SSE-003@nginx:naive`", "### WARN `WS-HS-001` (SHOULD, websocket)", "### ERROR `WS-HS-002`",
 		"- observed: " + strings.Repeat("x", 1000) + "…\n",
+		"### INTERRUPTED `WS-HS-004` (MUST, websocket)",
+		"| area | transport | checks | PASS | FAIL | WARN | NOT_SUPPORTED | BLOCKED | ERROR | INFO | INTERRUPTED | duration |",
 		"| PX-SSE | sse | 3 | 1 | 1 | 0 | 0 | 1 | 0 | 0 | 0 | 3.0 s |",
-		"| WS-HS | websocket | 3 | 0 | 0 | 1 | 0 | 0 | 1 | 1 | 0 | 0.2 s |",
+		"| WS-HS | websocket | 4 | 0 | 0 | 1 | 0 | 0 | 1 | 1 | 1 | 0.2 s |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report.md lacks %q:\n%s", want, out)
