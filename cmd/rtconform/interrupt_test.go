@@ -117,6 +117,9 @@ func TestInterruptedRunBlamesNobody(t *testing.T) {
 			if !strings.Contains(string(md), "INTERRUPTED") {
 				t.Errorf("report.md is not marked interrupted:\n%s", md)
 			}
+			if html, _ := os.ReadFile(filepath.Join(dir, "index.html")); !strings.Contains(string(html), "interrupted:") || !strings.Contains(string(html), "INTERRUPTED") {
+				t.Errorf("index.html is not marked interrupted")
+			}
 			// Nothing left running: no process still refers to the run's temporary files.
 			time.Sleep(time.Second)
 			if ps, _ := exec.Command("pgrep", "-af", tmp).Output(); len(bytes.TrimSpace(ps)) > 0 {
