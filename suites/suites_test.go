@@ -3,6 +3,7 @@
 //	go test ./suites/                                         # against ../ginkgo.yaml (the reference)
 //	go test ./suites/ -args -rtconform.config=/path/my.yaml   # against your own target
 //	go test ./suites/ -args -ginkgo.label-filter='sse && must'
+//	go test ./suites/ -args -rtconform.concurrency=1           # one check at a time
 package suites_test
 
 import (
@@ -19,7 +20,10 @@ import (
 	_ "github.com/rtconform/rtconform/suites/all"
 )
 
-var configPath = flag.String("rtconform.config", "../ginkgo.yaml", "target profile")
+var (
+	configPath  = flag.String("rtconform.config", "../ginkgo.yaml", "target profile")
+	concurrency = flag.Int("rtconform.concurrency", fw.DefaultConcurrency, "how many checks are judged at once (1: one after the other)")
+)
 
 func TestSuites(t *testing.T) {
 	profile, err := fw.Load(*configPath, fw.Overrides{ReportDir: ptr(t.TempDir())})
@@ -36,6 +40,9 @@ func TestSuites(t *testing.T) {
 	defer run.Teardown()
 	suiteCfg, repCfg := ginkgo.GinkgoConfiguration()
 	suiteCfg.LabelFilter = fw.EffectiveLabelFilter(suiteCfg.LabelFilter)
+	if err := run.Schedule(suiteCfg.LabelFilter, *concurrency); err != nil {
+		t.Fatal(err)
+	}
 	ginkgo.RunSpecs(t, "rtconform", suiteCfg, repCfg)
 	doc := fw.LastReport()
 	if doc == nil {

@@ -33,6 +33,7 @@ func cmdDeploy(args []string, stdout, stderr io.Writer) int {
 	reportDir := fs.String("report-dir", "", "directory for the reports (overrides report.dir)")
 	strict := fs.Bool("strict", false, "SHOULD violations fail the run")
 	verbose := fs.Bool("v", false, "print every check as it runs")
+	concurrency := concurrencyFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rtconform deploy --target https://public [--origin http://origin:8080] [flags]\n\n"+
 			"Validates a deployment: the wire suites judge the server (on --origin when given, else through --target, where the\n"+
@@ -86,7 +87,7 @@ func cmdDeploy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "rtconform: no --origin: the wire suites judge the server through %s; rules a proxy legitimately changes are INFO, "+
 			"and a transport the path breaks is BLOCKED under one cause\n", profile.Deploy.Public)
 	}
-	doc, code := execute("deploy", profile, filter, *verbose, stdout, stderr)
+	doc, code := execute("deploy", profile, filter, runOpts{verbose: *verbose, concurrency: *concurrency}, stdout, stderr)
 	if doc == nil {
 		return code
 	}

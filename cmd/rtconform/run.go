@@ -38,6 +38,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	strict := fs.Bool("strict", false, "SHOULD violations fail the run (overrides strict)")
 	faults := fs.String("faults", "", "Toxiproxy backend of the chaos suites: embedded, container or external (overrides faults.backend)")
 	verbose := fs.Bool("v", false, "print every check as it runs")
+	concurrency := concurrencyFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: rtconform run [flags]\n\nRuns the conformance suites against the target of a profile.\n"+
 			"Exit: 0 every MUST check passed; 1 a conformance failure; 2 usage, configuration or harness error.\n\nFlags:\n")
@@ -88,7 +89,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		// run without a filter must not judge nothing and exit 0.
 		filter = "(" + filter + ") || engineio"
 	}
-	doc, code := execute("run", profile, filter, *verbose, stdout, stderr)
+	doc, code := execute("run", profile, filter, runOpts{verbose: *verbose, concurrency: *concurrency}, stdout, stderr)
 	if doc != nil {
 		fw.PrintSummary(stdout, *doc, profile.Report.Dir)
 		fmt.Fprintf(stdout, "junit: %s\n", filepath.Join(profile.Report.Dir, "junit.xml"))
@@ -117,9 +118,26 @@ func loadProfile(cmd, config string, o fw.Overrides, stderr io.Writer) (fw.Profi
 	return profile, true
 }
 
+// concurrencyFlag declares --concurrency of run and deploy.
+func concurrencyFlag(fs *flag.FlagSet) *int {
+	return fs.Int("concurrency", fw.DefaultConcurrency, fmt.Sprintf("how many checks are judged at once (1 to %d; 1: one after the other). "+
+		"Checks that need the machine to themselves (a restart, a latency budget) are always judged alone", fw.MaxConcurrency))
+}
+
+// runOpts are the flags execute takes.
+type runOpts struct {
+	verbose     bool
+	concurrency int
+}
+
 // execute resolves the profile's target and runs the specs the label filter selects; it
 // returns the report (nil when the suite produced none) and the exit code.
-func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, stdout, stderr io.Writer) (*fw.Conformance, int) {
+func execute(cmd string, profile fw.Profile, labelFilter string, opts runOpts, stdout, stderr io.Writer) (*fw.Conformance, int) {
+	verbose := opts.verbose
+	if opts.concurrency < 1 || opts.concurrency > fw.MaxConcurrency {
+		fmt.Fprintf(stderr, "rtconform %s: --concurrency %d: give 1 to %d\n", cmd, opts.concurrency, fw.MaxConcurrency)
+		return nil, exitHarness
+	}
 	if err := os.MkdirAll(profile.Report.Dir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "rtconform %s: report.dir: %v\n", cmd, err)
 		return nil, exitHarness
@@ -153,6 +171,10 @@ func execute(cmd string, profile fw.Profile, labelFilter string, verbose bool, s
 	progress.Live = isTerminal(os.Stdout) && os.Getenv("CI") == ""
 	fw.SetProgress(progress)
 	defer fw.SetProgress(nil)
+	if err := run.Schedule(labelFilter, opts.concurrency); err != nil {
+		fmt.Fprintf(stderr, "rtconform %s: %v\n", cmd, err)
+		return nil, exitHarness
+	}
 	if !verbose {
 		out := formatter.ColorableStdOut
 		formatter.ColorableStdOut = io.Discard

@@ -244,53 +244,111 @@ func (t *T) Within(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(t.ctx, d)
 }
 
-// runSpec is the body of every check's Ginkgo spec.
-func runSpec(ctx ginkgo.SpecContext, c Check) {
-	run := Current()
-	if run == nil {
-		panic("rtconform: no target resolved; call framework.Setup before RunSpecs")
-	}
-	if c.Enabled != nil && !c.Enabled(run) {
-		ginkgo.Skip("not selected by the profile")
-	}
-	res := Result{ID: c.ID, Cell: c.Cell, Level: c.Level, Transport: c.Transport, Area: c.Area(),
+// execution is what judging a check produced, before it is reported to Ginkgo: judging may
+// happen on another goroutine (see Run.Schedule), reporting happens in the check's spec.
+type execution struct {
+	res Result // identity filled; the verdict when decided before running (early)
+	// disabled: the profile does not select the spec (Check.Enabled).
+	disabled bool
+	// early: NOT_SUPPORTED or BLOCKED, decided without running the check.
+	early bool
+	// interrupted names why the run was stopped while the check ran ("" when it was not).
+	interrupted string
+	// hung: the check did not return within its timeout plus Grace.
+	hung bool
+	// expired: the check's own timeout expired while it ran.
+	expired bool
+	outcome any // nil: completed; violation, notSupported, harnessFault, or a crash
+	remedy  string
+	cause   *Cause
+}
+
+func baseResult(c Check) Result {
+	return Result{ID: c.ID, Cell: c.Cell, Level: c.Level, Transport: c.Transport, Area: c.Area(),
 		Requirement: c.Requirement, Spec: c.Spec}
+}
+
+// evaluate judges c against run, its context bounded by the check's timeout.
+func evaluate(ctx context.Context, run *Run, c Check) *execution {
+	ex := &execution{res: baseResult(c)}
+	if c.Enabled != nil && !c.Enabled(run) {
+		ex.disabled = true
+		return ex
+	}
 	if missing := run.Profile.Target.Missing(c.Requires); len(missing) > 0 {
-		res.Verdict = NOTSUPPORTED
-		res.Missing = missing
-		res.Message = fmt.Sprintf("NOT_SUPPORTED: the target does not declare capability %s", joinCaps(missing))
-		addEntry(res, ginkgo.ReportEntryVisibilityNever)
-		ginkgo.Skip(res.Message)
+		ex.early = true
+		ex.res.Verdict = NOTSUPPORTED
+		ex.res.Missing = missing
+		ex.res.Message = fmt.Sprintf("NOT_SUPPORTED: the target does not declare capability %s", joinCaps(missing))
+		return ex
 	}
 	if c.blockable() {
 		if cause := run.BlockedBy(c.Transport); cause != nil {
-			res.Verdict = BLOCKED
-			res.Cause = cause
-			res.Message = fmt.Sprintf("[%s] BLOCKED (not judged): %s", c.Key(), cause.Text)
-			addEntry(res, ginkgo.ReportEntryVisibilityNever)
-			if c.Level == MUST {
-				ginkgo.Fail(res.Message)
-			}
-			ginkgo.Skip(res.Message)
+			ex.early = true
+			ex.res.Verdict = BLOCKED
+			ex.res.Cause = cause
+			ex.res.Message = fmt.Sprintf("[%s] BLOCKED (not judged): %s", c.Key(), cause.Text)
+			return ex
 		}
 	}
 	t := &T{Check: c, Run: run, ctx: ctx}
 	t.g = gomega.NewGomega(func(message string, _ ...int) { panic(violation{msg: message}) })
 	start := time.Now()
-	outcome := t.execute()
-	res.DurationMS = time.Since(start).Milliseconds()
-	res.Measurements = t.measured
-	res.History = t.history
+	ex.outcome = t.execute()
+	ex.res.DurationMS = time.Since(start).Milliseconds()
+	ex.res.Measurements = t.measured
+	ex.res.History = t.history
+	ex.remedy, ex.cause = t.remedy, t.cause
+	ex.interrupted = interruptedBy(ctx)
+	ex.expired = ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded)
+	return ex
+}
 
-	if why := interruptedBy(ctx); why != "" {
+// runSpec is the body of every check's Ginkgo spec: it reports the check's verdict.
+func runSpec(ctx ginkgo.SpecContext, c Check) {
+	run := Current()
+	if run == nil {
+		panic("rtconform: no target resolved; call framework.Setup before RunSpecs")
+	}
+	report(run, c, run.scheduler().result(ctx, c))
+}
+
+// report turns an execution into the check's Result entry and the spec's Ginkgo outcome.
+func report(run *Run, c Check, ex *execution) {
+	res := ex.res
+	switch {
+	case ex.disabled:
+		ginkgo.Skip("not selected by the profile")
+	case ex.early && res.Verdict == NOTSUPPORTED:
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		ginkgo.Skip(res.Message)
+	case ex.early: // BLOCKED
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		if c.Level == MUST {
+			ginkgo.Fail(res.Message)
+		}
+		ginkgo.Skip(res.Message)
+	case ex.interrupted != "":
 		// Whatever the check concluded, it concluded with its context cancelled under it: a
 		// violation came from the interruption, and a pass judged only part of the scenario.
 		res.Verdict = INTERRUPTED
-		res.Message = fmt.Sprintf("[%s] INTERRUPTED (not judged): the run was stopped (%s) while this check ran", c.Key(), why)
+		res.Message = fmt.Sprintf("[%s] INTERRUPTED (not judged): the run was stopped (%s) while this check ran", c.Key(), ex.interrupted)
 		addEntry(res, ginkgo.ReportEntryVisibilityNever)
 		return
+	case ex.hung:
+		res.Verdict = FAIL
+		if c.Level == SHOULD && !run.Profile.Strict {
+			res.Verdict = WARN
+		}
+		res.Message = fmt.Sprintf("[%s] no verdict within the check's %s timeout: the target did not answer in time "+
+			"(the check did not return within %s after its timeout and was abandoned)", c.Key(), c.Timeout, Grace)
+		addEntry(res, ginkgo.ReportEntryVisibilityNever)
+		if res.Verdict == FAIL {
+			ginkgo.Fail(res.Message)
+		}
+		return
 	}
-	switch o := outcome.(type) {
+	switch o := ex.outcome.(type) {
 	case nil:
 		res.Verdict = PASS
 		if c.Level == INFO {
@@ -299,12 +357,12 @@ func runSpec(ctx ginkgo.SpecContext, c Check) {
 		addEntry(res, ginkgo.ReportEntryVisibilityNever)
 	case violation:
 		res.Expected, res.Observed = o.expected, o.observed
-		res.Remedy = t.remedy
-		res.Cause = t.cause
-		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		res.Remedy = ex.remedy
+		res.Cause = ex.cause
+		if ex.expired {
 			res.Observed += fmt.Sprintf(" (the check's %s timeout expired)", c.Timeout)
 		}
-		res.Message = failureText(c, o, t.measured, t.history, t.remedy, t.cause)
+		res.Message = failureText(c, o, res.Measurements, res.History, ex.remedy, ex.cause)
 		switch {
 		case c.Intermediary != "" && run.ViaIntermediary():
 			// Judged through the deployment's proxies, which legitimately change what this

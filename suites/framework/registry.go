@@ -45,8 +45,12 @@ type Check struct {
 	Quote       string    // the normative sentence of the spec, where there is one
 	Spec        string    // where the rule comes from: "WHATWG HTML §9.2.4", "RFC 6455 §5.5.2", "operational: <source>"
 	Requires    []Capability
-	Timeout     time.Duration // whole-spec timeout; default 30s
-	Run         func(t *T)
+	Timeout     time.Duration // the check's timeout, from the start of its judging; default 30s
+	// Serial: the check needs the machine to itself (a latency budget, a connection storm):
+	// no other check is judged while it runs (see Run.Schedule). Checks that restart the
+	// target are always judged alone.
+	Serial bool
+	Run    func(t *T)
 
 	// Cell names one cell of a matrix the same check runs in several times (the proxy suite:
 	// "nginx:naive"); "" for an ordinary check. ID and Cell together identify a spec.
@@ -183,7 +187,7 @@ func Register(c Check) bool {
 	regMu.Unlock()
 
 	ginkgo.It(fmt.Sprintf("[%s] %s: %s", c.Key(), c.Level, c.Requirement), ginkgo.Label(c.AllLabels()...),
-		ginkgo.SpecTimeout(c.Timeout), func(ctx ginkgo.SpecContext) { runSpec(ctx, c) })
+		specTimeout(c), func(ctx ginkgo.SpecContext) { runSpec(ctx, c) })
 	return true
 }
 

@@ -36,6 +36,7 @@ type Run struct {
 	stop    []func()
 	restart func(context.Context) error // the in-process reference's Restart
 	shared  map[string]*sharedRes
+	sched   *scheduler
 	blocked map[Transport]*blockState
 	mu      sync.Mutex
 	// the summary of the finished suite (set by the report hook)
@@ -193,6 +194,12 @@ func (r *Run) Shared(key string, start func() (val any, stop func(), err error))
 
 // Teardown stops what Setup and Shared started (in reverse order).
 func (r *Run) Teardown() {
+	r.mu.Lock()
+	sched := r.sched
+	r.mu.Unlock()
+	if sched != nil {
+		sched.close() // checks still being judged end before what they use is stopped
+	}
 	r.mu.Lock()
 	stop := r.stop
 	r.stop = nil

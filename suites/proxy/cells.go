@@ -49,6 +49,9 @@ type check struct {
 	spec        string
 	requires    []fw.Capability
 	timeout     time.Duration
+	// serial: the check measures latency (a budget, the delay a proxy adds) and is judged
+	// alone, so the other checks' load does not show up as the proxy's delay.
+	serial bool
 	// problems are the proxyrun problem kinds the check detects; its failure remedies name
 	// them (the first is the default).
 	problems []string
@@ -72,7 +75,7 @@ func register(c check) bool {
 		fw.Register(fw.Check{
 			ID: c.id, Level: c.level, Transport: c.transport, Requires: c.requires,
 			Requirement: c.requirement, Quote: c.quote, Spec: c.spec, Timeout: c.timeout,
-			Cell: cell, Labels: labels, Enabled: enabled(cell),
+			Serial: c.serial, Cell: cell, Labels: labels, Enabled: enabled(cell),
 			Run: func(t *fw.T) {
 				e := newEnv(t, cell, c.problems)
 				c.run(e)

@@ -72,7 +72,7 @@ var _ = register(check{
 })
 
 var _ = register(check{
-	id: "PX-HS-002", level: fw.SHOULD, transport: fw.HTTPStream, requires: hsCaps,
+	id: "PX-HS-002", serial: true, level: fw.SHOULD, transport: fw.HTTPStream, requires: hsCaps,
 	requirement: "The proxy adds at most 100 ms to a stream line's delivery (median over 5 events, compared with the origin directly; a deployment needs proxies.direct).",
 	quote:       "HAProxy without option http-no-delay delays every SSE write (the first byte included) by about 200 ms.",
 	spec:        "operational: HAProxy option http-no-delay, measured with Debian 12's HAProxy 2.6 (shared/notes/proxy-facts.md)",
@@ -126,7 +126,7 @@ var _ = register(check{
 })
 
 var _ = register(check{
-	id: "PX-HS-008", level: fw.MUST, transport: fw.HTTPStream, requires: hsCaps,
+	id: "PX-HS-008", serial: true, level: fw.MUST, transport: fw.HTTPStream, requires: hsCaps,
 	requirement: "The path adds at most the declared latency budget (deploy.latency, --latency) to an HTTP stream's events (median over 5 events, compared with the origin when it is given, else publish to delivery).",
 	quote:       budgetQuote, spec: budgetSpec, problems: budgetProblems,
 	run: runBudget,

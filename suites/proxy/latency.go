@@ -69,7 +69,7 @@ const budgetSpec = "operational: the deployment's declared latency budget (deplo
 var budgetProblems = []string{proxyrun.ProblemWriteDelay, proxyrun.ProblemBuffering}
 
 var _ = register(check{
-	id: "PX-SSE-010", level: fw.MUST, transport: fw.SSE, requires: ssePublish,
+	id: "PX-SSE-010", serial: true, level: fw.MUST, transport: fw.SSE, requires: ssePublish,
 	requirement: "The path adds at most the declared latency budget (deploy.latency, --latency) to an event stream's events (median over 5 events, compared with the origin when it is given, else publish to delivery).",
 	quote:       budgetQuote, spec: budgetSpec, problems: budgetProblems,
 	run: runBudget,
@@ -82,7 +82,7 @@ func runBudget(e *env) {
 }
 
 var _ = register(check{
-	id: "PX-WS-006", level: fw.MUST, transport: fw.WebSocket, requires: wsPublish,
+	id: "PX-WS-006", serial: true, level: fw.MUST, transport: fw.WebSocket, requires: wsPublish,
 	requirement: "The path adds at most the declared latency budget (deploy.latency, --latency) to a WebSocket's events (median over 5 events, compared with the origin when it is given, else publish to delivery).",
 	quote:       budgetQuote, spec: budgetSpec, problems: budgetProblems,
 	run: func(e *env) {
@@ -116,7 +116,7 @@ var _ = register(check{
 })
 
 var _ = register(check{
-	id: "PX-LP-004", level: fw.MUST, transport: fw.LongPoll, requires: lpPublish, timeout: 2 * time.Minute,
+	id: "PX-LP-004", serial: true, level: fw.MUST, transport: fw.LongPoll, requires: lpPublish, timeout: 2 * time.Minute,
 	requirement: "The path adds at most the declared latency budget (deploy.latency, --latency) to the answer of a held long-poll (median over 3 events, compared with the origin when it is given, else publish to answer).",
 	quote:       budgetQuote, spec: budgetSpec, problems: budgetProblems,
 	run: func(e *env) {

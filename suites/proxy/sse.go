@@ -213,7 +213,7 @@ var _ = register(check{
 // "HAProxy without `option http-no-delay` delays every SSE write (the first byte included)
 // by about 200 ms." (shared/notes/proxy-facts.md, measured with Debian's HAProxy 2.6)
 var _ = register(check{
-	id: "PX-SSE-003", level: fw.SHOULD, transport: fw.SSE, requires: ssePublish,
+	id: "PX-SSE-003", serial: true, level: fw.SHOULD, transport: fw.SSE, requires: ssePublish,
 	requirement: "The proxy adds at most 100 ms to an event's delivery (median over 5 events, compared with the origin directly; a deployment needs proxies.direct).",
 	quote:       "HAProxy without option http-no-delay delays every SSE write (the first byte included) by about 200 ms.",
 	spec:        "operational: HAProxy option http-no-delay, measured with Debian 12's HAProxy 2.6 (shared/notes/proxy-facts.md)",
