@@ -2,9 +2,10 @@
 // (ginkgo.yaml), the check registry that turns typed checks into Ginkgo specs, the per-check
 // context handed to a check, and the conformance report written after the suite.
 //
-// A run goes: Load the profile (defaults < file < flags), Resolve the target (start the
-// in-process reference server when no url is given), then RunSpecs; the registry's specs read
-// the resolved target through Current.
+// A run goes: Load the profile (defaults < file < flags), Setup the target (start the
+// in-process reference server when no url is given), Schedule how many checks are judged at
+// once (schedule.go), then RunSpecs; the registry's specs read the resolved target through
+// Current.
 package framework
 
 import (
