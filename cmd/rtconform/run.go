@@ -133,6 +133,7 @@ type runOpts struct {
 // execute resolves the profile's target and runs the specs the label filter selects; it
 // returns the report (nil when the suite produced none) and the exit code.
 func execute(cmd string, profile fw.Profile, labelFilter string, opts runOpts, stdout, stderr io.Writer) (*fw.Conformance, int) {
+	defer selfCheck(stderr)() // after Teardown: what the run leaves behind
 	verbose := opts.verbose
 	if opts.concurrency < 1 || opts.concurrency > fw.MaxConcurrency {
 		fmt.Fprintf(stderr, "rtconform %s: --concurrency %d: give 1 to %d\n", cmd, opts.concurrency, fw.MaxConcurrency)
