@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtconform/rtconform/internal/need"
 	"github.com/rtconform/rtconform/proxies/proxyrun"
 	"github.com/rtconform/rtconform/reference"
 	fw "github.com/rtconform/rtconform/suites/framework"
@@ -33,9 +34,7 @@ func TestDeployMatrix(t *testing.T) {
 	for _, name := range proxyrun.Names() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if err := proxyrun.Available(name); err != nil {
-				t.Fatalf("the deploy matrix needs %s: %v (every proxy: %s)", name, err, proxyrun.InstallLine())
-			}
+			need.Require(t, name)
 			origin := matrixReference(t)
 			rec := startProxy(t, name, proxyrun.Recommended, origin)
 			naive := startProxy(t, name, proxyrun.Naive, origin)
@@ -63,9 +62,7 @@ func TestDeployMatrix(t *testing.T) {
 	// waiting out its timeout.
 	t.Run("buffering", func(t *testing.T) {
 		t.Parallel()
-		if err := proxyrun.Available("nginx"); err != nil {
-			t.Fatalf("needs nginx: %v", err)
-		}
+		need.Require(t, "nginx")
 		origin := strippedReference(t, "X-Accel-Buffering")
 		inst := startProxy(t, "nginx", proxyrun.Naive, origin)
 		r := cli(t, 6*time.Minute, "deploy", "--config", filepath.Join("proxies", "matrix.yaml"), "--target", inst.URL(), "--idle", "4s",

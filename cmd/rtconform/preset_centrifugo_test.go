@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtconform/rtconform/internal/need"
 	"github.com/rtconform/rtconform/proxies/proxyrun"
 	fw "github.com/rtconform/rtconform/suites/framework"
 )
@@ -248,11 +249,7 @@ func centrifugoBinary(t *testing.T) string {
 var centrifugoProxies = []string{"nginx", "haproxy", "varnish", "apache"}
 
 func TestPresetCentrifugoUniHTTPStreamBehindProxies(t *testing.T) {
-	for _, name := range centrifugoProxies {
-		if err := proxyrun.Available(name); err != nil {
-			t.Fatalf("needs %s: %v (every proxy: %s)", name, err, proxyrun.InstallLine())
-		}
-	}
+	need.Require(t, centrifugoProxies...)
 	base, dir := startCentrifugo(t)
 	t.Parallel()
 	profile := filepath.Join(dir, "behind-proxies.yaml")

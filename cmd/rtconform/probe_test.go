@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtconform/rtconform/internal/need"
 	"github.com/rtconform/rtconform/proxies/front"
 	"github.com/rtconform/rtconform/proxies/proxyrun"
 	"github.com/rtconform/rtconform/reference"
@@ -172,9 +173,7 @@ func TestProbe(t *testing.T) {
 			[]string{"websocket: refused (", "sse: buffered — ", "longpoll: ok", "httpstream: ok — first event after", "settles on: longpoll after",
 				"(websocket refused, sse buffered)", "remedy (websocket-upgrade): ", "remedy (buffering): "}, 0},
 		{"nginx-naive", func(t *testing.T) string {
-			if err := proxyrun.Available("nginx"); err != nil {
-				t.Fatalf("needs nginx: %v", err)
-			}
+			need.Require(t, "nginx")
 			return startProxy(t, "nginx", proxyrun.Naive, probeReference(t)).URL()
 		}, nil, 1, fw.SSE,
 			[]string{"websocket: refused (426 Upgrade Required after ", "httpstream: ok", "settles on: sse after", "remedy (websocket-upgrade): ",

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtconform/rtconform/internal/need"
 	"github.com/rtconform/rtconform/proxies/proxyrun"
 	"github.com/rtconform/rtconform/reference"
 	fw "github.com/rtconform/rtconform/suites/framework"
@@ -36,9 +37,7 @@ func TestProxyMatrix(t *testing.T) {
 	for _, name := range proxyrun.Names() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if err := proxyrun.Available(name); err != nil {
-				t.Fatalf("the proxy matrix needs %s: %v (every proxy: %s)", name, err, proxyrun.InstallLine())
-			}
+			need.Require(t, name)
 			dir := t.TempDir()
 			r := cli(t, 6*time.Minute, "run", "--config", filepath.Join("proxies", "matrix.yaml"), "--report-dir", dir,
 				"--label-filter", "proxy && proxy:"+name)
@@ -54,9 +53,7 @@ func TestProxyMatrix(t *testing.T) {
 	for _, d := range deployments {
 		t.Run("deployment-"+d.proxy, func(t *testing.T) {
 			t.Parallel()
-			if err := proxyrun.Available(d.proxy); err != nil {
-				t.Fatalf("the deployment run puts %s in front of the origin: %v", d.proxy, err)
-			}
+			need.Require(t, d.proxy)
 			origin := strippedReference(t, d.strip...)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -258,11 +255,7 @@ func judgeMatrix(t *testing.T, r result, want map[string][]string, budget bool) 
 // fails PX-SSE-010 (write-delay:sse); a config that refuses the WebSocket upgrade fails
 // PX-WS-006 with that cause; every other budget check passes within the budget.
 func judgeBudgets(t *testing.T) {
-	for _, name := range proxyrun.Names() {
-		if err := proxyrun.Available(name); err != nil {
-			t.Fatalf("the budget run needs %s: %v", name, err)
-		}
-	}
+	need.Proxies(t)
 	dir := t.TempDir()
 	base, err := os.ReadFile(filepath.Join(root, "proxies", "matrix.yaml"))
 	if err != nil {

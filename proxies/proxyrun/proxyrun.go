@@ -224,6 +224,14 @@ func InstallLine() string {
 	return "apt-get install -y nginx haproxy varnish apache2 caddy"
 }
 
+// Package returns the Debian package of the proxy ("apache2" for apache); "" for an unknown name.
+func Package(name string) string {
+	if s, ok := specs[name]; ok {
+		return s.pkg
+	}
+	return ""
+}
+
 // Available reports whether the proxy can run here. The error names what is missing and
 // the exact install line, e.g. "nginx not found: apt-get install -y nginx".
 func Available(name string) error {

@@ -155,8 +155,9 @@ type observation struct {
 
 // TestProxies starts every proxy × variant in front of one upstream, probes each shape
 // concurrently (all waits are sleeps, so this stays well under a minute), then reports
-// per proxy/variant/check. A missing binary fails with its install line.
+// per proxy/variant/check. A missing proxy skips it (requireProxies).
 func TestProxies(t *testing.T) {
+	requireProxies(t, Names()...)
 	up := newUpstream(t)
 	dir := os.Getenv("PROXYRUN_DIR") // set it to keep the configs and logs after the run
 	if dir == "" {

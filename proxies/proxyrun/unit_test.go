@@ -8,19 +8,34 @@ import (
 	"time"
 )
 
-// TestAvailable fails, with the install line, for every proxy that is not installed:
-// CI installs them all (see InstallLine).
+// requireProxies skips the test with a "not tested:" line when a proxy is not installed, or
+// fails with it under RTCONFORM_REQUIRE_PROXIES=1 (CI). It is internal/need.Require, which
+// this package's own tests cannot import (need imports proxyrun).
+func requireProxies(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		err := Available(n)
+		switch {
+		case err == nil:
+		case os.Getenv("RTCONFORM_REQUIRE_PROXIES") == "1":
+			t.Fatalf("%s is required here (RTCONFORM_REQUIRE_PROXIES=1): %v (all at once: %s)", n, err, InstallLine())
+		default:
+			t.Skipf("not tested: %s (%s): %v — RTCONFORM_REQUIRE_PROXIES=1 makes this a failure", "the real proxies", n, err)
+		}
+	}
+}
+
+// TestAvailable: every proxy is installed (or the test says which is not) and reports its version.
 func TestAvailable(t *testing.T) {
 	for _, n := range Names() {
-		if err := Available(n); err != nil {
-			t.Errorf("%v (all at once: %s)", err, InstallLine())
-			continue
-		}
-		v, err := Version(n)
-		if err != nil {
-			t.Errorf("%s version: %v", n, err)
-		}
-		t.Logf("%s: %s", n, v)
+		t.Run(n, func(t *testing.T) {
+			requireProxies(t, n)
+			v, err := Version(n)
+			if err != nil {
+				t.Errorf("%s version: %v", n, err)
+			}
+			t.Logf("%s: %s", n, v)
+		})
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/internal/need"
 	"github.com/rtconform/rtconform/suites/framework/history"
 )
 
@@ -95,16 +95,8 @@ func TestRender(t *testing.T) {
 // verdict, the matrix's failing cell and the timeline's violation are there, the verdict
 // filter hides the passing rows, and a screenshot is kept (its path is logged).
 func TestReportInChromium(t *testing.T) {
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Fatal("needs Chromium (apt-get install -y chromium): the HTML report is tested in a real browser")
-	}
+	need.Require(t, "chromium")
+	browser, _ := need.ChromiumPath()
 	doc, dir := sample(t)
 	if err := Write(dir, doc); err != nil {
 		t.Fatal(err)
