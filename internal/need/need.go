@@ -67,7 +67,11 @@ func (p Part) Required() bool { return os.Getenv(p.Env) == "1" }
 
 // NotTested is the line that names a missing part.
 func (p Part) NotTested(why error) string {
-	return fmt.Sprintf("not tested: %s (%s): %v — install: %s; %s=1 makes this a failure", p.Tests, p.Name, why, p.Install, p.Env)
+	msg := why.Error()
+	if !strings.Contains(msg, p.Install) {
+		msg += " — install: " + p.Install
+	}
+	return fmt.Sprintf("not tested: %s: %s; %s=1 makes this a failure", p.Tests, msg, p.Env)
 }
 
 // Missing returns the parts not usable here, each with its reason.

@@ -20,7 +20,7 @@ func requireProxies(t *testing.T, names ...string) {
 		case os.Getenv("RTCONFORM_REQUIRE_PROXIES") == "1":
 			t.Fatalf("%s is required here (RTCONFORM_REQUIRE_PROXIES=1): %v (all at once: %s)", n, err, InstallLine())
 		default:
-			t.Skipf("not tested: %s (%s): %v — RTCONFORM_REQUIRE_PROXIES=1 makes this a failure", "the real proxies", n, err)
+			t.Skipf("not tested: the real proxies: %v; RTCONFORM_REQUIRE_PROXIES=1 makes this a failure", err)
 		}
 	}
 }
