@@ -1,13 +1,13 @@
 package reference
 
 import (
-	"os"
-	"runtime/pprof"
 	"bytes"
 	"context"
 	"net"
+	"os"
 	"runtime"
 	rtmetrics "runtime/metrics"
+	"runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"

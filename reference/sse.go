@@ -15,6 +15,15 @@ import (
 // sseBatch is how many events an SSE stream reads from the log at a time.
 const sseBatch = 256
 
+// sseHeartbeat is the comment an idle SSE stream sends every Heartbeat.
+var sseHeartbeat = []byte(": heartbeat\n\n")
+
+// sseFrame is the SSE frame of an event (appendSSEEvent), built once per event and written
+// unchanged to every subscriber.
+var sseFrame = eventlog.NewEncoding(func(ev eventlog.Event) []byte {
+	return appendSSEEvent(make([]byte, 0, len("id: \n\n")+len(ev.ID)+len("data: \n")+len(ev.Data)), ev)
+})
+
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.topicLog(w, r)
 	if !ok {
@@ -63,7 +72,6 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	}
 	hb := time.NewTimer(s.cfg.Heartbeat)
 	defer hb.Stop()
-	buf := make([]byte, 0, 1024)
 	for {
 		select {
 		case <-quit:
@@ -76,13 +84,12 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		evs, gap, next := wire.ReadLog(l, cursor, sseBatch)
 		if gap != nil {
 			s.m.gaps.Add(1)
-			if !write(appendSSEReset(buf[:0], gap)) {
+			if !write(appendSSEReset(nil, gap)) {
 				return
 			}
 		}
 		for _, ev := range evs {
-			buf = appendSSEEvent(buf[:0], ev)
-			if !write(buf) {
+			if !write(sseFrame.Of(ev)) { // the same bytes for every subscriber
 				return
 			}
 		}
@@ -94,7 +101,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-changed:
 		case <-hb.C:
-			if !write([]byte(": heartbeat\n\n")) {
+			if !write(sseHeartbeat) {
 				return
 			}
 			hb.Reset(s.cfg.Heartbeat)

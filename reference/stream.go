@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rtconform/rtconform/reference/eventlog"
 	"github.com/rtconform/rtconform/reference/wire"
 )
 
@@ -21,7 +20,8 @@ const maxStreamBody = 16 << 10
 // client following the envelope (/data) skips it.
 var heartbeatLine = []byte(`{"type":"heartbeat"}` + "\n")
 
-// StreamEvent is one line of GET /stream/{topic} carrying an event.
+// StreamEvent is one line of GET /stream/{topic} carrying an event (wire.EventLine encodes
+// it once per event).
 type StreamEvent struct {
 	ID   string `json:"id"`
 	Data string `json:"data"`
@@ -100,7 +100,6 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	hb := time.NewTimer(s.cfg.Heartbeat)
 	defer hb.Stop()
-	buf := make([]byte, 0, 1024)
 	for {
 		select {
 		case <-quit:
@@ -119,8 +118,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		for _, ev := range evs {
-			buf = appendStreamEvent(buf[:0], ev)
-			if !write(buf) {
+			if !write(wire.EventLine.Of(ev)) { // the same bytes for every subscriber
 				return
 			}
 		}
@@ -142,12 +140,4 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-}
-
-// appendStreamEvent appends ev as one NDJSON line: {"id":…,"data":…} and "\n". JSON escapes
-// every line break of the payload, so the line holds the payload exactly.
-func appendStreamEvent(b []byte, ev eventlog.Event) []byte {
-	js, _ := wire.Marshal(StreamEvent{ID: ev.ID, Data: string(ev.Data)})
-	b = append(b, js...)
-	return append(b, '\n')
 }

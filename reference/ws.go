@@ -35,35 +35,44 @@ func lagOf(head, done uint64) uint64 {
 	return head - done
 }
 
-// handleWS serves GET /ws/{topic} (the connection itself is wsConn, see ws_conn.go). Four
-// goroutines per connection:
-//   - the reader validates and discards client messages, answers pings, completes the close
-//     handshake and fails the connection on a protocol violation (1002, 1007, 1009 above
-//     ReadLimit);
-//   - the writer follows the log from the client's cursor and records the seq of the last
-//     event whose write completed;
-//   - the pinger pings every PingInterval and drops the connection when no pong comes back
-//     within WriteTimeout;
-//   - this handler wakes up at every publish and closes the connection with 1013 when the
-//     client is more than MaxLag events behind the head, even while the writer is blocked on
-//     a full TCP window; it closes with 1001 on Shutdown.
+// handleWS serves GET /ws/{topic} (the connection itself is wsConn, see ws_conn.go). After
+// the handshake the handler returns, so that net/http releases its per-connection state
+// (request, buffers, the connection's goroutine and stack), and wsSession serves the
+// connection.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.topicLog(w, r)
 	if !ok {
 		return
 	}
-	epoch := s.topics.Epoch()
 	cursor := r.URL.Query().Get("since")
 	if cursor == "" {
 		cursor = l.Head()
 	}
 	quit := s.Done()
 	done := s.Track()
-	defer done()
 	conn, err := s.acceptWS(w, r, s.cfg.ReadLimit)
 	if err != nil {
+		done()
 		return
 	}
+	go func() {
+		defer done()
+		s.wsSession(conn, l, r.PathValue("topic"), cursor, quit)
+	}()
+}
+
+// wsSession serves one /ws/{topic} connection with three goroutines, and a fourth only
+// while a ping awaits its pong:
+//   - the reader validates and discards client messages, answers pings, completes the close
+//     handshake and fails the connection on a protocol violation (1002, 1007, 1009 above
+//     ReadLimit);
+//   - the writer follows the log from the client's cursor and records the seq of the last
+//     event whose write completed;
+//   - this one wakes up at every publish and closes the connection with 1013 when the
+//     client is more than MaxLag events behind the head, even while the writer is blocked on
+//     a full TCP window; it closes with 1001 on Shutdown; it pings every PingInterval (see
+//     wsPings) and drops the connection when no pong comes back within WriteTimeout.
+func (s *Server) wsSession(conn *wsConn, l *eventlog.Log, topic, cursor string, quit <-chan struct{}) {
 	defer conn.CloseNow()
 	s.m.wsClients.Add(1)
 	defer s.m.wsClients.Add(-1)
@@ -78,7 +87,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// resuming client is not lag, events published since are.
 	base := l.HeadSeq()
 	var sent atomic.Uint64
-	sent.Store(wire.SeqOf(epoch, cursor))
+	sent.Store(wire.SeqOf(s.topics.Epoch(), cursor))
 	var stop atomic.Bool
 	writeDone := make(chan error, 1)
 	go func() { writeDone <- s.wsWriter(ctx, conn, l, cursor, &sent, &stop) }()
@@ -87,8 +96,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		conn.CloseNow()
 		<-writeDone
 	}()
-	pingFailed := make(chan error, 1)
-	go func() { pingFailed <- s.wsPinger(ctx, conn) }()
+	pings := s.newWSPings(ctx, conn)
+	defer pings.stop()
 
 	closeWith := func(code int, reason string) {
 		stop.Store(true)
@@ -104,7 +113,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		changed := l.Changed()
 		if lag := lagOf(l.HeadSeq(), max(sent.Load(), base)); lag > uint64(s.cfg.MaxLag) {
 			s.m.slowDropped.Add(1)
-			s.cfg.Logf("reference: ws %s: slow consumer %d events behind, closing with 1013", r.PathValue("topic"), lag)
+			s.cfg.Logf("reference: ws %s: slow consumer %d events behind, closing with 1013", topic, lag)
 			closeWith(closeTryAgain, ReasonSlowConsumer)
 			return
 		}
@@ -125,8 +134,10 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 			writeDone <- err // for the deferred receive
 			s.logWSEnd("ws writer", err)
 			return
-		case err := <-pingFailed:
-			if err != nil {
+		case <-pings.tick.C:
+			pings.ping()
+		case err := <-pings.done:
+			if !pings.pong(err) {
 				s.cfg.Logf("reference: ws ping: %v", err)
 				return
 			}
@@ -134,28 +145,51 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// wsPinger pings every PingInterval and returns an error when a pong does not come back
-// within WriteTimeout (nil when ctx ends).
-func (s *Server) wsPinger(ctx context.Context, conn *wsConn) error {
-	t := time.NewTicker(s.cfg.PingInterval)
-	defer t.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-		err := conn.Ping(pctx, "rtc-ping-"+strconv.Itoa(n))
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-	}
+// wsPings pings a connection every PingInterval from its session's loop (tick, then ping).
+// Each ping and the wait for its pong run in a goroutine of their own that ends with the
+// pong, so an idle connection has no goroutine for pings; the result arrives on done (then
+// pong). A tick while a ping is outstanding is skipped.
+type wsPings struct {
+	s    *Server
+	ctx  context.Context
+	conn *wsConn
+	tick *time.Ticker
+	done chan error
+	n    int
+	busy bool
 }
+
+func (s *Server) newWSPings(ctx context.Context, conn *wsConn) *wsPings {
+	return &wsPings{s: s, ctx: ctx, conn: conn, tick: time.NewTicker(s.cfg.PingInterval), done: make(chan error, 1)}
+}
+
+// ping sends the next ping unless one is outstanding.
+func (p *wsPings) ping() {
+	if p.busy {
+		return
+	}
+	p.busy = true
+	p.n++
+	payload := "rtc-ping-" + strconv.Itoa(p.n)
+	go func() {
+		pctx, cancel := context.WithTimeout(p.ctx, p.s.cfg.WriteTimeout)
+		err := p.conn.Ping(pctx, payload)
+		cancel()
+		if p.ctx.Err() != nil {
+			err = nil
+		}
+		p.done <- err
+	}()
+}
+
+// pong takes the result of a ping from done: false when no pong came back in time.
+func (p *wsPings) pong(err error) bool {
+	p.busy = false
+	return err == nil
+}
+
+// stop stops the ticker. The context of the session ends an outstanding ping.
+func (p *wsPings) stop() { p.tick.Stop() }
 
 func (s *Server) logWSEnd(what string, err error) {
 	var closed *wsClosed
@@ -177,31 +211,40 @@ func (s *Server) logWSEnd(what string, err error) {
 // wsWriter follows l from cursor and writes every event (and reset signal)
 // as a text message, until stop is set or a write fails.
 func (s *Server) wsWriter(ctx context.Context, conn *wsConn, l *eventlog.Log, cursor string, sent *atomic.Uint64, stop *atomic.Bool) error {
-	write := func(v any) error {
-		b, err := wire.Marshal(v)
+	reset := func(gap *eventlog.Gap) error {
+		s.m.gaps.Add(1)
+		b, err := wire.Marshal(wire.NewWSReset(gap))
 		if err != nil {
 			return err
 		}
 		return conn.WriteEvent(b)
 	}
-	return wire.FollowWS(ctx, l, cursor, wsBatch, sent, stop, write, func() { s.m.gaps.Add(1) })
+	return wire.FollowWS(ctx, l, cursor, wsBatch, sent, stop, reset, conn.WriteLogEvent)
 }
 
 // handleEcho serves GET /echo: every text or binary message is sent back unchanged, with the
 // same type, as one frame. Messages up to EchoReadLimit (16 MiB, or ReadLimit if larger) are
-// accepted; the connection is the same strict wsConn as /ws/{topic}.
+// accepted; the connection is the same strict wsConn as /ws/{topic}. As for /ws/{topic} the
+// handler returns after the handshake and echoSession serves the connection.
 func (s *Server) handleEcho(w http.ResponseWriter, r *http.Request) {
 	quit := s.Done()
 	done := s.Track()
-	defer done()
 	limit := max(s.cfg.ReadLimit, EchoReadLimit)
 	if wsFaultsFrom(r.Context()).EchoSmallLimit {
 		limit = s.cfg.ReadLimit
 	}
 	conn, err := s.acceptWS(w, r, limit)
 	if err != nil {
+		done()
 		return
 	}
+	go func() {
+		defer done()
+		s.echoSession(conn, quit)
+	}()
+}
+
+func (s *Server) echoSession(conn *wsConn, quit <-chan struct{}) {
 	defer conn.CloseNow()
 	s.m.echoClients.Add(1)
 	defer s.m.echoClients.Add(-1)
@@ -217,8 +260,8 @@ func (s *Server) handleEcho(w http.ResponseWriter, r *http.Request) {
 			return conn.writeFrame(op, msg)
 		})
 	}()
-	pingFailed := make(chan error, 1)
-	go func() { pingFailed <- s.wsPinger(ctx, conn) }()
+	pings := s.newWSPings(ctx, conn)
+	defer pings.stop()
 	for {
 		select {
 		case err := <-echoDone:
@@ -235,8 +278,10 @@ func (s *Server) handleEcho(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			return
-		case err := <-pingFailed:
-			if err != nil {
+		case <-pings.tick.C:
+			pings.ping()
+		case err := <-pings.done:
+			if !pings.pong(err) {
 				s.cfg.Logf("reference: echo ping: %v", err)
 				return
 			}

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rtconform/rtconform/reference/eventlog"
+	"github.com/rtconform/rtconform/reference/wire"
 )
 
 // WebSocket opcodes (RFC 6455 §5.2).
@@ -73,6 +76,11 @@ type wsConn struct {
 
 	pmu   sync.Mutex
 	pings map[string]chan struct{} // payloads of the server's pings awaiting a pong
+
+	// Read buffers of the read loop: small payloads (control frames) and, from the first
+	// larger frame on, 32 KiB chunks.
+	ctlBuf  [125]byte
+	dataBuf []byte
 }
 
 // writeFrame writes one final frame, unmasked with RSV 0.
@@ -81,32 +89,38 @@ func (c *wsConn) writeFrame(op byte, p []byte) error { return c.writeFrameBits(o
 // writeFrameBits writes one final frame with the given RSV bits, masked if mask (only
 // faults use either).
 func (c *wsConn) writeFrameBits(op byte, p []byte, rsv byte, mask bool) error {
-	var hdr [14]byte
-	hdr[0] = 0x80 | rsv<<4 | op
-	n := 2
-	switch l := len(p); {
-	case l < 126 && !c.faults.NonMinimalLength:
-		hdr[1] = byte(l)
-	case l <= 0xFFFF:
-		hdr[1] = 126
-		binary.BigEndian.PutUint16(hdr[2:], uint16(l))
-		n = 4
-	default:
-		hdr[1] = 127
-		binary.BigEndian.PutUint64(hdr[2:], uint64(l))
-		n = 10
-	}
+	var buf [14]byte
+	hdr := appendFrameHeader(buf[:0], 0x80|rsv<<4|op, len(p), c.faults.NonMinimalLength)
 	if mask {
 		hdr[1] |= 0x80
 		key := [4]byte{0x12, 0x34, 0x56, 0x78}
-		copy(hdr[n:], key[:])
-		n += 4
+		hdr = append(hdr, key[:]...)
 		q := make([]byte, len(p))
 		for i := range p {
 			q[i] = p[i] ^ key[i&3]
 		}
 		p = q
 	}
+	return c.writeParts(op, hdr, p)
+}
+
+// appendFrameHeader appends an unmasked frame header: the first byte b0 (FIN, RSV, opcode)
+// and the payload length n in the shortest form (the 16-bit form for n < 126 if nonMinimal).
+func appendFrameHeader(b []byte, b0 byte, n int, nonMinimal bool) []byte {
+	switch {
+	case n < 126 && !nonMinimal:
+		return append(b, b0, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(b, b0, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, b0, 127), uint64(n))
+	}
+}
+
+// writeParts writes one whole frame of opcode op, hdr followed by p (hdr may be nil), within
+// the write timeout, unless a close frame was sent before. Both are only read: they may be
+// shared with other connections.
+func (c *wsConn) writeParts(op byte, hdr, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent && !c.faults.OpenAfterClose {
@@ -118,7 +132,11 @@ func (c *wsConn) writeFrameBits(op byte, p []byte, rsv byte, mask bool) error {
 	if err := c.nc.SetWriteDeadline(time.Now().Add(c.wto)); err != nil {
 		return err
 	}
-	bufs := net.Buffers{hdr[:n], p}
+	if hdr == nil {
+		_, err := c.nc.Write(p) // one write and no allocation for a shared frame
+		return err
+	}
+	bufs := net.Buffers{hdr, p}
 	_, err := bufs.WriteTo(c.nc)
 	return err
 }
@@ -156,6 +174,27 @@ func (c *wsConn) WriteEvent(b []byte) error {
 		rsv = 4
 	}
 	return c.writeFrameBits(opText, b, rsv, f.EventMasked)
+}
+
+// wsEventFrame is the whole frame of an event's text message (wire.NewWSEvent): server
+// frames are unmasked, so header and payload are the same bytes for every connection. It is
+// built once per event and written unchanged to every subscriber.
+var wsEventFrame = eventlog.NewEncoding(func(ev eventlog.Event) []byte {
+	js, _ := wire.Marshal(wire.NewWSEvent(ev)) // a struct of strings always encodes
+	return append(appendFrameHeader(make([]byte, 0, 10+len(js)), 0x80|opText, len(js), false), js...)
+})
+
+// WriteLogEvent writes the text message of ev: the shared frame of wsEventFrame, or a frame
+// of this connection's own when a fault changes the event frames.
+func (c *wsConn) WriteLogEvent(ev eventlog.Event) error {
+	if f := c.faults; f.EventLatin1 || f.EventRSV1 || f.EventMasked || f.NonMinimalLength {
+		b, err := wire.Marshal(wire.NewWSEvent(ev))
+		if err != nil {
+			return err
+		}
+		return c.WriteEvent(b)
+	}
+	return c.writeParts(opText, nil, wsEventFrame.Of(ev))
 }
 
 // Close starts the close handshake with code and reason; the read loop completes it.
@@ -278,7 +317,14 @@ func unexpectedEOF(err error) error {
 
 // readPayload reads n payload bytes as they arrive (not waiting for the whole frame), unmasks
 // them and passes each chunk to sink; a sink error stops the read.
-func (c *wsConn) readPayload(h frameHeader, buf []byte, sink func([]byte) error) error {
+func (c *wsConn) readPayload(h frameHeader, sink func([]byte) error) error {
+	buf := c.ctlBuf[:]
+	if h.length > int64(len(buf)) {
+		if c.dataBuf == nil { // allocated at the first large frame: an idle connection has none
+			c.dataBuf = make([]byte, 32<<10)
+		}
+		buf = c.dataBuf
+	}
 	pos := 0
 	for remaining := h.length; remaining > 0; {
 		k, err := c.br.Read(buf[:min(remaining, int64(len(buf)))])
@@ -315,8 +361,7 @@ func (c *wsConn) readFrames(onMessage func(op byte, msg []byte) error) error {
 		dropping bool   // DropOversize: discarding the open message
 		utf      utf8Check
 		pending  [][]byte // PongAfterMessage: pongs held until the message ends
-		buf      = make([]byte, 32<<10)
-		received bool // a close frame was received (OpenAfterClose)
+		received bool     // a close frame was received (OpenAfterClose)
 	)
 	for {
 		h, err := c.readHeader()
@@ -339,7 +384,7 @@ func (c *wsConn) readFrames(onMessage func(op byte, msg []byte) error) error {
 		case opContinuation:
 			if !inMsg {
 				if f.LaxFragments {
-					if err := c.readPayload(h, buf, func([]byte) error { return nil }); err != nil {
+					if err := c.readPayload(h, func([]byte) error { return nil }); err != nil {
 						return err
 					}
 					continue
@@ -359,7 +404,7 @@ func (c *wsConn) readFrames(onMessage func(op byte, msg []byte) error) error {
 			}
 		default:
 			if f.SkipReservedOpcodes {
-				if err := c.readPayload(h, buf, func([]byte) error { return nil }); err != nil {
+				if err := c.readPayload(h, func([]byte) error { return nil }); err != nil {
 					return err
 				}
 				continue
@@ -372,7 +417,7 @@ func (c *wsConn) readFrames(onMessage func(op byte, msg []byte) error) error {
 				return c.fail(closeTooBig, "control frame of %d bytes", h.length)
 			}
 			p := make([]byte, 0, h.length)
-			if err := c.readPayload(h, buf, func(b []byte) error { p = append(p, b...); return nil }); err != nil {
+			if err := c.readPayload(h, func(b []byte) error { p = append(p, b...); return nil }); err != nil {
 				return err
 			}
 			switch h.op {
@@ -419,7 +464,7 @@ func (c *wsConn) readFrames(onMessage func(op byte, msg []byte) error) error {
 		msgLen += h.length
 		checkUTF8 := msgOp == opText && !f.NoUTF8 && !dropping
 		frameStart := len(msg)
-		err = c.readPayload(h, buf, func(b []byte) error {
+		err = c.readPayload(h, func(b []byte) error {
 			if checkUTF8 && !utf.write(b) && !f.UTF8AtEnd {
 				return c.fail(closeInvalidData, "invalid UTF-8 in a text message")
 			}

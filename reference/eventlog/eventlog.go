@@ -2,7 +2,9 @@
 // reference server. One Log per topic feeds every transport (SSE, WebSocket,
 // long-poll): each client keeps only a cursor (the id of the last event it
 // received) and reads the log from there, so there is no per-client queue and
-// a slow client can never block the publisher or other clients.
+// a slow client can never block the publisher or other clients. Memory is bounded by the
+// retention of the logs, not by the number or the speed of the clients. The wire encodings of
+// an event (Encoding) are built once per transport and shared by all its readers.
 //
 // Event ids have the form "<epoch>-<seq>", where epoch is 8 lowercase hex
 // characters chosen at random for each Topics value and seq counts from 1 per
@@ -60,6 +62,8 @@ type Event struct {
 	Data []byte
 	// Time is when the event was appended (Options.Now).
 	Time time.Time
+
+	encoded *encoded // shared by every copy of the event (see Encoding)
 }
 
 // Options bound retention per topic. Zero or negative values select the
@@ -216,7 +220,7 @@ func (l *Log) Append(data []byte) Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.head++
-	ev := Event{Seq: l.head, ID: l.id(l.head), Data: append([]byte(nil), data...), Time: now}
+	ev := Event{Seq: l.head, ID: l.id(l.head), Data: append([]byte(nil), data...), Time: now, encoded: new(encoded)}
 	if ev.Data == nil {
 		ev.Data = []byte{}
 	}
@@ -267,6 +271,15 @@ func (l *Log) parse(cursor string) (uint64, bool) {
 // oldest retained seq minus one is not a gap. The log remembers its head
 // even when every event aged out, so a cursor at head is never a gap.
 func (l *Log) Since(cursor string, max int) (events []Event, gap *Gap) {
+	events, gap, _ = l.Read(cursor, max)
+	return events, gap
+}
+
+// Read is Since that also returns next, the cursor to read from afterwards:
+// the id of the last event returned; the head when a gap was signalled
+// without events (so that the gap is not signalled again); else cursor
+// itself. All three come from one consistent view of the log.
+func (l *Log) Read(cursor string, max int) (events []Event, gap *Gap, next string) {
 	now := l.opts.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -284,13 +297,16 @@ func (l *Log) Since(cursor string, max int) (events []Event, gap *Gap) {
 	}
 	i := int(from - oldest)
 	if i >= len(l.events) {
-		return nil, gap
+		if gap != nil {
+			return nil, gap, l.id(l.head)
+		}
+		return nil, nil, cursor
 	}
 	src := l.events[i:]
 	if max > 0 && len(src) > max {
 		src = src[:max]
 	}
-	return append([]Event(nil), src...), gap
+	return append([]Event(nil), src...), gap, src[len(src)-1].ID
 }
 
 // Changed returns a channel that is closed at the next Append (a broadcast).

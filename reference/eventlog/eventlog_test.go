@@ -306,3 +306,33 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("head %d", l.HeadSeq())
 	}
 }
+
+func TestReadNext(t *testing.T) {
+	ts, l := mustLog(t, Options{MaxEvents: 2})
+	ep := ts.Epoch()
+	for _, p := range []string{"a", "b", "c"} {
+		l.Append([]byte(p))
+	}
+	for _, c := range []struct {
+		cursor, next string
+		n            int
+		gap          bool
+	}{
+		{ep + "-1", ep + "-3", 2, false}, // 2 and 3 retained: no gap
+		{ep + "-3", ep + "-3", 0, false}, // at the head
+		{ep + "-0", ep + "-3", 2, true},  // 1 expired
+		{"bogus", ep + "-3", 2, true},
+	} {
+		evs, gap, next := l.Read(c.cursor, 0)
+		if len(evs) != c.n || (gap != nil) != c.gap || next != c.next {
+			t.Errorf("Read(%q) = %d events, gap %v, next %q; want %d, %v, %q", c.cursor, len(evs), gap, next, c.n, c.gap, c.next)
+		}
+	}
+	// A gap without retained events continues from the head.
+	_, l2 := mustLog(t, Options{MaxAge: time.Nanosecond})
+	l2.Append([]byte("x"))
+	time.Sleep(time.Millisecond)
+	if evs, gap, next := l2.Read("bogus", 0); len(evs) != 0 || gap == nil || next != l2.Head() {
+		t.Errorf("after expiry: %d events, gap %v, next %q; want none, a gap, %q", len(evs), gap, next, l2.Head())
+	}
+}

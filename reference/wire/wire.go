@@ -147,34 +147,63 @@ func PollCursor(r *http.Request, l *eventlog.Log) string {
 }
 
 // WritePoll writes the long-poll response for evs, gap and cursor (see
-// NewPoll) followed by a newline, within writeTimeout.
+// NewPoll) followed by a newline, within writeTimeout. The events are
+// copied from their shared EventLine encodings, not encoded again.
 func WritePoll(w http.ResponseWriter, evs []eventlog.Event, gap *eventlog.Gap, cursor string, writeTimeout time.Duration) {
-	b, err := Marshal(NewPoll(evs, gap, cursor))
+	b, err := AppendPoll(nil, evs, gap, cursor)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	w.Write(append(b, '\n'))
+	w.Write(b)
 }
 
-// ReadLog reads up to max events of l after cursor. next is the cursor to
-// use afterwards: the id of the last event returned, the head seen before
-// the read when a gap was signalled without events (so that the gap is not
-// signalled again), else cursor itself.
-func ReadLog(l *eventlog.Log, cursor string, max int) (evs []eventlog.Event, gap *eventlog.Gap, next string) {
-	head := l.Head()
-	evs, gap = l.Since(cursor, max)
-	switch {
-	case len(evs) > 0:
-		next = evs[len(evs)-1].ID
-	case gap != nil:
-		next = head
-	default:
-		next = cursor
+// AppendPoll appends the long-poll response for evs, gap and cursor and a
+// newline to b: the bytes of Marshal(NewPoll(evs, gap, cursor)) + "\n",
+// built from the events' EventLine encodings.
+func AppendPoll(b []byte, evs []eventlog.Event, gap *eventlog.Gap, cursor string) ([]byte, error) {
+	b = append(b, `{"events":[`...)
+	for i, ev := range evs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		line := EventLine.Of(ev)
+		b = append(b, line[:len(line)-1]...)
 	}
-	return evs, gap, next
+	b = append(b, `],"cursor":`...)
+	js, err := Marshal(cursor)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, js...)
+	if gap != nil {
+		if js, err = Marshal(NewReset(gap)); err != nil {
+			return nil, err
+		}
+		b = append(b, `,"reset":`...)
+		b = append(b, js...)
+	}
+	return append(b, "}\n"...), nil
+}
+
+// EventLine is the encoding of an event as the JSON object
+// {"id":"<id>","data":"<payload>"} followed by "\n": a line of the HTTP
+// stream (GET /stream/{topic}) and, without the newline, an event of a
+// long-poll response. It is built once per event and shared by every
+// client (see eventlog.Encoding).
+var EventLine = eventlog.NewEncoding(func(ev eventlog.Event) []byte {
+	b, _ := Marshal(PollEvent{ID: ev.ID, Data: string(ev.Data)}) // a struct of strings always encodes
+	return append(b, '\n')
+})
+
+// ReadLog reads up to max events of l after cursor. next is the cursor to
+// use afterwards: the id of the last event returned, the head when a gap
+// was signalled without events (so that the gap is not signalled again),
+// else cursor itself (eventlog.Log.Read: one consistent view of the log).
+func ReadLog(l *eventlog.Log, cursor string, max int) (evs []eventlog.Event, gap *eventlog.Gap, next string) {
+	return l.Read(cursor, max)
 }
 
 // SeqOf returns the seq of cursor when it is an event id of epoch, else 0.
@@ -188,13 +217,12 @@ func SeqOf(epoch, cursor string) uint64 {
 }
 
 // FollowWS follows l from cursor for a WebSocket connection, reading batch
-// events at a time: it sends the WSReset message for every gap and the
-// WSEvent message for every event, in order, storing an event's seq in
-// sent once its send returned. It returns nil when stop is set (checked
-// before every event) or ctx ends while waiting for events, and send's
-// error when a send fails. onGap, if not nil, is called for every gap
-// before its message is sent.
-func FollowWS(ctx context.Context, l *eventlog.Log, cursor string, batch int, sent *atomic.Uint64, stop *atomic.Bool, send func(msg any) error, onGap func()) error {
+// events at a time: it calls sendReset for every gap and sendEvent for every
+// event, in order, storing an event's seq in sent once sendEvent returned.
+// It returns nil when stop is set (checked before every event) or ctx ends
+// while waiting for events, and the send's error when a send fails.
+func FollowWS(ctx context.Context, l *eventlog.Log, cursor string, batch int, sent *atomic.Uint64, stop *atomic.Bool,
+	sendReset func(*eventlog.Gap) error, sendEvent func(eventlog.Event) error) error {
 	for {
 		if stop.Load() {
 			return nil
@@ -202,10 +230,7 @@ func FollowWS(ctx context.Context, l *eventlog.Log, cursor string, batch int, se
 		changed := l.Changed()
 		evs, gap, next := ReadLog(l, cursor, batch)
 		if gap != nil {
-			if onGap != nil {
-				onGap()
-			}
-			if err := send(NewWSReset(gap)); err != nil {
+			if err := sendReset(gap); err != nil {
 				return err
 			}
 		}
@@ -213,7 +238,7 @@ func FollowWS(ctx context.Context, l *eventlog.Log, cursor string, batch int, se
 			if stop.Load() {
 				return nil
 			}
-			if err := send(NewWSEvent(ev)); err != nil {
+			if err := sendEvent(ev); err != nil {
 				return err
 			}
 			sent.Store(ev.Seq)

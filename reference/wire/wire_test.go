@@ -129,14 +129,17 @@ func TestFollowWS(t *testing.T) {
 	gaps := 0
 	done := make(chan error, 1)
 	go func() {
-		done <- FollowWS(ctx, l, "bogus", 1, &sent, &stop, func(m any) error {
+		send := func(m any) error {
 			b, _ := Marshal(m)
 			msgs = append(msgs, string(b))
 			if len(msgs) == 3 {
 				cancel()
 			}
 			return nil
-		}, func() { gaps++ })
+		}
+		done <- FollowWS(ctx, l, "bogus", 1, &sent, &stop,
+			func(gap *eventlog.Gap) error { gaps++; return send(NewWSReset(gap)) },
+			func(ev eventlog.Event) error { return send(NewWSEvent(ev)) })
 	}()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -149,5 +152,26 @@ func TestFollowWS(t *testing.T) {
 	}
 	if strings.Join(msgs, "\n") != strings.Join(want, "\n") || gaps != 1 || sent.Load() != 2 {
 		t.Fatalf("got %q, %d gaps, sent %d; want %q", msgs, gaps, sent.Load(), want)
+	}
+}
+
+func TestAppendPollMatchesMarshal(t *testing.T) {
+	topics := eventlog.NewTopics(eventlog.Options{})
+	l, _ := topics.Get("t")
+	for _, p := range []string{"", "plain", `"quoted" <b>&amp;</b>`, "a\nb\r\nc\rd", "\u2028\u2029 \t\x00\x7f", "ünï€😀", "\xff\xfe"} {
+		l.Append([]byte(p))
+	}
+	evs, _ := l.Since(l.Start(), 0)
+	gap := &eventlog.Gap{Reason: eventlog.ReasonUnknown, Requested: `<"x">`}
+	for _, c := range []struct {
+		evs    []eventlog.Event
+		gap    *eventlog.Gap
+		cursor string
+	}{{nil, nil, "e-0"}, {evs[:1], nil, evs[0].ID}, {evs, gap, "<&>"}, {nil, gap, "\u2028"}} {
+		want, _ := Marshal(NewPoll(c.evs, c.gap, c.cursor))
+		got, err := AppendPoll(nil, c.evs, c.gap, c.cursor)
+		if err != nil || string(got) != string(want)+"\n" {
+			t.Errorf("AppendPoll = %q, %v; want %q", got, err, string(want)+"\n")
+		}
 	}
 }
