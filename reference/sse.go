@@ -72,6 +72,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	}
 	hb := time.NewTimer(s.cfg.Heartbeat)
 	defer hb.Stop()
+	var evs []eventlog.Event // reused: reading a live topic does not allocate
 	for {
 		select {
 		case <-quit:
@@ -81,7 +82,9 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		default:
 		}
 		changed := l.Changed()
-		evs, gap, next := wire.ReadLog(l, cursor, sseBatch)
+		var gap *eventlog.Gap
+		var next string
+		evs, gap, next = l.Read(eventlog.Recycle(evs), cursor, sseBatch)
 		if gap != nil {
 			s.m.gaps.Add(1)
 			if !write(appendSSEReset(nil, gap)) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rtconform/rtconform/reference/eventlog"
 	"github.com/rtconform/rtconform/reference/wire"
 )
 
@@ -100,6 +101,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	hb := time.NewTimer(s.cfg.Heartbeat)
 	defer hb.Stop()
+	var evs []eventlog.Event // reused: reading a live topic does not allocate
 	for {
 		select {
 		case <-quit:
@@ -109,7 +111,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		default:
 		}
 		changed := l.Changed()
-		evs, gap, next := wire.ReadLog(l, cursor, streamBatch)
+		var gap *eventlog.Gap
+		var next string
+		evs, gap, next = l.Read(eventlog.Recycle(evs), cursor, streamBatch)
 		if gap != nil {
 			s.m.gaps.Add(1)
 			js, _ := wire.Marshal(wire.NewWSReset(gap))

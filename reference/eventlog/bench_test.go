@@ -43,6 +43,19 @@ func BenchmarkSince(b *testing.B) {
 			}
 		})
 	}
+	b.Run("n=1/recycled", func(b *testing.B) { // Read into a recycled buffer, as the streams do
+		l, _ := NewTopics(Options{}).Get("t")
+		var cursor string
+		for range 1000 {
+			cursor = l.Append(benchPayload).ID
+		}
+		l.Append(benchPayload)
+		var evs []Event
+		b.ReportAllocs()
+		for b.Loop() {
+			evs, _, _ = l.Read(Recycle(evs), cursor, 256)
+		}
+	})
 }
 
 // BenchmarkEncodingOf is one subscriber's share of a fan-out: the event is already encoded

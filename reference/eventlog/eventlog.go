@@ -271,15 +271,16 @@ func (l *Log) parse(cursor string) (uint64, bool) {
 // oldest retained seq minus one is not a gap. The log remembers its head
 // even when every event aged out, so a cursor at head is never a gap.
 func (l *Log) Since(cursor string, max int) (events []Event, gap *Gap) {
-	events, gap, _ = l.Read(cursor, max)
+	events, gap, _ = l.Read(nil, cursor, max)
 	return events, gap
 }
 
-// Read is Since that also returns next, the cursor to read from afterwards:
-// the id of the last event returned; the head when a gap was signalled
-// without events (so that the gap is not signalled again); else cursor
-// itself. All three come from one consistent view of the log.
-func (l *Log) Read(cursor string, max int) (events []Event, gap *Gap, next string) {
+// Read is Since that appends the events to buf[:0] (reusing its array: see
+// Recycle) and also returns next, the cursor to read from afterwards: the id
+// of the last event returned; the head when a gap was signalled without
+// events (so that the gap is not signalled again); else cursor itself. All
+// three come from one consistent view of the log.
+func (l *Log) Read(buf []Event, cursor string, max int) (events []Event, gap *Gap, next string) {
 	now := l.opts.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -298,15 +299,32 @@ func (l *Log) Read(cursor string, max int) (events []Event, gap *Gap, next strin
 	i := int(from - oldest)
 	if i >= len(l.events) {
 		if gap != nil {
-			return nil, gap, l.id(l.head)
+			return buf[:0], gap, l.id(l.head)
 		}
-		return nil, nil, cursor
+		return buf[:0], nil, cursor
 	}
 	src := l.events[i:]
 	if max > 0 && len(src) > max {
 		src = src[:max]
 	}
-	return append([]Event(nil), src...), gap, src[len(src)-1].ID
+	return append(buf[:0], src...), gap, src[len(src)-1].ID
+}
+
+// recycleCap is the largest buffer Recycle keeps: a follower of a live
+// topic reads one or a few events at a time.
+const recycleCap = 4
+
+// Recycle returns the events of a Read emptied for the next Read of the
+// same reader: cleared, so that it keeps no event alive, and nil when its
+// array is larger than a few events, so that an idle reader does not hold
+// the array of a past backlog. A reader that recycles its buffer reads a
+// live topic without allocating.
+func Recycle(evs []Event) []Event {
+	clear(evs)
+	if cap(evs) > recycleCap {
+		return nil
+	}
+	return evs[:0]
 }
 
 // Changed returns a channel that is closed at the next Append (a broadcast).

@@ -323,7 +323,7 @@ func TestReadNext(t *testing.T) {
 		{ep + "-0", ep + "-3", 2, true},  // 1 expired
 		{"bogus", ep + "-3", 2, true},
 	} {
-		evs, gap, next := l.Read(c.cursor, 0)
+		evs, gap, next := l.Read(nil, c.cursor, 0)
 		if len(evs) != c.n || (gap != nil) != c.gap || next != c.next {
 			t.Errorf("Read(%q) = %d events, gap %v, next %q; want %d, %v, %q", c.cursor, len(evs), gap, next, c.n, c.gap, c.next)
 		}
@@ -332,7 +332,31 @@ func TestReadNext(t *testing.T) {
 	_, l2 := mustLog(t, Options{MaxAge: time.Nanosecond})
 	l2.Append([]byte("x"))
 	time.Sleep(time.Millisecond)
-	if evs, gap, next := l2.Read("bogus", 0); len(evs) != 0 || gap == nil || next != l2.Head() {
+	if evs, gap, next := l2.Read(nil, "bogus", 0); len(evs) != 0 || gap == nil || next != l2.Head() {
 		t.Errorf("after expiry: %d events, gap %v, next %q; want none, a gap, %q", len(evs), gap, next, l2.Head())
+	}
+}
+
+func TestReadIntoRecycledBuffer(t *testing.T) {
+	_, l := mustLog(t, Options{})
+	a := l.Append([]byte("a"))
+	l.Append([]byte("b"))
+	buf := make([]Event, 0, 2)
+	evs, _, _ := l.Read(buf, l.Start(), 0)
+	if len(evs) != 2 || &evs[0] != &buf[:1][0] {
+		t.Fatalf("read %d events, into the buffer: %v", len(evs), &evs[0] == &buf[:1][0])
+	}
+	if r := Recycle(evs); len(r) != 0 || cap(r) != 2 || evs[0].Data != nil {
+		t.Fatalf("recycled: len %d cap %d, first event %+v", len(r), cap(r), evs[0])
+	}
+	if r := Recycle(make([]Event, 1, recycleCap+1)); r != nil {
+		t.Fatal("a large buffer was kept")
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		evs, _, _ = l.Read(Recycle(evs), a.ID, 0) // one event
+		head := evs[0].ID                         // (Recycle clears evs)
+		evs, _, _ = l.Read(Recycle(evs), head, 0) // none: the buffer stays
+	}); allocs != 0 {
+		t.Fatalf("%v allocations per read into a recycled buffer", allocs)
 	}
 }

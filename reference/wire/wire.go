@@ -203,7 +203,7 @@ var EventLine = eventlog.NewEncoding(func(ev eventlog.Event) []byte {
 // was signalled without events (so that the gap is not signalled again),
 // else cursor itself (eventlog.Log.Read: one consistent view of the log).
 func ReadLog(l *eventlog.Log, cursor string, max int) (evs []eventlog.Event, gap *eventlog.Gap, next string) {
-	return l.Read(cursor, max)
+	return l.Read(nil, cursor, max)
 }
 
 // SeqOf returns the seq of cursor when it is an event id of epoch, else 0.
@@ -223,12 +223,15 @@ func SeqOf(epoch, cursor string) uint64 {
 // while waiting for events, and the send's error when a send fails.
 func FollowWS(ctx context.Context, l *eventlog.Log, cursor string, batch int, sent *atomic.Uint64, stop *atomic.Bool,
 	sendReset func(*eventlog.Gap) error, sendEvent func(eventlog.Event) error) error {
+	var evs []eventlog.Event
 	for {
 		if stop.Load() {
 			return nil
 		}
 		changed := l.Changed()
-		evs, gap, next := ReadLog(l, cursor, batch)
+		var gap *eventlog.Gap
+		var next string
+		evs, gap, next = l.Read(eventlog.Recycle(evs), cursor, batch)
 		if gap != nil {
 			if err := sendReset(gap); err != nil {
 				return err
