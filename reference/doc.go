@@ -174,7 +174,8 @@
 // unchanged to every other subscriber; the bytes are exactly those of the
 // wire contract above. A WebSocket connection whose fault switches change
 // the event frames encodes its own. After the handshake a WebSocket handler
-// returns to net/http (which frees its per-connection state) and the
+// returns to net/http (which frees its per-connection state; with
+// Config.Wrap set it serves the session inside its call instead) and the
 // connection is served by three goroutines (reader, writer, session loop),
 // plus one while a ping awaits its pong. BenchmarkIdleConn measures the
 // memory of an idle connection per transport, BenchmarkFanout the delivery

@@ -81,7 +81,10 @@ type Config struct {
 	// may be used, by Wrap and by the handler it returns. A handler that
 	// holds a request open should end it when Done is closed; one that
 	// hijacks the connection should register with Track so that Shutdown
-	// waits for it.
+	// waits for it. With Wrap set, the WebSocket routes serve the whole
+	// session inside the handler's call, so that a wrapper sees it within
+	// its call; without, they return after the handshake and serve the
+	// session in a goroutine of their own (less memory per connection).
 	Wrap func(s *Server, h http.Handler) http.Handler
 }
 

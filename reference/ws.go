@@ -38,7 +38,7 @@ func lagOf(head, done uint64) uint64 {
 // handleWS serves GET /ws/{topic} (the connection itself is wsConn, see ws_conn.go). After
 // the handshake the handler returns, so that net/http releases its per-connection state
 // (request, buffers, the connection's goroutine and stack), and wsSession serves the
-// connection.
+// connection (see serveSession).
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.topicLog(w, r)
 	if !ok {
@@ -55,10 +55,22 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		done()
 		return
 	}
-	go func() {
+	s.serveSession(func() {
 		defer done()
 		s.wsSession(conn, l, r.PathValue("topic"), cursor, quit)
-	}()
+	})
+}
+
+// serveSession serves a hijacked connection's session: in a goroutine of its own, so that the
+// handler returns and net/http frees its per-connection state, or, when Config.Wrap is set,
+// inside the handler's call, so that a wrapper sees the whole session within its call (as the
+// fixtures that wrap the hijacked connection expect).
+func (s *Server) serveSession(session func()) {
+	if s.cfg.Wrap != nil {
+		session()
+		return
+	}
+	go session()
 }
 
 // wsSession serves one /ws/{topic} connection with three goroutines, and a fourth only
@@ -238,10 +250,10 @@ func (s *Server) handleEcho(w http.ResponseWriter, r *http.Request) {
 		done()
 		return
 	}
-	go func() {
+	s.serveSession(func() {
 		defer done()
 		s.echoSession(conn, quit)
-	}()
+	})
 }
 
 func (s *Server) echoSession(conn *wsConn, quit <-chan struct{}) {
