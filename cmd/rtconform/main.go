@@ -7,6 +7,7 @@
 //	rtconform reference  serve the reference server
 //	rtconform list       print every check
 //	rtconform recheck    re-run the history checker on saved chaos histories
+//	rtconform load       load a target: N subscribers, M topics, every event checked, latency measured
 package main
 
 import (
@@ -40,6 +41,9 @@ Usage:
   rtconform reference [flags]  serve the bundled reference server
   rtconform list [flags]       print every check: ID, level, transport, requirement
   rtconform recheck <path>...  re-run the history checker on saved histories (a .jsonl file or a report dir)
+  rtconform load [flags]       N subscribers on M topics at a publish rate for a duration: every event through the
+                               history checker, publish→receive latency, throughput, the load process's CPU and memory
+                               (exit 0: nothing lost, duplicated or reordered; 1: a violation or a failed subscriber; 2: harness)
 
 Run "rtconform <command> --help" for the flags of a command.
 
@@ -74,6 +78,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdList(args[1:], stdout, stderr)
 	case "recheck":
 		return cmdRecheck(args[1:], stdout, stderr)
+	case "load":
+		return cmdLoad(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
