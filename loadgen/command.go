@@ -85,6 +85,7 @@ func Command(args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 10*time.Second, "how long to publish (at most 1h)")
 	ramp := fs.Duration("ramp", 0, "spread the subscribers' connects over this long (default: 1s per 2000 subscribers, at least 1s)")
 	drain := fs.Duration("drain", 10*time.Second, "after the last publish, wait at most this long for deliveries")
+	idle := fs.Duration("idle", 0, "hold the connected subscribers idle this long before publishing (to measure the target's memory per idle connection)")
 	ready := fs.Duration("ready", 30*time.Second, "after the ramp, wait at most this long for every subscriber to be subscribed")
 	maxEvents := fs.Int64("max-events", DefaultMaxEvents, "refuse a run expected to deliver more events than this (memory bound: every event is kept for the checker)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
@@ -101,7 +102,7 @@ func Command(args []string, stdout, stderr io.Writer) int {
 	if *ramp == 0 {
 		*ramp = max(time.Second, time.Duration(*subs)*time.Second/2000)
 	}
-	cfg := Config{Subscribers: *subs, Topics: *topics, Rate: *rate, Duration: *duration, Ramp: *ramp, Drain: *drain, Ready: *ready}
+	cfg := Config{Subscribers: *subs, Topics: *topics, Rate: *rate, Duration: *duration, Ramp: *ramp, Drain: *drain, Ready: *ready, Idle: *idle}
 	var err error
 	if cfg.Transports, err = parseTransports(*transports); err == nil {
 		err = validate(cfg, *maxEvents)
@@ -153,8 +154,14 @@ func Load(ctx context.Context, profile fw.Profile, cfg Config, stdout, stderr io
 	if err != nil {
 		fmt.Fprintf(stderr, "rtconform load: RLIMIT_NOFILE: %v\n", err)
 	}
-	if need := uint64(cfg.Subscribers) + 256; nofile > 0 && nofile < need {
-		fmt.Fprintf(stderr, "rtconform load: %d subscribers need about %d file descriptors; the hard limit is %d\n", cfg.Subscribers, need, nofile)
+	need := uint64(cfg.Subscribers) + 256
+	if profile.Target.URL == "" { // the in-process reference holds the other end of every connection
+		need += uint64(cfg.Subscribers)
+	}
+	if nofile > 0 && nofile < need {
+		fmt.Fprintf(stderr, "rtconform load: %d subscribers need about %d file descriptors; the hard limit is %d "+
+			"(with the in-process reference, both ends of every connection are this process's: start the reference on its own, "+
+			"rtconform reference, and load it with --preset reference --target URL)\n", cfg.Subscribers, need, nofile)
 		return ExitHarness
 	}
 	if err := os.MkdirAll(profile.Report.Dir, 0o755); err != nil {
@@ -177,7 +184,7 @@ func Load(ctx context.Context, profile fw.Profile, cfg Config, stdout, stderr io
 	u0, s0 := cpuTime()
 	t0 := time.Now()
 	// Hard bound: the run stops by itself even if the target stalls every wait.
-	rctx, rcancel := context.WithTimeout(ctx, cfg.Ramp+cfg.Ready+cfg.Duration+cfg.Drain+2*time.Minute)
+	rctx, rcancel := context.WithTimeout(ctx, cfg.Ramp+cfg.Ready+cfg.Idle+cfg.Duration+cfg.Drain+2*time.Minute)
 	res, err := execute(rctx, run, cfg, stdout)
 	rcancel()
 	mcancel()
@@ -226,8 +233,9 @@ func validate(c Config, maxEvents int64) error {
 		return fmt.Errorf("--rate %g: give more than 0 and at most %g events/s per topic", c.Rate, MaxRate)
 	case c.Duration <= 0 || c.Duration > MaxDuration:
 		return fmt.Errorf("--duration %s: give more than 0 and at most %s", c.Duration, MaxDuration)
-	case c.Ramp < 0 || c.Ramp > 10*time.Minute || c.Drain < 0 || c.Drain > 10*time.Minute || c.Ready < 0 || c.Ready > 10*time.Minute:
-		return errors.New("--ramp, --drain and --ready: give 0 to 10m")
+	case c.Ramp < 0 || c.Ramp > 10*time.Minute || c.Drain < 0 || c.Drain > 10*time.Minute || c.Ready < 0 || c.Ready > 10*time.Minute ||
+		c.Idle < 0 || c.Idle > 10*time.Minute:
+		return errors.New("--ramp, --drain, --ready and --idle: give 0 to 10m")
 	}
 	if expected := float64(c.Subscribers) * c.Rate * c.Duration.Seconds(); maxEvents > 0 && expected > float64(maxEvents) {
 		return fmt.Errorf("the run would deliver about %.0f events, more than --max-events %d (every event is kept for the checker, 16 bytes each): "+

@@ -39,6 +39,9 @@ type Report struct {
 		PublishedPerSec float64  `json:"published_per_s"`
 		DeliveredPerSec float64  `json:"delivered_per_s"` // from the first publish to the last event received
 		PublishErrors   []string `json:"publish_errors,omitempty"`
+		// PublishP50Ms and PublishP99Ms: publish request to acknowledgement.
+		PublishP50Ms float64 `json:"publish_p50_ms"`
+		PublishP99Ms float64 `json:"publish_p99_ms"`
 	} `json:"throughput"`
 
 	Latency struct {
@@ -94,6 +97,7 @@ func newReport(res *result, run *fw.Run, p fw.Profile, nofile uint64) *Report {
 	t := &r.Throughput
 	t.Published, t.PublishFailed, t.PublishUnknown = res.published[0], res.published[1], res.published[2]
 	t.Delivered, t.Expected, t.PublishErrors = res.delivered, res.expected, res.pubErrs
+	t.PublishP50Ms, t.PublishP99Ms = ms(res.pubLat.Quantile(0.5)), ms(res.pubLat.Quantile(0.99))
 	if d := (res.lastPub - res.firstPub).Seconds(); d > 0 {
 		t.PublishedPerSec = float64(t.Published) / d
 	}
@@ -139,7 +143,8 @@ func newReport(res *result, run *fw.Run, p fw.Profile, nofile uint64) *Report {
 // print writes the human summary.
 func (r *Report) print(w io.Writer) {
 	t, l, c := r.Throughput, r.Latency, r.Connections
-	fmt.Fprintf(w, "published   %d ok, %d refused, %d unknown (%.1f/s)\n", t.Published, t.PublishFailed, t.PublishUnknown, t.PublishedPerSec)
+	fmt.Fprintf(w, "published   %d ok, %d refused, %d unknown (%.1f/s; acknowledged after p50 %.2f ms, p99 %.2f ms)\n",
+		t.Published, t.PublishFailed, t.PublishUnknown, t.PublishedPerSec, t.PublishP50Ms, t.PublishP99Ms)
 	fmt.Fprintf(w, "delivered   %d of %d expected (%.1f events/s)\n", t.Delivered, t.Expected, t.DeliveredPerSec)
 	fmt.Fprintf(w, "latency     p50 %.2f ms  p99 %.2f ms  p999 %.2f ms  max %.2f ms  (%d events)\n", l.P50Ms, l.P99Ms, l.P999Ms, l.MaxMs, l.Count)
 	fmt.Fprintf(w, "connections %d subscribers, %d connect errors, %d unexpected disconnects, %d failed subscribers\n",

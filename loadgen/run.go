@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,10 @@ type Config struct {
 	Duration    time.Duration  // how long the publishers publish
 	Ramp        time.Duration  // the subscribers' connects are spread evenly over it
 	Drain       time.Duration  // after the last publish, how long to wait for deliveries at most
+	// Idle, when > 0, holds the subscribers connected and idle this long before publishing
+	// starts (a line on the log says when), so that a script can measure the target's memory
+	// per idle connection.
+	Idle time.Duration
 	// Ready bounds the wait for every subscriber to be subscribed before publishing starts
 	// (after the ramp).
 	Ready time.Duration
@@ -46,6 +52,7 @@ type result struct {
 	expected   int64
 	notReady   int
 	lat        *Histogram
+	pubLat     *Histogram
 	subs       []*subRec
 	verdict    Verdict
 	wall       time.Duration
@@ -60,6 +67,7 @@ type loadRun struct {
 	run       *fw.Run
 	clock     *clock
 	lat       Histogram
+	pubLat    Histogram // publish invoke → acknowledgement
 	delivered atomic.Int64
 	lastRecv  atomic.Int64 // ns on the clock
 	topics    []*topicState
@@ -72,10 +80,12 @@ func execute(ctx context.Context, run *fw.Run, cfg Config, log io.Writer) (*resu
 		return nil, err
 	}
 	l := &loadRun{cfg: cfg, run: run, clock: &clock{start: time.Now()}, log: log}
+	run.HTTP = publishClient(cfg.Topics)
+	defer run.HTTP.CloseIdleConnections()
 	for i := range cfg.Topics {
 		l.topics = append(l.topics, &topicState{name: fmt.Sprintf("load-%s-%d", run.ID[:8], i)})
 	}
-	res := &result{cfg: cfg, lat: &l.lat}
+	res := &result{cfg: cfg, lat: &l.lat, pubLat: &l.pubLat}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -88,6 +98,14 @@ func execute(ctx context.Context, run *fw.Run, cfg Config, log io.Writer) (*resu
 	fmt.Fprintf(log, "rtconform load: %d subscribers connected in %s (%d not subscribed); publishing %g events/s on each of %d topics for %s\n",
 		len(subs), res.readyAfter.Round(time.Millisecond), res.notReady, cfg.Rate, cfg.Topics, cfg.Duration)
 
+	if cfg.Idle > 0 {
+		fmt.Fprintf(log, "rtconform load: idle: %d subscribers connected, holding %s before publishing\n", len(subs), cfg.Idle)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(cfg.Idle):
+		}
+	}
 	res.firstPub = l.clock.now()
 	l.publishAll(ctx, res)
 	res.lastPub = l.clock.now()
@@ -104,6 +122,28 @@ func execute(ctx context.Context, run *fw.Run, cfg Config, log io.Writer) (*resu
 	res.verdict = judge(l.topics, history.SafetyRules(), meta)
 	res.checkTime = time.Since(t0)
 	return res, nil
+}
+
+// maxPublishConns bounds the publishers' connections to the target.
+const maxPublishConns = 64
+
+// publishClient is the HTTP client of the publish hook during a load: the run's own keeps 16
+// idle connections, so a thousand publishers would open (and leave in TIME_WAIT) a new
+// connection for most publishes, and at hundreds per second the target's listen queue
+// overflows and publishes wait out SYN retransmits (seconds). Publishers share at most
+// min(topics, 64) kept-alive connections instead; a publish waiting for one counts in its
+// latency (its timestamp is taken before).
+func publishClient(topics int) *http.Client {
+	n := min(topics, maxPublishConns)
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                  nil,
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxConnsPerHost:        n,
+		MaxIdleConnsPerHost:    n,
+		IdleConnTimeout:        30 * time.Second,
+	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // supports checks that the target declares every transport asked for and a publish hook.
@@ -264,6 +304,7 @@ func (l *loadRun) publishOne(ctx context.Context, tp *topicState, seq int64) pub
 	p := publish{seq: seq, invoke: l.clock.now()}
 	err := l.run.Publish(ctx, tp.name, makePayload(l.run.ID[:8], seq, time.Now()))
 	p.done = l.clock.now()
+	l.pubLat.Record(p.done - p.invoke)
 	var refused *fw.PublishRefused
 	switch {
 	case err == nil:
