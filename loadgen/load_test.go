@@ -67,24 +67,32 @@ func TestLoadReference(t *testing.T) {
 	}
 }
 
-// lossyServer is a minimal SSE server that silently drops every dropEvery-th publish of a topic
-// for every subscriber.
-type lossyServer struct {
-	dropEvery int
-	mu        sync.Mutex
-	subs      map[string]map[chan []byte]bool
-	count     map[string]int
+// faultyServer is a minimal SSE server with one bug: every every-th publish of a topic is
+// dropped (drop) or sent twice (dup) to every subscriber.
+type faultyServer struct {
+	every int
+	dup   bool
+	mu    sync.Mutex
+	subs  map[string]map[chan []byte]bool
+	count map[string]int
 }
 
-func (s *lossyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *faultyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/publish/") && r.Method == http.MethodPost:
 		topic := strings.TrimPrefix(r.URL.Path, "/publish/")
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
 		s.mu.Lock()
 		s.count[topic]++
-		if s.count[topic]%s.dropEvery != 0 {
-			for ch := range s.subs[topic] {
+		copies := 1
+		if s.count[topic]%s.every == 0 {
+			copies = 0
+			if s.dup {
+				copies = 2
+			}
+		}
+		for ch := range s.subs[topic] {
+			for range copies {
 				select {
 				case ch <- body:
 				default: // a full subscriber loses it too
@@ -120,31 +128,55 @@ func (s *lossyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Against a server that drops every 4th event, the checker reports the loss and the exit is 1.
-func TestLoadLossyTarget(t *testing.T) {
-	srv := httptest.NewServer(&lossyServer{dropEvery: 4, subs: map[string]map[chan []byte]bool{}, count: map[string]int{}})
-	defer srv.Close()
-	dir := t.TempDir()
-	profile := filepath.Join(dir, "lossy.yaml")
-	yaml := "target:\n  name: lossy\n  url: " + srv.URL + "\n  sse: {path: '/sse/{topic}'}\n" +
+// startFaulty serves a faultyServer and writes its profile; it returns the profile's path.
+func startFaulty(t *testing.T, srv *faultyServer) string {
+	srv.subs, srv.count = map[string]map[chan []byte]bool{}, map[string]int{}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	profile := filepath.Join(t.TempDir(), "faulty.yaml")
+	yaml := "target:\n  name: faulty\n  url: " + ts.URL + "\n  sse: {path: '/sse/{topic}'}\n" +
 		"  publish: {method: POST, path: '/publish/{topic}'}\n  capabilities: [sse, publish]\n"
 	if err := os.WriteFile(profile, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return profile
+}
+
+// loadFaulty runs a short load (6 SSE subscribers, 2 topics) against profile and returns the
+// exit code and the report.
+func loadFaulty(t *testing.T, profile string) (int, Report) {
+	dir := filepath.Join(t.TempDir(), "report")
 	var out, errs bytes.Buffer
 	code := Command([]string{"--config", profile, "--subscribers", "6", "--topics", "2", "--rate", "10",
-		"--duration", "2s", "--drain", "1s", "--report-dir", filepath.Join(dir, "report")}, &out, &errs)
+		"--duration", "2s", "--drain", "1s", "--report-dir", dir}, &out, &errs)
 	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errs.String())
+	return code, readReport(t, dir)
+}
+
+// Against a server that drops every 4th event, the checker reports the loss and the exit is 1.
+func TestLoadLossyTarget(t *testing.T) {
+	code, r := loadFaulty(t, startFaulty(t, &faultyServer{every: 4}))
 	if code != ExitFail {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	r := readReport(t, filepath.Join(dir, "report"))
-	dropped := r.Throughput.Published / 4 // per topic every 4th: at least this many in total, minus rounding
+	dropped := r.Throughput.Published / 4 // every 4th per topic: about this many in total
 	if r.Checker.Violations["NoLoss"] == 0 || int64(r.Checker.Lost) < (dropped-2)*3 {
 		t.Errorf("checker: %+v; want NoLoss violations and about %d lost (3 subscribers per topic)", r.Checker, dropped*3)
 	}
 	if r.Checker.Lost != int(r.Throughput.Expected-r.Throughput.Delivered) {
 		t.Errorf("lost %d, but expected %d − delivered %d", r.Checker.Lost, r.Throughput.Expected, r.Throughput.Delivered)
+	}
+}
+
+// Against a server that sends every 5th event twice, the checker reports the duplicates.
+func TestLoadDuplicatingTarget(t *testing.T) {
+	code, r := loadFaulty(t, startFaulty(t, &faultyServer{every: 5, dup: true}))
+	if code != ExitFail {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	extra := int(r.Throughput.Delivered - r.Throughput.Expected)
+	if r.Checker.Violations["Unique"] == 0 || r.Checker.Duplicates == 0 || r.Checker.Duplicates != extra || r.Checker.Lost != 0 {
+		t.Errorf("checker: %+v; want Unique violations, %d duplicates, nothing lost", r.Checker, extra)
 	}
 }
 
