@@ -73,6 +73,9 @@ type wsConn struct {
 
 	wmu       sync.Mutex
 	closeSent bool
+	hdr       [14]byte    // the header of the frame being written (guarded by wmu)
+	iov       [2][]byte   // its header and payload (guarded by wmu)
+	bufs      net.Buffers // iov as written (guarded by wmu)
 
 	pmu   sync.Mutex
 	pings map[string]chan struct{} // payloads of the server's pings awaiting a pong
@@ -87,11 +90,12 @@ type wsConn struct {
 func (c *wsConn) writeFrame(op byte, p []byte) error { return c.writeFrameBits(op, p, 0, false) }
 
 // writeFrameBits writes one final frame with the given RSV bits, masked if mask (only
-// faults use either).
+// faults use either). An unmasked frame is written without allocating: its header is built in
+// the connection's own buffer, under the write lock.
 func (c *wsConn) writeFrameBits(op byte, p []byte, rsv byte, mask bool) error {
-	var buf [14]byte
-	hdr := appendFrameHeader(buf[:0], 0x80|rsv<<4|op, len(p), c.faults.NonMinimalLength)
+	b0 := 0x80 | rsv<<4 | op
 	if mask {
+		hdr := appendFrameHeader(make([]byte, 0, 14), b0, len(p), c.faults.NonMinimalLength)
 		hdr[1] |= 0x80
 		key := [4]byte{0x12, 0x34, 0x56, 0x78}
 		hdr = append(hdr, key[:]...)
@@ -99,9 +103,18 @@ func (c *wsConn) writeFrameBits(op byte, p []byte, rsv byte, mask bool) error {
 		for i := range p {
 			q[i] = p[i] ^ key[i&3]
 		}
-		p = q
+		return c.writeParts(op, hdr, q)
 	}
-	return c.writeParts(op, hdr, p)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWrite(op); err != nil {
+		return err
+	}
+	c.iov = [2][]byte{appendFrameHeader(c.hdr[:0], b0, len(p), c.faults.NonMinimalLength), p}
+	c.bufs = c.iov[:]
+	_, err := c.bufs.WriteTo(c.nc)
+	c.iov = [2][]byte{} // keep no reference to p
+	return err
 }
 
 // appendFrameHeader appends an unmasked frame header: the first byte b0 (FIN, RSV, opcode)
@@ -117,19 +130,25 @@ func appendFrameHeader(b []byte, b0 byte, n int, nonMinimal bool) []byte {
 	}
 }
 
-// writeParts writes one whole frame of opcode op, hdr followed by p (hdr may be nil), within
-// the write timeout, unless a close frame was sent before. Both are only read: they may be
-// shared with other connections.
-func (c *wsConn) writeParts(op byte, hdr, p []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+// beginWrite prepares a write of a frame of opcode op: it fails after a close frame was sent,
+// notes a close frame and sets the write deadline. Callers hold wmu.
+func (c *wsConn) beginWrite(op byte) error {
 	if c.closeSent && !c.faults.OpenAfterClose {
 		return errCloseSent
 	}
 	if op == opClose {
 		c.closeSent = true
 	}
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.wto)); err != nil {
+	return c.nc.SetWriteDeadline(time.Now().Add(c.wto))
+}
+
+// writeParts writes one whole frame of opcode op, hdr followed by p (hdr may be nil), within
+// the write timeout, unless a close frame was sent before. Both are only read: they may be
+// shared with other connections.
+func (c *wsConn) writeParts(op byte, hdr, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWrite(op); err != nil {
 		return err
 	}
 	if hdr == nil {
