@@ -6,9 +6,11 @@
 // The subscribers are the chaos suites' reconnecting clients (package subscriber). Each records
 // into a recorder of its own that keeps an event in 16 bytes (not a history.Op); after the run
 // the checker judges each topic's history (its publishes and its subscribers' ops merged in time
-// order) one topic at a time. Memory therefore grows with the events received: a run whose
-// expected deliveries (subscribers × rate × duration) exceed --max-events is refused up front
-// rather than truncated, so every received event is checked. Latencies go into a fixed-size
+// order) one topic at a time, a large topic in groups of subscribers of at most a million received
+// events each (see judge). Memory therefore grows with the events received: a run whose expected
+// deliveries ((subscribers + topics) × rate × duration) exceed --max-events, or whose topics get
+// more than MaxPerTopic publishes, is refused up front rather than truncated, so every received
+// event is checked. Latencies go into a fixed-size
 // log-linear histogram (≤ 1.6 % error).
 //
 // Payloads are {"run":…,"seq":N,"ts":<publish time, Unix ns>}; load and subscribers share one
@@ -47,6 +49,8 @@ const (
 	MaxDuration    = time.Hour
 	MaxTopics      = 20000
 	MaxRate        = 1000.0 // events per second per topic
+	// MaxPerTopic bounds the publishes of one topic (rate × duration).
+	MaxPerTopic = 1_000_000
 	// DefaultMaxEvents bounds the received events a run keeps for the checker (16 bytes each,
 	// plus the checker's working set for one topic).
 	DefaultMaxEvents = 50_000_000
@@ -237,7 +241,13 @@ func validate(c Config, maxEvents int64) error {
 		c.Idle < 0 || c.Idle > 10*time.Minute:
 		return errors.New("--ramp, --drain, --ready and --idle: give 0 to 10m")
 	}
-	if expected := float64(c.Subscribers) * c.Rate * c.Duration.Seconds(); maxEvents > 0 && expected > float64(maxEvents) {
+	perTopic := c.Rate * c.Duration.Seconds()
+	if perTopic > MaxPerTopic {
+		return fmt.Errorf("--rate × --duration is %.0f events per topic, more than %d: every topic's publishes are judged with each "+
+			"group of its subscribers", perTopic, MaxPerTopic)
+	}
+	// Every received event (16 bytes) and every publish is kept until the checker has judged it.
+	if expected := float64(c.Subscribers+c.Topics) * perTopic; maxEvents > 0 && expected > float64(maxEvents) {
 		return fmt.Errorf("the run would deliver about %.0f events, more than --max-events %d (every event is kept for the checker, 16 bytes each): "+
 			"shorten --duration, lower --rate or --subscribers, or raise --max-events", expected, maxEvents)
 	}

@@ -188,8 +188,9 @@ func TestLoadBounds(t *testing.T) {
 		{"--transports", "carrier-pigeon"},
 		{"--topics", "5", "--subscribers", "2"},
 		{"--rate", "0"},
-		{"--subscribers", "20000", "--rate", "1000", "--duration", "1h"}, // over --max-events
-		{"--target", "http://127.0.0.1:1"},                               // no profile
+		{"--subscribers", "20000", "--topics", "1000", "--rate", "10", "--duration", "1h"}, // over --max-events
+		{"--rate", "1000", "--duration", "1h"},                                             // over MaxPerTopic
+		{"--target", "http://127.0.0.1:1"},                                                 // no profile
 	} {
 		var out, errs bytes.Buffer
 		if code := Command(append(args, "--config", ""), &out, &errs); code != ExitHarness {

@@ -188,6 +188,13 @@ func (r *subRec) ops() []history.Op {
 	return out
 }
 
+// eventCount is how many events the subscriber recorded.
+func (r *subRec) eventCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
 // counts returns the subscriber's connection counters.
 func (r *subRec) counts() (connects, connErrs, drops int, lastCause string) {
 	r.mu.Lock()
