@@ -54,7 +54,13 @@ func TestGateRunsSerialChecksAlone(t *testing.T) {
 	order := make(chan string, 4)
 	for _, name := range []string{"serial-1", "serial-2"} {
 		wg.Add(1)
-		go func() { defer wg.Done(); g.enter(true); order <- name; time.Sleep(10 * time.Millisecond); g.leave(true) }()
+		go func() {
+			defer wg.Done()
+			g.enter(true)
+			order <- name
+			time.Sleep(10 * time.Millisecond)
+			g.leave(true)
+		}()
 	}
 	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.serialWaiting == 2 })
 	wg.Add(1)

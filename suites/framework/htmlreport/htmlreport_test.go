@@ -11,8 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	fw "github.com/rtconform/rtconform/suites/framework"
 	"github.com/rtconform/rtconform/internal/need"
+	fw "github.com/rtconform/rtconform/suites/framework"
 	"github.com/rtconform/rtconform/suites/framework/history"
 )
 
