@@ -259,7 +259,11 @@ func transportsOf(ids []string) []string {
 func fixtureBreaks(t *testing.T, name string, f fixtures.Fixture, profile, filter string, want []string) {
 	t.Helper()
 	dir := t.TempDir()
-	r := cliEnv(t, 10*time.Minute, []string{"RTCONFORM_FIXTURE=" + name}, "run", "--config", profile, "--report-dir", dir, "--label-filter", filter)
+	args := []string{"run", "--config", profile, "--report-dir", dir, "--label-filter", filter}
+	if f.Concurrency > 0 {
+		args = append(args, "--concurrency", strconv.Itoa(f.Concurrency))
+	}
+	r := cliEnv(t, 10*time.Minute, []string{"RTCONFORM_FIXTURE=" + name}, args...)
 	if r.report == nil {
 		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}

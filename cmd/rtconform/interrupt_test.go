@@ -29,8 +29,9 @@ func TestInterruptedRunBlamesNobody(t *testing.T) {
 		sig  syscall.Signal
 		args []string
 	}{
-		// Long checks (each 10 s or more), so the signal lands inside one.
-		{"chaos", syscall.SIGINT, []string{"run", "--label-filter", "id:ORD-SSE-004 || id:ORD-WS-004"}},
+		// Runs that last well over the 6 s before the signal at the default concurrency (the
+		// chaos set takes about a minute), so the signal lands inside checks.
+		{"chaos", syscall.SIGINT, []string{"run", "--label-filter", "chaos"}},
 		{"proxy", syscall.SIGTERM, []string{"run", "--config", filepath.Join("proxies", "matrix.yaml"),
 			"--label-filter", "proxy && proxy:nginx && config:recommended"}},
 	} {
@@ -107,8 +108,10 @@ func TestInterruptedRunBlamesNobody(t *testing.T) {
 					t.Errorf("%s: %s after the interruption: %s", r.Key(), r.Verdict, r.Message)
 				}
 			}
-			if interrupted != 1 {
-				t.Errorf("%d checks INTERRUPTED, want the one that was running\n%s", interrupted, output)
+			// The checks being judged when the signal came are INTERRUPTED: at least one, at
+			// most as many as run at once.
+			if interrupted < 1 || interrupted > fw.DefaultConcurrency {
+				t.Errorf("%d checks INTERRUPTED, want the 1 to %d that were running\n%s", interrupted, fw.DefaultConcurrency, output)
 			}
 			if !strings.Contains(output, "INTERRUPTED") {
 				t.Errorf("the console does not say INTERRUPTED:\n%s", output)

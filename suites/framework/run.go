@@ -207,6 +207,11 @@ func (r *Run) Teardown() {
 	for i := len(stop) - 1; i >= 0; i-- {
 		stop[i]()
 	}
+	if r.HTTP != nil {
+		// Keep-alive connections to a target the run did not start (target.url without
+		// start) would otherwise outlive the run, with their goroutines.
+		r.HTTP.CloseIdleConnections()
+	}
 	currentMu.Lock()
 	if current == r {
 		current = nil

@@ -35,7 +35,7 @@ import (
 
 // DefaultConcurrency is how many checks a run judges at once when the command line does not
 // say (rtconform run --concurrency): the checks mostly wait on sockets and timers.
-const DefaultConcurrency = 1
+const DefaultConcurrency = 8
 
 // MaxConcurrency bounds --concurrency.
 const MaxConcurrency = 64

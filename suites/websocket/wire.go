@@ -110,10 +110,12 @@ func sendBad(c *wsclient.Conn, chop int, frames ...wsclient.Frame) {
 
 // outcome is how the target reacted to what a check sent.
 type outcome struct {
-	kind    string // "close", "tcp", "pong", "timeout"
+	kind    string // "close", "tcp", "pong", "timeout", "flood"
 	code    int    // close code for "close"
 	reason  string
 	payload []byte // pong payload for "pong"
+	frames  int    // data frames read for "flood"
+	bytes   int    // their payload bytes
 }
 
 func (o outcome) String() string {
@@ -124,6 +126,8 @@ func (o outcome) String() string {
 		return "the TCP connection closed without a close frame"
 	case "pong":
 		return fmt.Sprintf("a pong %q: the connection went on", o.payload)
+	case "flood":
+		return fmt.Sprintf("%d data frames (%d payload bytes) and no close frame or pong: the client stopped reading there", o.frames, o.bytes)
 	}
 	return "nothing"
 }
@@ -132,7 +136,9 @@ func (o outcome) String() string {
 // are skipped. Data frames read before a pong (or the timeout) are kept for the next read
 // (c.Unread): a server may inject the pong in the middle of a fragmented message it sends
 // (RFC 6455 §5.4), as a streaming echo does. Those read before a close frame are dropped: they
-// came before it, and a read after the close judges what comes after it.
+// came before it, and a read after the close judges what comes after it. At most keepFrames
+// data frames or keepBytes of their payload are kept: a server flooding data frames instead
+// of answering ends the wait with a "flood" outcome, so memory stays bounded.
 func await(t *fw.T, c *wsclient.Conn, d time.Duration) (o outcome) {
 	ctx, cancel := t.Within(d)
 	defer cancel()
@@ -166,9 +172,20 @@ func await(t *fw.T, c *wsclient.Conn, d time.Duration) (o outcome) {
 		}
 		if !f.Op.IsControl() {
 			kept = append(kept, f)
+			o.bytes += len(f.Payload)
+			if len(kept) >= keepFrames || o.bytes >= keepBytes {
+				return outcome{kind: "flood", frames: len(kept), bytes: o.bytes}
+			}
 		}
 	}
 }
+
+// Bounds of the data frames await keeps while it waits for a close frame or a pong: far
+// beyond any echo a check provokes, far below memory trouble.
+const (
+	keepFrames = 4096
+	keepBytes  = 8 << 20
+)
 
 // alivePing is the payload of the probe that proves a connection healthy, or proves that a
 // server did not fail a connection where it had to.

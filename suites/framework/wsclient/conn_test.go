@@ -64,8 +64,11 @@ func coderServer(t *testing.T) (*httptest.Server, chan error) {
 			return
 		}
 		defer c.CloseNow()
-		_ = c.Write(r.Context(), websocket.MessageBinary, make([]byte, 2<<20))
-		<-r.Context().Done()
+		// CloseRead's context ends when the client goes: a hijacked connection's request
+		// context does not.
+		ctx := c.CloseRead(r.Context())
+		_ = c.Write(ctx, websocket.MessageBinary, make([]byte, 2<<20))
+		<-ctx.Done()
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
