@@ -50,13 +50,28 @@ func dial(t *fw.T, token string) (*wsclient.Conn, *wsclient.Handshake) {
 		t.Violation("the connect reply (target.connect.match) after the open messages", describe(err, answerWait))
 	}
 	if err != nil {
-		obs := err.Error()
-		if hs != nil {
-			obs = fmt.Sprintf("%q", hs.StatusLine)
-		}
+		obs := dialFailure(hs, err)
 		t.Violation("GET "+endpoint(t, token)+" upgrades to a WebSocket (101)", obs)
 	}
 	return c, hs
+}
+
+// dialFailure says how a handshake failed: the status line of a refusal, or what went wrong
+// after it (a head that never ended, headers beyond the client's bound) or before it.
+func dialFailure(hs *wsclient.Handshake, err error) string {
+	var he *wsclient.HandshakeError
+	timedOut := errors.Is(err, context.DeadlineExceeded)
+	switch {
+	case errors.As(err, &he):
+		return fmt.Sprintf("%q", he.StatusLine)
+	case hs != nil && hs.StatusLine != "" && timedOut:
+		return fmt.Sprintf("%q, then the response head did not end within %s (%d bytes read)", hs.StatusLine, handshakeMax, len(hs.Response))
+	case hs != nil && hs.StatusLine != "":
+		return fmt.Sprintf("%q, then %v", hs.StatusLine, err)
+	case timedOut:
+		return fmt.Sprintf("no response head within %s", handshakeMax)
+	}
+	return err.Error()
 }
 
 // dialOrRefused is dial returning a failed handshake (hs says how it was refused) instead of

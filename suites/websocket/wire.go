@@ -328,10 +328,7 @@ func dialEcho(t *fw.T) *wsclient.Conn {
 	u := t.URL(path)
 	c, hs, err := wsclient.Dial(ctx, u, wsclient.DialOptions{})
 	if err != nil {
-		obs := err.Error()
-		if hs != nil {
-			obs = fmt.Sprintf("%q", hs.StatusLine)
-		}
+		obs := dialFailure(hs, err)
 		t.Violation("GET "+u+" upgrades to a WebSocket (101)", obs)
 	}
 	t.Cleanup(func() { _ = c.Close() })
