@@ -65,8 +65,9 @@ func (s *Subscriber) runHTTPStream(ctx context.Context) time.Duration {
 		env = &s.o.Target.Envelope
 	}
 	open := &fw.SSEEnvelope{ID: env.ID, Data: env.Data} // the same skip rule as an SSE envelope
+	tick := watchTick(s.o.Idle)
 	for {
-		nctx, ncancel := context.WithTimeout(cctx, tick)
+		nctx, ncancel := readCtx(cctx, tick)
 		ln, err := st.Next(nctx)
 		ncancel()
 		switch {
