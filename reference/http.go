@@ -68,6 +68,8 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	metric("rtconform_poll_clients", "gauge", "Long-poll requests in progress.", s.m.pollClients.Load())
 	metric("rtconform_gaps_signalled_total", "counter", "Reset signals sent because a cursor was expired or unknown.", s.m.gaps.Load())
 	metric("rtconform_slow_consumers_dropped_total", "counter", "WebSocket clients closed with 1013 for lagging more than MaxLag events.", s.m.slowDropped.Load())
+	metric("rtconform_connections_refused_total", "counter", "Connections refused for exceeding MaxConnsPerIP (429, or closed beyond twice the bound).", s.m.connsRefused.Load())
+	metric("rtconform_auth_failures_total", "counter", "Requests refused 401 for a missing or wrong bearer token.", s.m.authFailures.Load())
 	metric("rtconform_write_timeouts_total", "counter", "Streams dropped because a write did not complete within WriteTimeout.", s.m.writeTimeout.Load())
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

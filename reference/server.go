@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,6 +29,8 @@ const (
 	DefaultReadLimit       = 64 << 10
 	DefaultMaxLag          = 1024
 	DefaultWriteTimeout    = 10 * time.Second
+	DefaultMaxHeaderBytes  = 64 << 10
+	DefaultMaxConnsPerIP   = 1000
 )
 
 // Errors returned by Server.Publish.
@@ -70,6 +73,26 @@ type Config struct {
 	// handshakes (empty: same host only; no Origin header: accepted) and
 	// for CORS on the HTTP routes (see cors.go).
 	AllowedOrigins []string
+	// Token, when not empty, is the bearer token every route but /healthz requires
+	// (auth.go): "Authorization: Bearer <Token>", or on the subscribe routes (SSE,
+	// WebSocket, long-poll, HTTP stream, echo) also the query parameter access_token,
+	// since EventSource and browser WebSockets cannot set headers. A missing or wrong
+	// token is answered 401 with WWW-Authenticate: Bearer. Default: none (open).
+	Token string
+	// MaxHeaderBytes bounds the request line and headers (http.Server.MaxHeaderBytes,
+	// default 64 KiB); net/http answers a larger head 431 and closes the connection.
+	// It applies to Start only (a Handler mounted elsewhere has its server's bound).
+	MaxHeaderBytes int
+	// MaxConnsPerIP bounds the open connections (hijacked WebSockets included, until
+	// they close) from one client IP address (default 1000; negative: unlimited).
+	// A connection beyond it is answered 429 with Retry-After and closed; beyond twice
+	// the bound it is closed without an answer. Loopback clients are exempt unless
+	// LimitLoopback is set: the conformance and load tests open thousands of
+	// connections from 127.0.0.1, and behind a reverse proxy on the same host every
+	// client is the proxy. It applies to Start only (connlimit.go).
+	MaxConnsPerIP int
+	// LimitLoopback applies MaxConnsPerIP to loopback clients too.
+	LimitLoopback bool
 	// Logf, if set, receives diagnostic messages.
 	Logf func(format string, args ...any)
 	// Wrap, if set, is called once by New with the new server and its own
@@ -119,6 +142,12 @@ func (c Config) withDefaults() Config {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
@@ -140,6 +169,8 @@ type Server struct {
 
 	sessMu   sync.Mutex
 	sessions map[chan struct{}]struct{} // done channels of live WebSocket handlers
+
+	conns connCounter // open connections per client IP (connlimit.go)
 }
 
 type metrics struct {
@@ -152,6 +183,8 @@ type metrics struct {
 	gaps          atomic.Int64
 	slowDropped   atomic.Int64
 	writeTimeout  atomic.Int64
+	connsRefused  atomic.Int64
+	authFailures  atomic.Int64
 }
 
 // New returns a Server with cfg's defaults applied. It does not listen;
@@ -162,6 +195,7 @@ func New(cfg Config) *Server {
 		quit:     make(chan struct{}),
 		sessions: make(map[chan struct{}]struct{}),
 	}
+	s.conns.m = make(map[netip.Addr]int)
 	s.topics = eventlog.NewTopics(s.cfg.Log)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /publish/{topic}", s.handlePublish)
@@ -173,7 +207,7 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /stream/{topic}", s.handleStream)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	s.handler = s.cors(mux)
+	s.handler = s.refuseOverLimit(s.cors(s.auth(mux)))
 	if s.cfg.Wrap != nil {
 		s.handler = s.cfg.Wrap(s, s.handler)
 	}
@@ -263,7 +297,10 @@ func (s *Server) Start() error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ConnContext:       connContext,
 	}
+	ln = s.limitListener(ln)
 	// Called by srv.Shutdown right after the listeners are closed — in a goroutine of its
 	// own, so possibly after a Restart's Start re-armed quit: close only this generation's.
 	q := s.quit
