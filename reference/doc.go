@@ -154,7 +154,42 @@
 // rtconform_ws_clients, rtconform_echo_clients, rtconform_poll_clients,
 // rtconform_stream_clients,
 // rtconform_gaps_signalled_total, rtconform_slow_consumers_dropped_total,
-// rtconform_write_timeouts_total, rtconform_topics).
+// rtconform_write_timeouts_total, rtconform_topics, rtconform_connections_refused_total,
+// rtconform_auth_failures_total).
+//
+// # Exposure: origins, token, limits
+//
+// The defaults suit a conformance run on loopback; before serving beyond it set Config.Token and
+// Config.AllowedOrigins. Token, connection and header refusals are answered before the topic
+// is resolved, so such a request creates no topic.
+//
+//	Origin (WebSocket)    a handshake whose Origin is neither the request's Host nor allowed by
+//	                      AllowedOrigins (path.Match host patterns, "null" never) is 403:
+//	                      cross-site WebSocket hijacking. No Origin (not a browser) is accepted.
+//	CORS (HTTP routes)    only an allowed Origin gets Access-Control-Allow-Origin (naming it,
+//	                      never *) and Allow-Credentials; preflights are answered 204 without a
+//	                      token (browsers send none on them).
+//	Token                 with Config.Token every route but /healthz needs "Authorization:
+//	                      Bearer <token>"; the subscribe routes (/sse, /ws, /poll, /stream, /echo)
+//	                      also take ?access_token=<token> because EventSource and browser
+//	                      WebSockets cannot set headers (the query string reaches access logs);
+//	                      publish takes the header only. Missing: 401 with WWW-Authenticate:
+//	                      Bearer realm="rtconform"; wrong: the same with error="invalid_token".
+//	                      Compared in constant time (SHA-256 of both).
+//	MaxHeaderBytes        request line and headers (default 64 KiB): 431 from net/http.
+//	MaxPublishBytes       publish body (default 1 MiB): 413.
+//	ReadLimit             WebSocket message on /ws (default 64 KiB): close 1009; /echo 16 MiB.
+//	MaxConnsPerIP         open connections per client IP (default 1000, WebSockets counted until
+//	                      closed): the first request of a connection beyond it is 429 with
+//	                      Retry-After: 5 and Connection: close; beyond twice it the connection
+//	                      is closed unanswered. Loopback is exempt unless LimitLoopback.
+//	Log.MaxTopics         topics (default 10000): a new topic beyond it is 503 with Retry-After.
+//
+// Header, connection and listener limits apply to Start; a Handler mounted in another
+// http.Server gets the token, CORS and Origin policies and the body and topic bounds only.
+// Memory is bounded by MaxTopics × MaxEvents × MaxPublishBytes in the worst case: choose them
+// together for an exposed server. /metrics counts refusals
+// (rtconform_connections_refused_total, rtconform_auth_failures_total).
 //
 // # Fan-out and memory
 //
