@@ -46,8 +46,17 @@ func TestBigHistory(t *testing.T) {
 
 func BenchmarkAnalyze(b *testing.B) {
 	h := big(20, 5000, false)
+	events := 0
+	for _, op := range h.Ops {
+		if op.Kind == KindEvent {
+			events++
+		}
+	}
 	b.ResetTimer()
 	for b.Loop() {
 		Analyze(h)
 	}
+	total := float64(events) * float64(b.N)
+	b.ReportMetric(total/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/event")
 }
