@@ -46,6 +46,18 @@ func TestProxyMatrix(t *testing.T) {
 			judgeMatrix(t, r, want, false)
 		})
 	}
+	// The CDN-like edges (proxies/cdn), selected by the cdn label.
+	for _, e := range proxyrun.Edges() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			need.Require(t, e.Stock)
+			dir := t.TempDir()
+			r := cli(t, 6*time.Minute, "run", "--config", filepath.Join("proxies", "matrix.yaml"), "--report-dir", dir,
+				"--label-filter", "proxy && cdn && "+e.Label)
+			naive, recommended := e.Name+":"+proxyrun.Naive, e.Name+":"+proxyrun.Recommended
+			judgeMatrix(t, r, map[string][]string{naive: proxy.NaiveBreaks[e.Name], recommended: nil}, false)
+		})
+	}
 	t.Run("budget", func(t *testing.T) {
 		t.Parallel()
 		judgeBudgets(t)
@@ -266,7 +278,7 @@ func judgeBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cli(t, 6*time.Minute, "run", "--config", profile, "--report-dir", dir, "--label-filter",
-		"proxy && config:naive && (id:"+strings.Join(proxy.Budgets, " || id:")+")")
+		"proxy && !cdn && config:naive && (id:"+strings.Join(proxy.Budgets, " || id:")+")")
 	if r.report == nil {
 		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -19,15 +19,31 @@ import (
 const Deployment = "deployment"
 
 // Cells returns every cell the suite registers, in order: "<proxy>:<config>" for each proxy
-// of proxyrun.Names() and each config of proxyrun.Variants(), then Deployment.
+// of proxyrun.Names() and each config of proxyrun.Variants(), then the CDN-like edges'
+// "<edge>:<config>" (proxyrun.EdgeNames(), e.g. "fastly-like:naive"), then Deployment.
 func Cells() []string {
 	var out []string
-	for _, n := range proxyrun.Names() {
+	for _, n := range append(proxyrun.Names(), proxyrun.EdgeNames()...) {
 		for _, v := range proxyrun.Variants() {
 			out = append(out, n+":"+v)
 		}
 	}
 	return append(out, Deployment)
+}
+
+// cellLabels are a cell's labels: "proxy", "proxy:<name>", "config:<variant>", and for a
+// CDN-like edge also "cdn" and its kind label ("cdn:fastly-like", "lb:alb-like"), so
+// 'proxy && cdn' selects every edge and 'proxy && !cdn' the stock proxies only.
+func cellLabels(cell string) []string {
+	name, variant := splitCell(cell)
+	if name == "" {
+		return []string{"proxy", Deployment}
+	}
+	labels := []string{"proxy", "proxy:" + name, "config:" + variant}
+	if e, ok := proxyrun.EdgeOf(name); ok {
+		labels = append(labels, "cdn", e.Label)
+	}
+	return labels
 }
 
 // splitCell returns the proxy and config of a local cell ("", "" for Deployment).
@@ -68,10 +84,7 @@ func register(c check) bool {
 	}
 	detects[c.id] = c.problems
 	for _, cell := range Cells() {
-		labels := []string{"proxy", Deployment}
-		if name, variant := splitCell(cell); name != "" {
-			labels = []string{"proxy", "proxy:" + name, "config:" + variant}
-		}
+		labels := cellLabels(cell)
 		fw.Register(fw.Check{
 			ID: c.id, Level: c.level, Transport: c.transport, Requires: c.requires,
 			Requirement: c.requirement, Quote: c.quote, Spec: c.spec, Timeout: c.timeout,

@@ -68,3 +68,28 @@ var NotObserved = map[string]map[string]string{
 		proxyrun.ProblemCoalescing: "the reference's answers are uncacheable, so concurrent identical polls are not serialised (PX-LP-001: both 503 at 4.0 s)",
 	},
 }
+
+// Edge naive cells (CDN-like edges, proxyrun.Edges()), measured with proxies/matrix.yaml
+// (idle 4 s standing for the CDN's timeout; the recommended edges fail nothing):
+//
+//	cloudflare-like  PX-SSE-004, PX-HS-003, PX-WS-004 cut after 4 s (Proxy Read Timeout);
+//	                 PX-LP-001 a held poll answered 524
+//	fastly-like      no streaming miss: SSE and the HTTP stream are held until the fetch ends,
+//	                 and it ends at the between-bytes timeout as a 503 (bad-gateway); the
+//	                 reference's no-store poll answer is cached (Fastly ignores no-store:
+//	                 PX-LP-002); request collapsing (PX-SSE-006, PX-HS-005); no WebSocket
+func init() {
+	NaiveBreaks["cloudflare-like"] = []string{"PX-SSE-004", "PX-HS-003", "PX-LP-001", "PX-WS-004"}
+	NaiveCauses["cloudflare-like"] = map[string]string{"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": hsIdle,
+		"PX-LP-001": "idle-timeout:longpoll", "PX-WS-004": "idle-timeout:websocket"}
+	NaiveBreaks["fastly-like"] = []string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-004", "PX-SSE-005", "PX-SSE-006", "PX-SSE-007", "PX-SSE-008",
+		"PX-HS-001", "PX-HS-003", "PX-HS-004", "PX-HS-005", "PX-HS-006", "PX-HS-007", "PX-LP-001", "PX-LP-002",
+		"PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"}
+	NaiveCauses["fastly-like"] = map[string]string{
+		"PX-SSE-001": "bad-gateway:sse", "PX-SSE-002": "buffering:sse", "PX-SSE-004": "bad-gateway:sse", "PX-SSE-005": "bad-gateway:sse",
+		"PX-SSE-006": "coalescing:sse", "PX-SSE-007": "resume-header:sse", "PX-SSE-008": "bad-gateway:sse",
+		"PX-HS-001": "buffering:httpstream", "PX-HS-003": "bad-gateway:httpstream", "PX-HS-004": "bad-gateway:httpstream",
+		"PX-HS-005": "coalescing:httpstream", "PX-HS-006": "resume-header:httpstream", "PX-HS-007": "bad-gateway:httpstream",
+		"PX-LP-001": "idle-timeout:longpoll", "PX-LP-002": "caching:longpoll",
+		"PX-WS-001": wsRefused, "PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused}
+}

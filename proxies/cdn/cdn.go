@@ -1,0 +1,36 @@
+// Package cdn holds the templates of the CDN-like edge cells: a stock proxy (nginx or
+// Varnish) configured to reproduce a CDN's documented default behaviour (naive) and the
+// settings that fix realtime traffic behind it (recommended). proxies/proxyrun renders and
+// runs them like the proxies' own templates; every fact is cited in proxies/README.md and
+// shared/notes/proxy-facts.md. Times are scaled like the proxy matrix: {{.Idle}} stands for
+// the CDN's real timeout.
+//
+// The edges speak HTTP/1.1 to the client on plain TCP here; TLS and HTTP/2 at the edge are
+// a separate option of the runner (issue 18 part 2), not part of these templates: each
+// template has one `listen` / `-a` line a TLS variant can replace.
+package cdn
+
+import _ "embed" // for go:embed
+
+// Config file names (the same as the stock proxy's, so proxyrun's nginx and Varnish
+// command lines apply unchanged).
+const (
+	NginxConfigFile   = "nginx.conf"
+	VarnishConfigFile = "default.vcl"
+)
+
+// CloudflareNaive and CloudflareRecommended: nginx as a Cloudflare-like edge.
+//
+//go:embed cloudflare-like.naive.conf.tmpl
+var CloudflareNaive string
+
+//go:embed cloudflare-like.recommended.conf.tmpl
+var CloudflareRecommended string
+
+// FastlyNaive and FastlyRecommended: Varnish as a Fastly-like edge.
+//
+//go:embed fastly-like.naive.vcl.tmpl
+var FastlyNaive string
+
+//go:embed fastly-like.recommended.vcl.tmpl
+var FastlyRecommended string
