@@ -1,5 +1,5 @@
-// Package cdn holds the templates of the CDN-like edge cells: a stock proxy (nginx or
-// Varnish) configured to reproduce a CDN's documented default behaviour (naive) and the
+// Package cdn holds the templates of the CDN-like edge cells: a stock proxy (nginx, HAProxy
+// or Varnish) configured to reproduce a CDN's documented default behaviour (naive) and the
 // settings that fix realtime traffic behind it (recommended). proxies/proxyrun renders and
 // runs them like the proxies' own templates; every fact is cited in proxies/README.md and
 // shared/notes/proxy-facts.md. Times are scaled like the proxy matrix: {{.Idle}} stands for
@@ -12,11 +12,12 @@ package cdn
 
 import _ "embed" // for go:embed
 
-// Config file names (the same as the stock proxy's, so proxyrun's nginx and Varnish
-// command lines apply unchanged).
+// Config file names (the same as the stock proxy's, so proxyrun's nginx, HAProxy and
+// Varnish command lines apply unchanged).
 const (
 	NginxConfigFile   = "nginx.conf"
 	VarnishConfigFile = "default.vcl"
+	HAProxyConfigFile = "haproxy.cfg"
 )
 
 // CloudflareNaive and CloudflareRecommended: nginx as a Cloudflare-like edge.
@@ -34,3 +35,27 @@ var FastlyNaive string
 
 //go:embed fastly-like.recommended.vcl.tmpl
 var FastlyRecommended string
+
+// CloudFrontNaive and CloudFrontRecommended: nginx as a CloudFront-like edge.
+//
+//go:embed cloudfront-like.naive.conf.tmpl
+var CloudFrontNaive string
+
+//go:embed cloudfront-like.recommended.conf.tmpl
+var CloudFrontRecommended string
+
+// ALBNaive and ALBRecommended: HAProxy as an AWS ALB-like load balancer.
+//
+//go:embed alb-like.naive.cfg.tmpl
+var ALBNaive string
+
+//go:embed alb-like.recommended.cfg.tmpl
+var ALBRecommended string
+
+// HerokuNaive and HerokuRecommended: Varnish as a Heroku-like router.
+//
+//go:embed heroku-like.naive.vcl.tmpl
+var HerokuNaive string
+
+//go:embed heroku-like.recommended.vcl.tmpl
+var HerokuRecommended string

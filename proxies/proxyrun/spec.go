@@ -85,8 +85,16 @@ func unprivilegedUser() (string, string) {
 	return "#65534", "#65534"
 }
 
+// templateFuncs are available to every template. scale turns whole seconds into
+// milliseconds scaled by num/den: `{{scale .Idle 30 55}}ms` is the Idle stand-in of a 55 s
+// limit scaled down to what a 30 s limit of the same vendor becomes (heroku-like's first-byte
+// window beside its rolling window).
+var templateFuncs = template.FuncMap{
+	"scale": func(sec, num, den int) int { return sec * 1000 * num / den },
+}
+
 func render(tmpl string, d *data, path string) error {
-	t, err := template.New(filepath.Base(path)).Option("missingkey=error").Parse(tmpl)
+	t, err := template.New(filepath.Base(path)).Option("missingkey=error").Funcs(templateFuncs).Parse(tmpl)
 	if err != nil {
 		return err
 	}
