@@ -107,7 +107,10 @@ type Config struct {
 	// waits for it. With Wrap set, the WebSocket routes serve the whole
 	// session inside the handler's call, so that a wrapper sees it within
 	// its call; without, they return after the handshake and serve the
-	// session in a goroutine of their own (less memory per connection).
+	// session in a goroutine of their own (less memory per connection). So
+	// with SSE streams: with Wrap set, net/http serves them inside the
+	// handler's call through the ResponseWriter the wrapper sees; without,
+	// they are served on the hijacked connection (sse_hijack.go).
 	Wrap func(s *Server, h http.Handler) http.Handler
 }
 
@@ -168,7 +171,7 @@ type Server struct {
 	quitClosed bool
 
 	sessMu   sync.Mutex
-	sessions map[chan struct{}]struct{} // done channels of live WebSocket handlers
+	sessions map[chan struct{}]func() // done channels of hijacked connections' handlers, and what closes the connection on a forced Shutdown (nil: nothing)
 
 	conns connCounter // open connections per client IP (connlimit.go)
 }
@@ -193,7 +196,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:      cfg.withDefaults(),
 		quit:     make(chan struct{}),
-		sessions: make(map[chan struct{}]struct{}),
+		sessions: make(map[chan struct{}]func()),
 	}
 	s.conns.m = make(map[netip.Addr]int)
 	s.topics = eventlog.NewTopics(s.cfg.Log)
@@ -353,7 +356,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.closeQuit()
-	// Hijacked WebSocket connections are not tracked by http.Server.
+	// Hijacked connections (WebSockets, SSE streams) are not tracked by http.Server.
 	s.sessMu.Lock()
 	done := make([]chan struct{}, 0, len(s.sessions))
 	for ch := range s.sessions {
@@ -364,10 +367,27 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			s.abortSessions()
 			return errors.Join(err, ctx.Err())
 		}
 	}
 	return err
+}
+
+// abortSessions closes the hijacked connections that registered a way to (the SSE streams):
+// when Shutdown's ctx expires, as http.Server.Close closes the connections it serves.
+func (s *Server) abortSessions() {
+	s.sessMu.Lock()
+	var aborts []func()
+	for _, abort := range s.sessions {
+		if abort != nil {
+			aborts = append(aborts, abort)
+		}
+	}
+	s.sessMu.Unlock()
+	for _, abort := range aborts {
+		abort()
+	}
 }
 
 // Restart shuts the server down (see Shutdown) and starts it again on the
@@ -387,15 +407,31 @@ func (s *Server) Restart(ctx context.Context) error {
 // http.Server.Shutdown neither tracks nor waits for; such a handler should
 // also close its connection when Done is closed.
 func (s *Server) Track() (done func()) {
-	ch := make(chan struct{})
+	_, done = s.track()
+	return done
+}
+
+// track is Track, also returning the handler's key for setAbort.
+func (s *Server) track() (ch chan struct{}, done func()) {
+	ch = make(chan struct{})
 	s.sessMu.Lock()
-	s.sessions[ch] = struct{}{}
+	s.sessions[ch] = nil
 	s.sessMu.Unlock()
-	return func() {
+	return ch, func() {
 		s.sessMu.Lock()
 		delete(s.sessions, ch)
 		s.sessMu.Unlock()
 		close(ch)
+	}
+}
+
+// setAbort registers what closes the connection of the tracked handler ch when Shutdown's ctx
+// expires.
+func (s *Server) setAbort(ch chan struct{}, abort func()) {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	if _, ok := s.sessions[ch]; ok {
+		s.sessions[ch] = abort
 	}
 }
 

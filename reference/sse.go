@@ -15,14 +15,31 @@ import (
 // sseBatch is how many events an SSE stream reads from the log at a time.
 const sseBatch = 256
 
-// sseHeartbeat is the comment an idle SSE stream sends every Heartbeat.
-var sseHeartbeat = []byte(": heartbeat\n\n")
+// sseHeartbeat is the comment an idle SSE stream sends every Heartbeat, and sseHeartbeatChunk
+// the same as one HTTP/1.1 chunk.
+var (
+	sseHeartbeat      = []byte(": heartbeat\n\n")
+	sseHeartbeatChunk = appendChunk(nil, sseHeartbeat)
+)
 
-// sseFrame is the SSE frame of an event (appendSSEEvent), built once per event and written
-// unchanged to every subscriber.
-var sseFrame = eventlog.NewEncoding(func(ev eventlog.Event) []byte {
-	return appendSSEEvent(make([]byte, 0, len("id: \n\n")+len(ev.ID)+len("data: \n")+len(ev.Data)), ev)
+// sseChunk is the SSE frame of an event (appendSSEEvent) as one HTTP/1.1 chunk,
+// "<hex length>\r\n<frame>\r\n", built once per event and written unchanged to every
+// subscriber: a hijacked stream (sse_hijack.go) writes the chunk itself; a stream served by
+// net/http writes the frame inside it (chunkData), which net/http sends as the same chunk.
+var sseChunk = eventlog.NewEncoding(func(ev eventlog.Event) []byte {
+	n := sseEventLen(ev)
+	b := appendChunkHeader(make([]byte, 0, 16+n+2), n)
+	b = appendSSEEvent(b, ev)
+	return append(b, "\r\n"...)
 })
+
+// sseFrame gives the SSE frame of an event (inside its shared chunk).
+var sseFrame sseFrames
+
+type sseFrames struct{}
+
+// Of returns the SSE frame of ev: appendSSEEvent's bytes, shared by every subscriber.
+func (sseFrames) Of(ev eventlog.Event) []byte { return chunkData(sseChunk.Of(ev)) }
 
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.topicLog(w, r)
@@ -45,17 +62,23 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		cursor = l.Head()
 	}
 	quit := s.Done()
+	first := appendChunk(nil, []byte("retry: "+strconv.FormatInt(s.cfg.Retry.Milliseconds(), 10)+"\n\n"))
+	if s.hijackSSE(w, r, l, cursor, quit, first) {
+		return // the stream is served by a goroutine of its own, without net/http
+	}
 	s.m.sseClients.Add(1)
 	defer s.m.sseClients.Add(-1)
 
 	rc := http.NewResponseController(w)
 	// Leave time for the terminating chunk once the handler returns.
 	defer rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	write := func(b []byte) bool {
+	// write writes the frame inside chunk: net/http's chunking sends it as that same chunk
+	// (every write is flushed, so each is one chunk).
+	write := func(chunk []byte) bool {
 		if err := rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return false
 		}
-		if _, err := w.Write(b); err != nil {
+		if _, err := w.Write(chunkData(chunk)); err != nil {
 			s.noteWriteErr(err)
 			return false
 		}
@@ -67,9 +90,16 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	}
 
 	w.WriteHeader(http.StatusOK)
-	if !write([]byte("retry: " + strconv.FormatInt(s.cfg.Retry.Milliseconds(), 10) + "\n\n")) {
+	if !write(first) {
 		return
 	}
+	s.followSSE(l, cursor, quit, r.Context().Done(), write)
+}
+
+// followSSE writes the stream of l from cursor (reset signals, events, heartbeats while
+// idle), each frame as one HTTP/1.1 chunk given to write, until quit or gone is closed or a
+// write fails.
+func (s *Server) followSSE(l *eventlog.Log, cursor string, quit, gone <-chan struct{}, write func(chunk []byte) bool) {
 	hb := time.NewTimer(s.cfg.Heartbeat)
 	defer hb.Stop()
 	var evs []eventlog.Event // reused: reading a live topic does not allocate
@@ -77,7 +107,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-quit:
 			return
-		case <-r.Context().Done():
+		case <-gone:
 			return
 		default:
 		}
@@ -87,12 +117,12 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		evs, gap, next = l.Read(eventlog.Recycle(evs), cursor, sseBatch)
 		if gap != nil {
 			s.m.gaps.Add(1)
-			if !write(appendSSEReset(nil, gap)) {
+			if !write(appendChunk(nil, appendSSEReset(nil, gap))) {
 				return
 			}
 		}
 		for _, ev := range evs {
-			if !write(sseFrame.Of(ev)) { // the same bytes for every subscriber
+			if !write(sseChunk.Of(ev)) { // the same bytes for every subscriber
 				return
 			}
 		}
@@ -104,11 +134,11 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-changed:
 		case <-hb.C:
-			if !write(sseHeartbeat) {
+			if !write(sseHeartbeatChunk) {
 				return
 			}
 			hb.Reset(s.cfg.Heartbeat)
-		case <-r.Context().Done():
+		case <-gone:
 			return
 		case <-quit:
 			return
@@ -146,6 +176,23 @@ func appendSSEEvent(b []byte, ev eventlog.Event) []byte {
 		p = p[i+1:]
 	}
 	return append(b, '\n')
+}
+
+// sseEventLen is len(appendSSEEvent(nil, ev)).
+func sseEventLen(ev eventlog.Event) int {
+	n := len("id: \n") + len(ev.ID) + len("data: \n") + len("\n")
+	p := ev.Data
+	for {
+		i := bytes.IndexAny(p, "\r\n")
+		if i < 0 {
+			return n + len(p)
+		}
+		n += i + len("data: \n") // line i ends, the next data line begins
+		if p[i] == '\r' && i+1 < len(p) && p[i+1] == '\n' {
+			i++
+		}
+		p = p[i+1:]
+	}
 }
 
 // appendSSEReset appends the reset signal for gap (no id line, so the
