@@ -35,7 +35,11 @@ import (
 // proxy FAILS with its install line. The "deployment-*" subtests check deployments end to end
 // (the deployment cell): nginx's naive config in front of an origin that does not send
 // X-Accel-Buffering (the buffering checks catch nginx's buffering), and Varnish's in front of
-// one that sends no Cache-Control (the caching checks catch Varnish's cache).
+// one that sends no Cache-Control (the caching checks catch Varnish's cache). Each CDN-like
+// edge (proxyrun.Edges(): cdn:, lb: and router: cells) runs like a proxy, its naive cell
+// failing exactly proxy.NaiveBreaks[edge] (edgeNaive for cloudfront-like, alb-like and
+// heroku-like); "cloudfront-like-ttl" shows CloudFront's 24 h default TTL on an origin without
+// Cache-Control.
 func TestProxyMatrix(t *testing.T) {
 	for _, name := range proxyrun.Names() {
 		t.Run(name, func(t *testing.T) {
