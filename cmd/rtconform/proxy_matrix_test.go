@@ -63,6 +63,7 @@ func TestProxyMatrix(t *testing.T) {
 				"--label-filter", "proxy && cdn && "+e.Label)
 			naive, recommended := e.Name+":"+proxyrun.Naive, e.Name+":"+proxyrun.Recommended
 			judgeMatrix(t, r, map[string][]string{naive: proxy.NaiveBreaks[e.Name], recommended: nil}, false)
+			judgeEdgeRemedies(t, r, e.Name)
 		})
 	}
 	t.Run("cloudfront-like-ttl", func(t *testing.T) {
@@ -155,6 +156,45 @@ func init() {
 		}
 		proxy.NaiveBreaks[name] = slices.Sorted(maps.Keys(causes))
 		proxy.NaiveCauses[name] = causes
+	}
+}
+
+// edgeRemedies names, per edge and cause problem, what a failing row's remedy must say: the
+// edge's setting and the origin-side fix. A cloudfront-like resume failure reported as
+// resume-header gets the suite's generic resume remedy (suites/proxy/cells.go answers that
+// cause before asking proxyrun), which names the resume query and header but not AllViewer.
+var edgeRemedies = map[string]map[string][]string{
+	"alb-like":    {"idle-timeout": {"idle_timeout.timeout_seconds", "heartbeat/ping every 15-30 s", "hold long-polls well under 60 s"}},
+	"heroku-like": {"idle-timeout": {"not configurable", "ping every 25 s", "within 25 s", "headers (a first byte) at once"}},
+	"cloudfront-like": {
+		"idle-timeout":      {"OriginReadTimeout", "heartbeat/ping every 10-20 s", "hold long-polls under 30 s", "AllViewer"},
+		"websocket-upgrade": {"AllViewer", "Sec-WebSocket-Key"},
+		"buffering":         {"AllViewer", "query string"},
+		"resume-header":     {"resume query", "Last-Event-ID"},
+	},
+}
+
+// judgeEdgeRemedies requires every failing row of the edge's naive cell to carry the remedy
+// edgeRemedies names for its cause.
+func judgeEdgeRemedies(t *testing.T, r result, edge string) {
+	t.Helper()
+	want := edgeRemedies[edge]
+	if want == nil || r.report == nil {
+		return
+	}
+	for _, m := range r.report.Matrix {
+		if m.Cell != edge+":"+proxyrun.Naive || (m.Verdict != fw.FAIL && m.Verdict != fw.WARN) {
+			continue
+		}
+		problem, _, _ := strings.Cut(proxy.NaiveCauses[edge][m.ID], ":")
+		if len(want[problem]) == 0 {
+			t.Errorf("%s@%s: no expected remedy for cause %q", m.ID, m.Cell, problem)
+		}
+		for _, w := range want[problem] {
+			if !strings.Contains(m.Remedy, w) {
+				t.Errorf("%s@%s: the remedy does not name %q: %q", m.ID, m.Cell, w, m.Remedy)
+			}
+		}
 	}
 }
 

@@ -192,7 +192,7 @@ func edgeDefaults() {
 	}
 	edgeRemedies["heroku-like"] = map[string]string{
 		ProblemIdleTimeout: "Heroku's router answers 503 (H12) when no response data arrives within 30 s, and closes a response or WebSocket with no byte for 55 s (H15); " +
-			"neither is configurable, so fix the origin: send the headers (a first byte) at once, answer or end long-polls within 25 s, " +
+			"at the router: nothing, both windows are not configurable (no Heroku setting raises them); at the origin: send the headers (a first byte) at once, answer or end long-polls within 25 s, " +
 			"and send an SSE heartbeat / keep-alive line / WebSocket ping every 25 s or less",
 		ProblemBadGateway:       "Heroku's router answered 503 (H12 request timeout or a crashed dyno, H10/H13): check `heroku logs` for the code; answer within 30 s",
 		ProblemWebSocketUpgrade: "Heroku passes WebSocket upgrades: check that the app answers the upgrade itself (and within the 30 s window)",
