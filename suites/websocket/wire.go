@@ -273,9 +273,14 @@ func judgeFail(t *fw.T, o outcome, rule failRule, what string) {
 // above the declared websocket.maxMessage that is refused with 1009 ends the check
 // NOT_SUPPORTED: the echo endpoint enforces the declared limit.
 func expectEcho(t *fw.T, c *wsclient.Conn, op ws.OpCode, payload []byte) {
-	ctx, cancel := t.Within(answerWait)
+	wait := echoWait(len(payload))
+	ctx, cancel := t.Within(wait)
 	defer cancel()
+	began := time.Now()
 	gotOp, got, frames, err := c.ReadMessage(ctx, true)
+	if err == nil && len(payload) >= largeEcho {
+		t.Measure("echo_time", "%s after the message was sent", time.Since(began).Round(time.Millisecond))
+	}
 	var ce *wsclient.CloseError
 	if err != nil && errors.As(err, &ce) && ce.Code == 1009 && aboveLimit(t, len(payload)) {
 		t.Measure("close", "%d %q", ce.Code, ce.Reason)
@@ -283,13 +288,30 @@ func expectEcho(t *fw.T, c *wsclient.Conn, op ws.OpCode, payload []byte) {
 			len(payload), t.Target().WebSocket.MaxMessage)
 	}
 	if err != nil {
-		t.Violation(fmt.Sprintf("the %d-byte %s message echoed", len(payload), opName(op)), describe(err, answerWait))
+		t.Violation(fmt.Sprintf("the %d-byte %s message echoed", len(payload), opName(op)), describe(err, wait))
 	}
 	t.Measure("echo", "%s, %d bytes in %d frames", opName(gotOp), len(got), len(frames))
 	if gotOp != op || !bytes.Equal(got, payload) {
 		t.Violation(fmt.Sprintf("an echo: %s, %d bytes %s", opName(op), len(payload), preview(payload)),
 			fmt.Sprintf("%s, %d bytes %s", opName(gotOp), len(got), preview(got)))
 	}
+}
+
+// largeEcho is the size from which an echo gets largeEchoWait: a megabyte echoed by a server
+// validating UTF-8 and unmasking per byte, on a loaded machine (or under the race detector, with
+// the reference in the same process), can take seconds without anything being wrong; a server
+// that loses or stalls the message is still caught, and the time taken is measured.
+const (
+	largeEcho     = 64 << 10
+	largeEchoWait = 15 * time.Second // within the check's 20 s
+)
+
+// echoWait is how long an echo of n bytes may take.
+func echoWait(n int) time.Duration {
+	if n >= largeEcho {
+		return largeEchoWait
+	}
+	return answerWait
 }
 
 func opName(op ws.OpCode) string {
