@@ -31,13 +31,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	// The runs below mostly wait on sockets: four at a time, unless -parallel was given.
-	// (Not through the README's go test -parallel: Ginkgo refuses that flag for the suites.)
+	// The runs below mostly wait on sockets (the whole package used under one core of CPU
+	// at four at a time): eight at a time, unless -parallel was given. (Not through the
+	// README's go test -parallel: Ginkgo refuses that flag for the suites.)
 	flag.Parse()
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
 	if !explicit {
-		_ = flag.Set("test.parallel", "4")
+		_ = flag.Set("test.parallel", "8")
 	}
 	_, file, _, _ := runtime.Caller(0)
 	root = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
@@ -181,7 +182,7 @@ func TestRunAgainstReferencePassesEveryCheck(t *testing.T) {
 // warn, for SHOULD checks) and no other check does. A Correct fixture (ok-…) carries a
 // legitimate quirk instead: nothing in its scope may fail, warn or error.
 func TestFixturesFailExactlyTheirChecks(t *testing.T) {
-	// Parallel at the top level too, so the chaos and proxy runs share the four slots with
+	// Parallel at the top level too, so the chaos and proxy runs share the slots with
 	// the fixture runs instead of waiting for all of them.
 	t.Parallel()
 	for _, name := range fixtures.Names() {

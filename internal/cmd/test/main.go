@@ -1,8 +1,10 @@
 // Command test is the README's test command: it runs the project's own tests,
 //
-//	go test -race -timeout 60m ./...
+//	go test -race -timeout 60m -p 4 ./...
 //
-// (extra arguments are passed to go test), and prints one "not tested:" line per system part
+// (extra arguments are passed to go test; -p 4 runs four test binaries at a time instead of
+// one per core: the long ones mostly wait on sockets, timers and real proxies, and two at a
+// time left the machine idle behind cmd/rtconform), and prints one "not tested:" line per system part
 // the machine lacks (a real proxy, Chromium, a Docker daemon) before and after, because
 // go test does not show a passing package's skips. The tests that need a missing part skip
 // themselves with the same line (package internal/need), unless the part's require variable
@@ -33,7 +35,7 @@ func main() {
 		fmt.Println("every system part the tests use is here: nothing is left untested")
 	}
 	lines()
-	args := append([]string{"test", "-race", "-timeout", "60m", "./..."}, os.Args[1:]...)
+	args := append([]string{"test", "-race", "-timeout", "60m", "-p", "4", "./..."}, os.Args[1:]...)
 	fmt.Println("go " + strings.Join(args, " "))
 	cmd := exec.Command("go", args...)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = os.Stdout, os.Stderr, os.Stdin
