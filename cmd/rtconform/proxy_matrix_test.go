@@ -143,8 +143,8 @@ var edgeNaive = map[string]map[string]string{
 	"heroku-like": {"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": "idle-timeout:httpstream", "PX-LP-001": "idle-timeout:longpoll",
 		"PX-WS-004": "idle-timeout:websocket"},
 	"cloudfront-like": {"PX-SSE-004": "idle-timeout:sse", "PX-SSE-005": "resume-header:sse", "PX-SSE-007": "resume-header:sse",
-		"PX-HS-003": "idle-timeout:httpstream", "PX-HS-004": "buffering:httpstream", "PX-HS-006": "buffering:httpstream",
-		"PX-LP-001": "idle-timeout:longpoll", "PX-LP-002": "idle-timeout:longpoll",
+		"PX-HS-003": "idle-timeout:httpstream", "PX-HS-004": "resume-header:httpstream", "PX-HS-006": "resume-header:httpstream",
+		"PX-LP-001": "idle-timeout:longpoll", "PX-LP-002": "resume-header:longpoll",
 		"PX-WS-001": "websocket-upgrade:websocket", "PX-WS-002": "websocket-upgrade:websocket", "PX-WS-003": "websocket-upgrade:websocket",
 		"PX-WS-004": "websocket-upgrade:websocket", "PX-WS-005": "websocket-upgrade:websocket"},
 }
@@ -169,7 +169,6 @@ var edgeRemedies = map[string]map[string][]string{
 	"cloudfront-like": {
 		"idle-timeout":      {"OriginReadTimeout", "heartbeat/ping every 10-20 s", "hold long-polls under 30 s", "AllViewer"},
 		"websocket-upgrade": {"AllViewer", "Sec-WebSocket-Key"},
-		"buffering":         {"AllViewer", "query string"},
 		"resume-header":     {"resume query", "Last-Event-ID"},
 	},
 }

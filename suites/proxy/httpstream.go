@@ -112,7 +112,7 @@ var _ = register(check{
 	requirement: "Through the proxy, HTTP streams resumed from different tokens get different data, and a new live stream replays nothing (no stream is served from a cache).",
 	quote:       "an SSE response with no Cache-Control gets cached for 1 month. A cached stream replays in a loop, and request coalescing breaks per-user streams.",
 	spec:        "operational: Bunny CDN; varnish-cache builtin.vcl default_ttl (shared/notes/proxy-facts.md)",
-	problems:    []string{proxyrun.ProblemCaching},
+	problems:    []string{proxyrun.ProblemCaching, problemResumeHeader},
 	run:         runUncached,
 })
 

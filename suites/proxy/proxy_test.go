@@ -215,10 +215,9 @@ func TestNaiveCauses(t *testing.T) {
 			key := causes[id]
 			problem, tr, _ := strings.Cut(key, ":")
 			// A CDN-like edge's fetch that ends at its timeout is a 503 (fastly-like): the checks
-			// report that as bad-gateway, and a resume the cached/failed fetch loses as
-			// resume-header, outside their usual detects.
+			// report that as bad-gateway, outside their usual detects.
 			_, edge := proxyrun.EdgeOf(name)
-			edgeCause := edge && (problem == proxyrun.ProblemBadGateway || problem == problemResumeHeader)
+			edgeCause := edge && problem == proxyrun.ProblemBadGateway
 			if !ok || fw.Transport(tr) != c.Transport || (!slices.Contains(detects[id], problem) && key != wsRefused && !edgeCause) {
 				t.Errorf("%s %s: cause %q does not fit the check", name, id, key)
 			}

@@ -374,7 +374,7 @@ var _ = register(check{
 	requirement: "Through the proxy, clients resuming from different ids get different data, and a new live stream replays nothing (no stream is served from a cache).",
 	quote:       "an SSE response with no Cache-Control gets cached for 1 month. A cached stream replays in a loop, and request coalescing breaks per-user streams.",
 	spec:        "operational: Bunny CDN; varnish-cache builtin.vcl default_ttl (shared/notes/proxy-facts.md)",
-	problems:    []string{proxyrun.ProblemCaching},
+	problems:    []string{proxyrun.ProblemCaching, problemResumeHeader},
 	run:         runUncached,
 })
 
@@ -509,9 +509,7 @@ func runResume(e *env) {
 		diag := "a gap or a duplicate"
 		switch {
 		case r.snap().bytes == 0:
-			e.fail("payload seqs [2 3 4 5] after resuming from event 1's id",
-				fmt.Sprintf("no byte of the stream passed the proxy within %s (stream %s): it holds the stream (see %s)", ms(e.window()), r.snap().describeEnd(), e.see("PX-SSE-002")),
-				proxyrun.ProblemBuffering)
+			e.silentResume("payload seqs [2 3 4 5] after resuming from event 1's id", r)
 		case len(got) == 0:
 			diag = "nothing was replayed: " + e.tokenName() + " did not reach the origin (the stream started live)"
 		case got[0] == 1:
@@ -519,6 +517,42 @@ func runResume(e *env) {
 		}
 		e.fail("payload seqs [2 3 4 5] after resuming from event 1's id", fmt.Sprintf("%v within %s: %s", got, ms(e.window()), diag))
 	}
+}
+
+// silentResume fails a resumed stream through the proxy that received no byte within the
+// window. Either the proxy holds the stream (buffering), or the resume token did not reach
+// the origin, which then started a live stream with nothing to send yet (an HTTP stream sends
+// nothing before its first event or keep-alive; a CDN that forwards no query string, such as
+// CloudFront by default, drops the resume query). A live stream opened through the proxy now
+// tells them apart: an event published to it arrives within the bound unless the proxy holds
+// streams.
+func (e *env) silentResume(expected string, r *tap) {
+	s := r.snap()
+	silent := fmt.Sprintf("no byte of the resumed stream passed the proxy within %s (stream %s)", ms(e.window()), s.describeEnd())
+	if lat, ok := e.liveProbe(); ok {
+		e.t.Measure("live stream through the proxy", "an event published to it arrived after %s", ms(lat))
+		e.fail(expected, fmt.Sprintf("%s, while a live stream through the proxy got an event %s after its publish: %s did not reach the origin, "+
+			"which started a live stream with nothing to send yet", silent, ms(lat), e.tokenName()), problemResumeHeader)
+	}
+	e.fail(expected, fmt.Sprintf("%s: it holds the stream (see %s)", silent, e.see("PX-SSE-002")), proxyrun.ProblemBuffering)
+}
+
+// probeSeq is the payload seq of liveProbe's event (outside every check's own seqs).
+const probeSeq = 90
+
+// liveProbe opens a live stream through the proxy, publishes one event and reports how long
+// it took to arrive (ok false: not within the delivery bound).
+func (e *env) liveProbe() (time.Duration, bool) {
+	t := e.t
+	tp := e.openTap("live probe", e.base, nil)
+	defer tp.close()
+	settle(tp)
+	p := publishSpaced(t, []int{probeSeq}, 0, 0)
+	if !tp.waitSeqs(t, []int{probeSeq}, p[0].at.Add(late)) {
+		return 0, false
+	}
+	d := deliveryOf(t, tp, p)
+	return d.lat.max(), len(d.missing) == 0 && d.lat.max() <= late
 }
 
 // runConcurrent is PX-SSE-006 for the check's stream transport (SSE or an HTTP stream).
@@ -571,6 +605,9 @@ func runUncached(e *env) {
 		got := tp.seqs(t)
 		t.Measure(label, "%v", got)
 		if s := tp.snap(); s.bytes == 0 {
+			if id != "" {
+				e.silentResume(fmt.Sprintf("%v for the %s", want, label), tp)
+			}
 			e.fail(fmt.Sprintf("%v for the %s", want, label),
 				fmt.Sprintf("no byte of the stream passed the proxy within %s (stream %s): it holds the stream (see %s)", ms(e.window()), s.describeEnd(), e.see("PX-SSE-002")),
 				proxyrun.ProblemBuffering)
