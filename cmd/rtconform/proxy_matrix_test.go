@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -37,9 +36,8 @@ import (
 // X-Accel-Buffering (the buffering checks catch nginx's buffering), and Varnish's in front of
 // one that sends no Cache-Control (the caching checks catch Varnish's cache). Each CDN-like
 // edge (proxyrun.Edges(): cdn:, lb: and router: cells) runs like a proxy, its naive cell
-// failing exactly proxy.NaiveBreaks[edge] (edgeNaive for cloudfront-like, alb-like and
-// heroku-like); "cloudfront-like-ttl" shows CloudFront's 24 h default TTL on an origin without
-// Cache-Control.
+// failing exactly proxy.NaiveBreaks[edge]; "cloudfront-like-ttl" shows CloudFront's 24 h
+// default TTL on an origin without Cache-Control.
 func TestProxyMatrix(t *testing.T) {
 	for _, name := range proxyrun.Names() {
 		t.Run(name, func(t *testing.T) {
@@ -112,50 +110,6 @@ func TestProxyMatrix(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// edgeNaive are the naive results of the edge cells added after cloudflare-like and
-// fastly-like (issue 18 part 1: cloudfront-like, alb-like, heroku-like), measured with
-// proxies/matrix.yaml (idle 4 s standing for the vendor's timeout; the recommended cells fail
-// nothing). init adds them to proxy.NaiveBreaks and proxy.NaiveCauses unless an entry is
-// already there: they belong in suites/proxy/expect.go beside the first two edges, and this
-// is a no-op once moved.
-//
-//	alb-like         PX-SSE-004, PX-HS-003, PX-WS-004 closed 4.0 s after the last byte (idle
-//	                 timeout, WebSocket tunnel included); PX-LP-001 a held poll answered 504
-//	heroku-like      PX-SSE-004, PX-HS-003, PX-WS-004 closed ~4.2 s after the last byte (the
-//	                 rolling window; pipe_timeout for the WebSocket); PX-LP-001 a held poll
-//	                 answered 503 (H12) after 2.2 s (the first-byte window, 30/55 of idle)
-//	cloudfront-like  PX-SSE-004, PX-HS-003 cut at 4.0 s and PX-LP-001 504 (origin response
-//	                 timeout); no query string and no viewer header reach the origin: a resumed
-//	                 SSE stream gets nothing (PX-SSE-005, PX-SSE-007: resume-header), a resumed HTTP
-//	                 stream gets nothing (PX-HS-004, PX-HS-006: the checks call that buffering,
-//	                 and the remedy names the query string), the poll from a cursor is a
-//	                 cursor-less poll held until the 504 (PX-LP-002: idle-timeout), and the
-//	                 WebSocket handshake reaches the origin without Sec-WebSocket-Key (426:
-//	                 PX-WS-001…005). The reference's no-store answers are not cached (CloudFront
-//	                 honours no-store); the caching of an answer without Cache-Control is
-//	                 judged by the cloudfront-like-ttl subtest.
-var edgeNaive = map[string]map[string]string{
-	"alb-like": {"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": "idle-timeout:httpstream", "PX-LP-001": "idle-timeout:longpoll",
-		"PX-WS-004": "idle-timeout:websocket"},
-	"heroku-like": {"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": "idle-timeout:httpstream", "PX-LP-001": "idle-timeout:longpoll",
-		"PX-WS-004": "idle-timeout:websocket"},
-	"cloudfront-like": {"PX-SSE-004": "idle-timeout:sse", "PX-SSE-005": "resume-header:sse", "PX-SSE-007": "resume-header:sse",
-		"PX-HS-003": "idle-timeout:httpstream", "PX-HS-004": "resume-header:httpstream", "PX-HS-006": "resume-header:httpstream",
-		"PX-LP-001": "idle-timeout:longpoll", "PX-LP-002": "resume-header:longpoll",
-		"PX-WS-001": "websocket-upgrade:websocket", "PX-WS-002": "websocket-upgrade:websocket", "PX-WS-003": "websocket-upgrade:websocket",
-		"PX-WS-004": "websocket-upgrade:websocket", "PX-WS-005": "websocket-upgrade:websocket"},
-}
-
-func init() {
-	for name, causes := range edgeNaive {
-		if _, ok := proxy.NaiveBreaks[name]; ok {
-			continue
-		}
-		proxy.NaiveBreaks[name] = slices.Sorted(maps.Keys(causes))
-		proxy.NaiveCauses[name] = causes
 	}
 }
 

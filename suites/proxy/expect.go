@@ -67,6 +67,10 @@ var NotObserved = map[string]map[string]string{
 			"behind an origin without Cache-Control PX-SSE-007 and PX-LP-002 fail (TestProxyMatrix/deployment-varnish)",
 		proxyrun.ProblemCoalescing: "the reference's answers are uncacheable, so concurrent identical polls are not serialised (PX-LP-001: both 503 at 4.0 s)",
 	},
+	"cloudfront-like": {
+		proxyrun.ProblemCaching: "CloudFront honours no-store with a minimum TTL of 0, and the reference's polls and streams are no-store / no-cache; " +
+			"behind an origin without Cache-Control a poll answer is cached for the 24 h default TTL (TestProxyMatrix/cloudfront-like-ttl)",
+	},
 }
 
 // Edge naive cells (CDN-like edges, proxyrun.Edges()), measured with proxies/matrix.yaml
@@ -78,6 +82,21 @@ var NotObserved = map[string]map[string]string{
 //	                 and it ends at the between-bytes timeout as a 503 (bad-gateway); the
 //	                 reference's no-store poll answer is cached (Fastly ignores no-store:
 //	                 PX-LP-002); request collapsing (PX-SSE-006, PX-HS-005); no WebSocket
+//	cloudfront-like  PX-SSE-004, PX-HS-003 cut at 4.0 s and PX-LP-001 504 (origin response
+//	                 timeout); no query string and no viewer header reach the origin: a resumed
+//	                 SSE stream gets nothing (PX-SSE-005, PX-SSE-007), a resumed HTTP stream gets
+//	                 no byte while a live one through the edge delivers (PX-HS-004, PX-HS-006),
+//	                 the poll from a cursor is a cursor-less poll held until the 504 while the
+//	                 origin answers that cursor at once (PX-LP-002): all resume-header; the
+//	                 WebSocket handshake reaches the origin without Sec-WebSocket-Key (426:
+//	                 PX-WS-001…005). The reference's no-store answers are not cached (CloudFront
+//	                 honours no-store); the caching of an answer without Cache-Control is judged
+//	                 by TestProxyMatrix/cloudfront-like-ttl
+//	alb-like         PX-SSE-004, PX-HS-003, PX-WS-004 closed 4.0 s after the last byte (idle
+//	                 timeout, WebSocket tunnel included); PX-LP-001 a held poll answered 504
+//	heroku-like      PX-SSE-004, PX-HS-003, PX-WS-004 closed ~4.2 s after the last byte (the
+//	                 rolling window; pipe_timeout for the WebSocket); PX-LP-001 a held poll
+//	                 answered 503 (H12) after 2.2 s (the first-byte window, 30/55 of idle)
 func init() {
 	NaiveBreaks["cloudflare-like"] = []string{"PX-SSE-004", "PX-HS-003", "PX-LP-001", "PX-WS-004"}
 	NaiveCauses["cloudflare-like"] = map[string]string{"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": hsIdle,
@@ -92,4 +111,16 @@ func init() {
 		"PX-HS-005": "coalescing:httpstream", "PX-HS-006": "resume-header:httpstream", "PX-HS-007": "bad-gateway:httpstream",
 		"PX-LP-001": "idle-timeout:longpoll", "PX-LP-002": "caching:longpoll",
 		"PX-WS-001": wsRefused, "PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused}
+	NaiveBreaks["cloudfront-like"] = []string{"PX-SSE-004", "PX-SSE-005", "PX-SSE-007", "PX-HS-003", "PX-HS-004", "PX-HS-006",
+		"PX-LP-001", "PX-LP-002", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"}
+	NaiveCauses["cloudfront-like"] = map[string]string{
+		"PX-SSE-004": "idle-timeout:sse", "PX-SSE-005": "resume-header:sse", "PX-SSE-007": "resume-header:sse",
+		"PX-HS-003": hsIdle, "PX-HS-004": "resume-header:httpstream", "PX-HS-006": "resume-header:httpstream",
+		"PX-LP-001": "idle-timeout:longpoll", "PX-LP-002": "resume-header:longpoll",
+		"PX-WS-001": wsRefused, "PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused}
+	for _, edge := range []string{"alb-like", "heroku-like"} {
+		NaiveBreaks[edge] = []string{"PX-SSE-004", "PX-HS-003", "PX-LP-001", "PX-WS-004"}
+		NaiveCauses[edge] = map[string]string{"PX-SSE-004": "idle-timeout:sse", "PX-HS-003": hsIdle,
+			"PX-LP-001": "idle-timeout:longpoll", "PX-WS-004": "idle-timeout:websocket"}
+	}
 }

@@ -15,7 +15,7 @@ import (
 // the matrix expects to fail for it, or explained in NotObserved; every expected failure is a
 // registered check that can detect one of the proxy's problems.
 func TestNaiveBreaksCoverProxyrun(t *testing.T) {
-	for _, name := range proxyrun.Names() {
+	for _, name := range append(proxyrun.Names(), proxyrun.EdgeNames()...) {
 		breaks, ok := NaiveBreaks[name]
 		if !ok {
 			t.Errorf("%s: no NaiveBreaks entry", name)
