@@ -114,16 +114,15 @@ func TestProxyMatrix(t *testing.T) {
 }
 
 // edgeRemedies names, per edge and cause problem, what a failing row's remedy must say: the
-// edge's setting and the origin-side fix. A cloudfront-like resume failure reported as
-// resume-header gets the suite's generic resume remedy (suites/proxy/cells.go answers that
-// cause before asking proxyrun), which names the resume query and header but not AllViewer.
+// edge's setting and the origin-side fix. A cloudfront-like resume failure (resume-header:
+// no query string and no viewer header forwarded) gets CloudFront's own remedy.
 var edgeRemedies = map[string]map[string][]string{
 	"alb-like":    {"idle-timeout": {"idle_timeout.timeout_seconds", "heartbeat/ping every 15-30 s", "hold long-polls well under 60 s"}},
 	"heroku-like": {"idle-timeout": {"not configurable", "ping every 25 s", "within 25 s", "headers (a first byte) at once"}},
 	"cloudfront-like": {
 		"idle-timeout":      {"OriginReadTimeout", "heartbeat/ping every 10-20 s", "hold long-polls under 30 s", "AllViewer"},
 		"websocket-upgrade": {"AllViewer", "Sec-WebSocket-Key"},
-		"resume-header":     {"resume query", "Last-Event-ID"},
+		"resume-header":     {"AllViewer", "CachingDisabled", "resume query", "Last-Event-ID"},
 	},
 }
 

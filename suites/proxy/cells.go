@@ -341,9 +341,14 @@ func (e *env) causeText(problem string, tr fw.Transport) string {
 	return s
 }
 
-// remedy is what fixes problem behind this cell's proxy.
+// remedy is what fixes problem behind this cell's proxy. A lost resume token gets the
+// proxy's own remedy where proxyrun has one (an edge whose defaults drop query strings and
+// viewer headers: cloudfront-like names AllViewer), else the generic one.
 func (e *env) remedy(problem string) string {
 	if problem == problemResumeHeader {
+		if r, ok := e.proxyRemedy(proxyrun.ProblemResumeHeaderEdge); ok {
+			return r
+		}
 		return resumeHeaderRemedy
 	}
 	if e.proxy == "" {
@@ -363,6 +368,19 @@ func (e *env) remedy(problem string) string {
 		r += "; a 503 that lasts after the upstream is back is mod_proxy's worker retry (`retry=`, default 60 s): set `retry=0` on the ProxyPass line"
 	}
 	return r
+}
+
+// proxyRemedy is proxyrun's remedy for problem behind this cell's proxy (ok false for the
+// deployment cell or when proxyrun knows none).
+func (e *env) proxyRemedy(problem string) (string, bool) {
+	if e.proxy == "" {
+		return "", false
+	}
+	r := proxyrun.Remedy(e.proxy, problem)
+	if strings.Contains(r, "no known remedy") || strings.HasPrefix(r, "unknown proxy") {
+		return "", false
+	}
+	return r, true
 }
 
 // deploymentRemedies name the directive for each common intermediary, for a deployment

@@ -229,3 +229,16 @@ func TestNaiveCauses(t *testing.T) {
 		}
 	}
 }
+
+// A lost resume token gets the edge's own remedy where proxyrun has one (cloudfront-like:
+// AllViewer), the generic one elsewhere.
+func TestResumeRemedy(t *testing.T) {
+	if r := (&env{proxy: "cloudfront-like"}).remedy(problemResumeHeader); !strings.Contains(r, "AllViewer") || r != proxyrun.Remedy("cloudfront-like", proxyrun.ProblemResumeHeaderEdge) {
+		t.Errorf("cloudfront-like: %q, want proxyrun's remedy naming AllViewer", r)
+	}
+	for _, name := range []string{"nginx", "fastly-like", ""} {
+		if r := (&env{proxy: name}).remedy(problemResumeHeader); r != resumeHeaderRemedy {
+			t.Errorf("%q: %q, want the generic resume remedy", name, r)
+		}
+	}
+}
