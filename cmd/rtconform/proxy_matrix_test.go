@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -51,14 +52,14 @@ func TestProxyMatrix(t *testing.T) {
 			judgeMatrix(t, r, want, false)
 		})
 	}
-	// The CDN-like edges (proxies/cdn), selected by the cdn label.
+	// The CDN-like edges (proxies/cdn), selected by the edge label and their own.
 	for _, e := range proxyrun.Edges() {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			need.Require(t, e.Stock)
 			dir := t.TempDir()
 			r := cli(t, 6*time.Minute, "run", "--config", filepath.Join("proxies", "matrix.yaml"), "--report-dir", dir,
-				"--label-filter", "proxy && cdn && "+e.Label)
+				"--label-filter", "proxy && edge && "+e.Kind+" && "+e.Label)
 			naive, recommended := e.Name+":"+proxyrun.Naive, e.Name+":"+proxyrun.Recommended
 			judgeMatrix(t, r, map[string][]string{naive: proxy.NaiveBreaks[e.Name], recommended: nil}, false)
 			judgeEdgeRemedies(t, r, e.Name)
@@ -424,7 +425,7 @@ func judgeBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cli(t, 6*time.Minute, "run", "--config", profile, "--report-dir", dir, "--label-filter",
-		"proxy && !cdn && config:naive && (id:"+strings.Join(proxy.Budgets, " || id:")+")")
+		"proxy && !edge && config:naive && (id:"+strings.Join(proxy.Budgets, " || id:")+")")
 	if r.report == nil {
 		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -499,4 +500,52 @@ func strippedReference(t *testing.T, strip ...string) string {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + l.Addr().String()
+}
+
+// The edges' labels select what issue 18's acceptance names: 'proxy && cdn' lists the CDN
+// cells (cloudflare-like, fastly-like, cloudfront-like), not the load balancer and the router;
+// 'proxy && edge' lists every edge; 'proxy && !edge' only the stock proxies (and deployment).
+func TestProxyEdgeLabels(t *testing.T) {
+	cells := func(filter string) []string {
+		r := cli(t, time.Minute, "list", "--format", "json", "--label-filter", filter)
+		var rows []struct{ Cell string }
+		if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || r.code != 0 {
+			t.Fatalf("list %q: exit %d, %v\n%s", filter, r.code, err, r.stderr)
+		}
+		set := map[string]bool{}
+		for _, row := range rows {
+			set[row.Cell] = true
+		}
+		return slices.Sorted(maps.Keys(set))
+	}
+	var cdn, edges, stock []string
+	for _, e := range proxyrun.Edges() {
+		for _, v := range proxyrun.Variants() {
+			edges = append(edges, e.Name+":"+v)
+			if e.Kind == "cdn" {
+				cdn = append(cdn, e.Name+":"+v)
+			}
+		}
+	}
+	for _, n := range proxyrun.Names() {
+		for _, v := range proxyrun.Variants() {
+			stock = append(stock, n+":"+v)
+		}
+	}
+	stock = append(stock, proxy.Deployment)
+	for _, c := range []struct {
+		filter string
+		want   []string
+	}{
+		{"proxy && cdn", cdn}, {"proxy && edge", edges}, {"proxy && !edge", stock},
+		{"proxy && lb", []string{"alb-like:naive", "alb-like:recommended"}},
+		{"proxy && router", []string{"heroku-like:naive", "heroku-like:recommended"}},
+	} {
+		if got, want := cells(c.filter), slices.Sorted(slices.Values(c.want)); !slices.Equal(got, want) {
+			t.Errorf("%q: cells %v, want %v", c.filter, got, want)
+		}
+	}
+	if len(cdn) != 6 {
+		t.Errorf("CDN cells %v, want cloudflare-like, fastly-like and cloudfront-like", cdn)
+	}
 }

@@ -32,8 +32,9 @@ func Cells() []string {
 }
 
 // cellLabels are a cell's labels: "proxy", "proxy:<name>", "config:<variant>", and for a
-// CDN-like edge also "cdn" and its kind label ("cdn:fastly-like", "lb:alb-like"), so
-// 'proxy && cdn' selects every edge and 'proxy && !cdn' the stock proxies only.
+// CDN-like edge also "edge", its kind ("cdn", "lb" or "router") and its own label
+// ("cdn:fastly-like", "lb:alb-like"), so 'proxy && cdn' selects the CDNs, 'proxy && edge'
+// every edge (load balancers and routers too) and 'proxy && !edge' the stock proxies only.
 func cellLabels(cell string) []string {
 	name, variant := splitCell(cell)
 	if name == "" {
@@ -41,10 +42,13 @@ func cellLabels(cell string) []string {
 	}
 	labels := []string{"proxy", "proxy:" + name, "config:" + variant}
 	if e, ok := proxyrun.EdgeOf(name); ok {
-		labels = append(labels, "cdn", e.Label)
+		labels = append(labels, EdgeLabel, e.Kind, e.Label)
 	}
 	return labels
 }
+
+// EdgeLabel is the label of every CDN-like edge cell (CDNs, load balancers, routers).
+const EdgeLabel = "edge"
 
 // splitCell returns the proxy and config of a local cell ("", "" for Deployment).
 func splitCell(cell string) (name, variant string) {

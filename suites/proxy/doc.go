@@ -12,11 +12,13 @@
 //
 // Every check is registered once per cell with the same ID: "<proxy>:<config>" for each
 // proxy and config (nginx:naive, nginx:recommended, …) and "deployment". The labels are
-// "proxy", "proxy:<name>", "config:<config>" (deployment: "proxy", "deployment"), so
+// "proxy", "proxy:<name>", "config:<config>" (deployment: "proxy", "deployment"), and for a
+// CDN-like edge (proxyrun.Edges()) also "edge", its kind ("cdn", "lb", "router") and its own
+// label ("cdn:fastly-like", "lb:alb-like"), so
 //
 //	rtconform run --config proxies/matrix.yaml --label-filter 'proxy && proxy:nginx'
 //
-// runs the nginx column. The suite is opt-in: a run whose label filter does not name
+// runs the nginx column, 'proxy && cdn' the CDN-like cells and 'proxy && edge' every edge. The suite is opt-in: a run whose label filter does not name
 // "proxy" leaves it out. Which cells run is the profile's proxies.cells: the cells listed
 // (a bare proxy name means both configs); when empty, every local cell when the target runs
 // on this machine (the in-process reference or target.start), else the deployment cell.

@@ -37,9 +37,15 @@ func TestNaiveBreaksCoverProxyrun(t *testing.T) {
 	}
 }
 
-// Every check is registered in every cell with the cell's labels, and each cell's problems
-// have a remedy naming something to change.
+// Every check is registered in every cell with the cell's labels (an edge: "edge", its kind
+// and its own label; "cdn" for the CDNs only), and each cell's problems have a remedy naming
+// something to change.
 func TestCellsAndRemedies(t *testing.T) {
+	for _, e := range proxyrun.Edges() {
+		if !strings.HasPrefix(e.Label, e.Kind+":") || !slices.Contains([]string{"cdn", "lb", "router"}, e.Kind) {
+			t.Errorf("edge %s: kind %q, label %q", e.Name, e.Kind, e.Label)
+		}
+	}
 	cells := Cells()
 	if len(cells) != (len(proxyrun.Names())+len(proxyrun.EdgeNames()))*len(proxyrun.Variants())+1 || cells[len(cells)-1] != Deployment {
 		t.Fatalf("cells %v", cells)
@@ -60,7 +66,7 @@ func TestCellsAndRemedies(t *testing.T) {
 				want = []string{"proxy", "proxy:" + name, "config:" + variant}
 			}
 			if e, ok := proxyrun.EdgeOf(name); ok {
-				want = append(want, "cdn", e.Label)
+				want = append(want, "edge", e.Kind, e.Label)
 			}
 			if !slices.Equal(c.Labels, want) || c.Enabled == nil {
 				t.Errorf("%s@%s: labels %v (want %v), enabled set: %v", id, cell, c.Labels, want, c.Enabled != nil)
