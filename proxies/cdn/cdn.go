@@ -5,9 +5,10 @@
 // shared/notes/proxy-facts.md. Times are scaled like the proxy matrix: {{.Idle}} stands for
 // the CDN's real timeout.
 //
-// The edges speak HTTP/1.1 to the client on plain TCP here; TLS and HTTP/2 at the edge are
-// a separate option of the runner (issue 18 part 2), not part of these templates: each
-// template has one `listen` / `-a` line a TLS variant can replace.
+// The edges speak HTTP/1.1 to the client on plain TCP unless the runner asks for TLS and
+// HTTP/2 (proxyrun Options.TLS, issue 18 part 2): so far only the cloudflare-like templates
+// render a TLS listener for it (`{{if .TLS}}`); the others have one `listen` / `bind` / `-a`
+// line a TLS variant can replace.
 package cdn
 
 import _ "embed" // for go:embed

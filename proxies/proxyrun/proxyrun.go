@@ -69,6 +69,10 @@ type Options struct {
 	ReadyPath string
 	// ReadyTimeout bounds the wait for readiness. Default 20 s.
 	ReadyTimeout time.Duration
+	// TLS, when set, makes the proxy listen with TLS (the run's certificate) and HTTP/2 by
+	// ALPN beside HTTP/1.1, and Instance.URL an https URL. Only the proxies and edges of
+	// TLSNames() have a TLS listener; Start refuses the others.
+	TLS *TLS
 }
 
 // Instance is a running proxy.
@@ -80,12 +84,22 @@ type Instance struct {
 	done          chan struct{} // closed when the process has exited
 	waitErr       error         // set before done is closed
 
+	tls *TLS // nil: plain HTTP
+
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// URL returns the proxy's base URL, http://127.0.0.1:port.
-func (i *Instance) URL() string { return "http://" + i.addr }
+// URL returns the proxy's base URL, http://127.0.0.1:port (https:// with Options.TLS).
+func (i *Instance) URL() string {
+	if i.tls != nil {
+		return "https://" + i.addr
+	}
+	return "http://" + i.addr
+}
+
+// TLS returns the run's certificate the proxy listens with (nil: plain HTTP).
+func (i *Instance) TLS() *TLS { return i.tls }
 
 // Addr returns the proxy's listen address, 127.0.0.1:port.
 func (i *Instance) Addr() string { return i.addr }
@@ -289,6 +303,9 @@ func Start(ctx context.Context, name, variant string, o Options) (*Instance, err
 	if err != nil {
 		return nil, err
 	}
+	if o.TLS != nil && !SupportsTLS(name) {
+		return nil, fmt.Errorf("%s: no TLS listener in its templates (TLS and HTTP/2 at the edge: %s)", name, strings.Join(TLSNames(), ", "))
+	}
 	dir, err := makeDir(o.Dir, name, variant)
 	if err != nil {
 		return nil, err
@@ -373,6 +390,10 @@ func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Optio
 	if err != nil {
 		return nil, false, err
 	}
+	if o.TLS != nil {
+		d.TLS, d.Cert, d.Key = true, o.TLS.CertFile, o.TLS.KeyFile
+		d.HTTP2On = nginxHTTP2On()
+	}
 	conf := filepath.Join(dir, s.config)
 	if err := render(tmpl, d, conf); err != nil {
 		return nil, false, fmt.Errorf("%s %s: render: %v", name, variant, err)
@@ -399,7 +420,7 @@ func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Optio
 		out.Close()
 		return nil, false, fmt.Errorf("%s %s: start %s: %v", name, variant, bin, err)
 	}
-	inst = &Instance{name: name, variant: variant, addr: d.Listen, dir: dir, cmd: cmd, done: make(chan struct{})}
+	inst = &Instance{name: name, variant: variant, addr: d.Listen, dir: dir, cmd: cmd, done: make(chan struct{}), tls: o.TLS}
 	go func() {
 		inst.waitErr = cmd.Wait()
 		out.Close()
@@ -419,10 +440,11 @@ func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Optio
 func (i *Instance) waitReady(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
 	defer cancel()
-	client := &http.Client{
-		Timeout:   2 * time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+	tr := &http.Transport{DisableKeepAlives: true, Proxy: nil}
+	if i.tls != nil {
+		tr.TLSClientConfig, tr.ForceAttemptHTTP2 = i.tls.ClientConfig(), true
 	}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: tr}
 	last := "no answer yet"
 	for {
 		select {

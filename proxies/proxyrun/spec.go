@@ -35,6 +35,12 @@ type data struct {
 	RunUser      string // httpd's worker user when started as root (it refuses to serve as root)
 	RunGroup     string
 	Modules      string // httpd's module directory
+	// TLS: listen with TLS and HTTP/2 (Options.TLS), with the certificate chain Cert and
+	// the key Key. HTTP2On: the nginx here takes `http2 on;` (1.25.1 and later) rather
+	// than the `http2` parameter of `listen` (deprecated there).
+	TLS       bool
+	Cert, Key string
+	HTTP2On   bool
 }
 
 func newData(o Options, dir string, port int) (*data, error) {
