@@ -59,10 +59,30 @@ func TestProxyMatrix(t *testing.T) {
 			need.Require(t, e.Stock)
 			dir := t.TempDir()
 			r := cli(t, 6*time.Minute, "run", "--config", filepath.Join("proxies", "matrix.yaml"), "--report-dir", dir,
-				"--label-filter", "proxy && edge && "+e.Kind+" && "+e.Label)
+				"--label-filter", "proxy && edge && !h2 && "+e.Kind+" && "+e.Label)
 			naive, recommended := e.Name+":"+proxyrun.Naive, e.Name+":"+proxyrun.Recommended
 			judgeMatrix(t, r, map[string][]string{naive: proxy.NaiveBreaks[e.Name], recommended: nil}, false)
 			judgeEdgeRemedies(t, r, e.Name)
+		})
+	}
+	// The h2 column: the TLS-capable cells with HTTP/2 over TLS to the client; the naive cell
+	// fails what its HTTP/1.1 cell fails among the h2 checks, with the same causes.
+	for _, name := range proxyrun.TLSNames() {
+		t.Run("h2-"+name, func(t *testing.T) {
+			t.Parallel()
+			need.Require(t, "nginx")
+			dir := t.TempDir()
+			r := cli(t, 6*time.Minute, "run", "--config", filepath.Join("proxies", "matrix.yaml"), "--report-dir", dir,
+				"--label-filter", "proxy && h2:"+name)
+			naive, recommended := name+":"+proxyrun.Naive+":h2", name+":"+proxyrun.Recommended+":h2"
+			judgeMatrix(t, r, map[string][]string{naive: proxy.H2NaiveBreaks(name), recommended: nil}, false)
+			for _, c := range r.report.Checks {
+				if !slices.ContainsFunc(c.Measurements, func(m fw.Measurement) bool {
+					return m.Name == "client protocol" && strings.HasPrefix(m.Value, "HTTP/2.0 over TLS")
+				}) {
+					t.Errorf("%s: no measurement \"client protocol: HTTP/2.0 over TLS …\": %+v", c.Key(), c.Measurements)
+				}
+			}
 		})
 	}
 	t.Run("cloudfront-like-ttl", func(t *testing.T) {
@@ -321,7 +341,7 @@ func judgeMatrix(t *testing.T, r result, want map[string][]string, budget bool) 
 			if fw.Transport(tr) != c.Transport || !slices.Contains(append(proxyrun.Problems(), "resume-header"), problem) || c.Cause.Text == "" {
 				t.Errorf("%s@%s: %s with cause %+v, want <problem>:%s and a text", id, cell, c.Verdict, c.Cause, c.Transport)
 			}
-			if name, variant, _ := strings.Cut(cell, ":"); variant == proxyrun.Naive {
+			if name, variant, _ := strings.Cut(strings.TrimSuffix(cell, ":h2"), ":"); variant == proxyrun.Naive {
 				if exp := proxy.NaiveCauses[name][id]; causeKey(c) != exp {
 					t.Errorf("%s@%s: cause %q, want %q", id, cell, causeKey(c), exp)
 				}
@@ -503,8 +523,9 @@ func strippedReference(t *testing.T, strip ...string) string {
 }
 
 // The edges' labels select what issue 18's acceptance names: 'proxy && cdn' lists the CDN
-// cells (cloudflare-like, fastly-like, cloudfront-like), not the load balancer and the router;
-// 'proxy && edge' lists every edge; 'proxy && !edge' only the stock proxies (and deployment).
+// cells (cloudflare-like, fastly-like, cloudfront-like, with cloudflare-like's h2 cells), not
+// the load balancer and the router; 'proxy && edge' lists every edge; 'proxy && !edge' only
+// the stock proxies (their h2 cells and deployment included); 'proxy && h2' the h2 column.
 func TestProxyEdgeLabels(t *testing.T) {
 	cells := func(filter string) []string {
 		r := cli(t, time.Minute, "list", "--format", "json", "--label-filter", filter)
@@ -518,26 +539,31 @@ func TestProxyEdgeLabels(t *testing.T) {
 		}
 		return slices.Sorted(maps.Keys(set))
 	}
-	var cdn, edges, stock []string
-	for _, e := range proxyrun.Edges() {
-		for _, v := range proxyrun.Variants() {
-			edges = append(edges, e.Name+":"+v)
-			if e.Kind == "cdn" {
-				cdn = append(cdn, e.Name+":"+v)
-			}
+	var cdn, edges, stock, h2 []string
+	for _, cell := range proxy.Cells() {
+		name, _, _ := strings.Cut(cell, ":")
+		e, edge := proxyrun.EdgeOf(name)
+		switch {
+		case edge && e.Kind == "cdn":
+			cdn = append(cdn, cell)
+			edges = append(edges, cell)
+		case edge:
+			edges = append(edges, cell)
+		default:
+			stock = append(stock, cell)
+		}
+		if proxy.IsH2(cell) {
+			h2 = append(h2, cell)
 		}
 	}
-	for _, n := range proxyrun.Names() {
-		for _, v := range proxyrun.Variants() {
-			stock = append(stock, n+":"+v)
-		}
-	}
-	stock = append(stock, proxy.Deployment)
 	for _, c := range []struct {
 		filter string
 		want   []string
 	}{
 		{"proxy && cdn", cdn}, {"proxy && edge", edges}, {"proxy && !edge", stock},
+		{"proxy && h2", h2},
+		{"proxy && cdn && !h2", []string{"cloudflare-like:naive", "cloudflare-like:recommended", "fastly-like:naive", "fastly-like:recommended",
+			"cloudfront-like:naive", "cloudfront-like:recommended"}},
 		{"proxy && lb", []string{"alb-like:naive", "alb-like:recommended"}},
 		{"proxy && router", []string{"heroku-like:naive", "heroku-like:recommended"}},
 	} {
@@ -545,7 +571,7 @@ func TestProxyEdgeLabels(t *testing.T) {
 			t.Errorf("%q: cells %v, want %v", c.filter, got, want)
 		}
 	}
-	if len(cdn) != 6 {
-		t.Errorf("CDN cells %v, want cloudflare-like, fastly-like and cloudfront-like", cdn)
+	if len(h2) != 4 {
+		t.Errorf("h2 cells %v, want nginx and cloudflare-like, naive and recommended", h2)
 	}
 }

@@ -20,7 +20,8 @@ const Deployment = "deployment"
 
 // Cells returns every cell the suite registers, in order: "<proxy>:<config>" for each proxy
 // of proxyrun.Names() and each config of proxyrun.Variants(), then the CDN-like edges'
-// "<edge>:<config>" (proxyrun.EdgeNames(), e.g. "fastly-like:naive"), then Deployment.
+// "<edge>:<config>" (proxyrun.EdgeNames(), e.g. "fastly-like:naive"), then the h2 cells
+// ("nginx:naive:h2", see h2.go), then Deployment.
 func Cells() []string {
 	var out []string
 	for _, n := range append(proxyrun.Names(), proxyrun.EdgeNames()...) {
@@ -28,6 +29,7 @@ func Cells() []string {
 			out = append(out, n+":"+v)
 		}
 	}
+	out = append(out, h2Cells()...)
 	return append(out, Deployment)
 }
 
@@ -41,6 +43,9 @@ func cellLabels(cell string) []string {
 		return []string{"proxy", Deployment}
 	}
 	labels := []string{"proxy", "proxy:" + name, "config:" + variant}
+	if IsH2(cell) {
+		labels = []string{"proxy", H2, H2 + ":" + name, "config:" + variant}
+	}
 	if e, ok := proxyrun.EdgeOf(name); ok {
 		labels = append(labels, EdgeLabel, e.Kind, e.Label)
 	}
@@ -52,7 +57,7 @@ const EdgeLabel = "edge"
 
 // splitCell returns the proxy and config of a local cell ("", "" for Deployment).
 func splitCell(cell string) (name, variant string) {
-	name, variant, _ = strings.Cut(cell, ":")
+	name, variant, _ = strings.Cut(strings.TrimSuffix(cell, ":"+H2), ":")
 	if cell == Deployment {
 		return "", ""
 	}
@@ -88,6 +93,9 @@ func register(c check) bool {
 	}
 	detects[c.id] = c.problems
 	for _, cell := range Cells() {
+		if IsH2(cell) && !slices.Contains(H2Checks, c.id) {
+			continue
+		}
 		labels := cellLabels(cell)
 		fw.Register(fw.Check{
 			ID: c.id, Level: c.level, Transport: c.transport, Requires: c.requires,
@@ -118,6 +126,9 @@ func enabled(cell string) func(r *fw.Run) bool {
 		if len(cells) == 0 {
 			return local(r)
 		}
+		if IsH2(cell) {
+			return slices.Contains(cells, cell) || slices.Contains(cells, H2)
+		}
 		name, _ := splitCell(cell)
 		return slices.Contains(cells, cell) || slices.Contains(cells, name)
 	}
@@ -135,6 +146,7 @@ type env struct {
 	t             *fw.T
 	cell          string
 	proxy, config string             // "" for the deployment cell
+	h2            bool               // an h2 cell: HTTP/2 over TLS to the proxy
 	inst          *proxyrun.Instance // nil for the deployment cell
 	// base is the URL the check's clients use: the proxy's, or the deployment's url.
 	base string
@@ -154,9 +166,13 @@ func newEnv(t *fw.T, cell string, problems []string) *env {
 		e.direct = t.Run.OriginURL()
 		return e
 	}
+	e.h2 = IsH2(cell)
 	e.inst = instance(t, cell)
 	e.base, e.direct = e.inst.URL(), t.Run.BaseURL
 	e.alive()
+	if e.h2 {
+		e.negotiated()
+	}
 	return e
 }
 
@@ -217,11 +233,17 @@ func instance(t *fw.T, cell string) *proxyrun.Instance {
 			return nil, nil, err
 		}
 		hb := streamHeartbeat(r.Profile.Target)
+		var certs *proxyrun.TLS
+		if IsH2(cell) {
+			if certs, err = runTLS(r); err != nil {
+				return nil, nil, fmt.Errorf("the run's TLS certificate: %w", err)
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		inst, err := proxyrun.Start(ctx, name, variant, proxyrun.Options{
 			Upstream: up, Idle: idle(r), Heartbeat: hb, StreamIdle: streamIdle(r),
-			Dir: filepath.Join(r.Profile.Report.Dir, "proxies", cell),
+			Dir: filepath.Join(r.Profile.Report.Dir, "proxies", cell), TLS: certs,
 		})
 		if err != nil {
 			return nil, nil, err

@@ -45,7 +45,7 @@ func (e *env) pollAsync(label, base, cursor string, d time.Duration) *pendingPol
 	go func() {
 		defer close(p.done)
 		defer cancel()
-		p.resp, p.err = pollclient.Poll(ctx, t.HTTP(), u, cursor, shape(t))
+		p.resp, p.err = pollclient.Poll(ctx, e.client(), u, cursor, shape(t))
 	}()
 	t.Cleanup(func() { cancel(); <-p.done })
 	return p

@@ -47,7 +47,7 @@ func TestCellsAndRemedies(t *testing.T) {
 		}
 	}
 	cells := Cells()
-	if len(cells) != (len(proxyrun.Names())+len(proxyrun.EdgeNames()))*len(proxyrun.Variants())+1 || cells[len(cells)-1] != Deployment {
+	if len(cells) != (len(proxyrun.Names())+len(proxyrun.EdgeNames())+len(proxyrun.TLSNames()))*len(proxyrun.Variants())+1 || cells[len(cells)-1] != Deployment {
 		t.Fatalf("cells %v", cells)
 	}
 	for id, problems := range detects {
@@ -56,6 +56,12 @@ func TestCellsAndRemedies(t *testing.T) {
 		}
 		for _, cell := range cells {
 			c, ok := fw.Lookup(id + "@" + cell)
+			if IsH2(cell) && !slices.Contains(H2Checks, id) {
+				if ok {
+					t.Errorf("%s is registered for the h2 cell %s", id, cell)
+				}
+				continue
+			}
 			if !ok {
 				t.Errorf("%s is not registered for %s", id, cell)
 				continue
@@ -64,6 +70,9 @@ func TestCellsAndRemedies(t *testing.T) {
 			want := []string{"proxy", Deployment}
 			if name != "" {
 				want = []string{"proxy", "proxy:" + name, "config:" + variant}
+			}
+			if IsH2(cell) {
+				want = []string{"proxy", "h2", "h2:" + name, "config:" + variant}
 			}
 			if e, ok := proxyrun.EdgeOf(name); ok {
 				want = append(want, "edge", e.Kind, e.Label)
@@ -111,6 +120,9 @@ func TestEnabled(t *testing.T) {
 		{"one cell, remote", run("https://rt.example.com", "x", false, "varnish:naive"), []string{"varnish:naive"}},
 		{"deployment listed", run("https://rt.example.com", "x", false, "deployment", "caddy"), []string{"caddy:naive", "caddy:recommended", Deployment}},
 		{"deployment listed, local", run("http://127.0.0.1:4000", "reference", false, "deployment"), nil},
+		{"h2 column", run("http://127.0.0.1:4000", "reference", false, "h2"), h2Cells()},
+		{"one h2 cell and nginx", run("http://127.0.0.1:4000", "reference", false, "nginx", "cloudflare-like:naive:h2"),
+			[]string{"nginx:naive", "nginx:recommended", "cloudflare-like:naive:h2"}},
 	} {
 		var got []string
 		for _, cell := range all {
@@ -246,5 +258,25 @@ func TestResumeRemedy(t *testing.T) {
 		if r := (&env{proxy: name}).remedy(problemResumeHeader); r != resumeHeaderRemedy {
 			t.Errorf("%q: %q, want the generic resume remedy", name, r)
 		}
+	}
+}
+
+// The h2 column: one cell per TLS-capable proxy and variant, with the h2 checks only; a naive
+// h2 cell is expected to fail what its HTTP/1.1 cell fails among them.
+func TestH2Cells(t *testing.T) {
+	want := []string{"nginx:naive:h2", "nginx:recommended:h2", "cloudflare-like:naive:h2", "cloudflare-like:recommended:h2"}
+	if got := h2Cells(); !slices.Equal(got, want) {
+		t.Errorf("h2 cells %v, want %v", got, want)
+	}
+	if n, v := splitCell("cloudflare-like:naive:h2"); n != "cloudflare-like" || v != proxyrun.Naive {
+		t.Errorf("splitCell: %q %q", n, v)
+	}
+	for _, id := range H2Checks {
+		if _, ok := fw.Lookup(id + "@nginx:naive:h2"); !ok {
+			t.Errorf("%s is not registered for nginx:naive:h2", id)
+		}
+	}
+	if got := H2NaiveBreaks("nginx"); !slices.Equal(got, []string{"PX-SSE-004", "PX-LP-001"}) {
+		t.Errorf("H2NaiveBreaks(nginx) = %v", got)
 	}
 }

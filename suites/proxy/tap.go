@@ -105,7 +105,7 @@ func (e *env) openStream(label, base string, header http.Header, token string) *
 	}
 	tp := &tap{label: label, sent: time.Now(), ready: make(chan struct{}), done: make(chan struct{}),
 		notify: make(chan struct{}, 1), cancel: cancel, decode: decode}
-	go tp.run(t.HTTP(), req)
+	go tp.run(e.client(), req)
 	t.Cleanup(tp.close)
 	return tp
 }
