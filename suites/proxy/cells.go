@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http/httptrace"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -80,7 +81,9 @@ type check struct {
 	// problems are the proxyrun problem kinds the check detects; its failure remedies name
 	// them (the first is the default).
 	problems []string
-	run      func(e *env)
+	// h2only: registered in the h2 cells only (an HTTP/2 specific).
+	h2only bool
+	run    func(e *env)
 }
 
 // detects maps a check ID to the problems it detects (see check.problems).
@@ -93,7 +96,7 @@ func register(c check) bool {
 	}
 	detects[c.id] = c.problems
 	for _, cell := range Cells() {
-		if IsH2(cell) && !slices.Contains(H2Checks, c.id) {
+		if (IsH2(cell) && !slices.Contains(H2Checks, c.id)) || (c.h2only && !IsH2(cell)) {
 			continue
 		}
 		labels := cellLabels(cell)
@@ -154,6 +157,8 @@ type env struct {
 	// proxies.direct): delivery through base is compared with delivery from it.
 	direct   string
 	problems []string
+	// trace, when set, is attached to the requests of the taps opened meanwhile.
+	trace *httptrace.ClientTrace
 }
 
 func newEnv(t *fw.T, cell string, problems []string) *env {
@@ -335,6 +340,7 @@ var causeTexts = map[string]string{
 	proxyrun.ProblemHTTP10:           "%[1]s speaks HTTP/1.0 to the origin.",
 	proxyrun.ProblemStreamLifetime:   "%[1]s bounds the total time of %[2]s responses, heartbeats or not.",
 	problemResumeHeader:              "The resume token (Last-Event-ID, the resume query or body) does not reach the origin through %[1]s.",
+	problemH2Streams:                 "Concurrent %[2]s streams through %[1]s do not share one HTTP/2 connection.",
 }
 
 // idleTexts say what an idle cut does on each transport.
@@ -371,6 +377,9 @@ func (e *env) causeText(problem string, tr fw.Transport) string {
 // proxy's own remedy where proxyrun has one (an edge whose defaults drop query strings and
 // viewer headers: cloudfront-like names AllViewer), else the generic one.
 func (e *env) remedy(problem string) string {
+	if problem == problemH2Streams {
+		return h2StreamsRemedy
+	}
 	if problem == problemResumeHeader {
 		if r, ok := e.proxyRemedy(proxyrun.ProblemResumeHeaderEdge); ok {
 			return r

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rtconform/rtconform/proxies/proxyrun"
@@ -32,7 +34,8 @@ import (
 const H2 = "h2"
 
 // H2Checks are the checks registered in the h2 cells.
-var H2Checks = []string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-004", "PX-SSE-005", "PX-SSE-007", "PX-SSE-008", "PX-LP-001", "PX-LP-002"}
+// PX-H2-001 (many streams on one connection) runs in the h2 cells only.
+var H2Checks = []string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-004", "PX-SSE-005", "PX-SSE-007", "PX-SSE-008", "PX-LP-001", "PX-LP-002", "PX-H2-001"}
 
 // h2Cells returns the h2 cells, in order.
 func h2Cells() []string {
@@ -127,3 +130,67 @@ func (e *env) negotiated() {
 	}
 	t.Measure("client protocol", "%s", v)
 }
+
+// problemH2Streams is this suite's problem key for concurrent streams that do not share one
+// HTTP/2 connection through the proxy.
+const problemH2Streams = "h2-multiplexing"
+
+// h2StreamsRemedy fixes streams that do not share an HTTP/2 connection.
+const h2StreamsRemedy = "let concurrent streams share one HTTP/2 connection: allow enough concurrent streams per connection " +
+	"(nginx `http2_max_concurrent_streams`, default 128; HAProxy `tune.h2.max-concurrent-streams`; Caddy and Cloudflare negotiate 100 or more) " +
+	"and keep HTTP/2 enabled to the client (nginx `http2`, HAProxy `alpn h2,http/1.1`); over HTTP/1.1 a browser opens at most 6 connections per origin, " +
+	"so a seventh EventSource waits"
+
+// h2Streams is how many event streams PX-H2-001 opens at once: more than a browser's 6
+// HTTP/1.1 connections per origin.
+const h2Streams = 8
+
+// RFC 9113 §5: "A single HTTP/2 connection can contain multiple concurrently open streams";
+// the 6-connection limit per origin of browsers is an HTTP/1.1 fact (WHATWG HTML §9.2
+// EventSource: "clients that support HTTP/1.1 ... per-server connection limitation").
+var _ = register(check{
+	id: "PX-H2-001", level: fw.MUST, transport: fw.SSE, requires: ssePublish, h2only: true,
+	requirement: "Over HTTP/2 through the proxy, 8 event streams opened at once share one connection and each receives an event within 1 s of its publish (more than the 6 connections per origin a browser opens over HTTP/1.1).",
+	quote:       "A single HTTP/2 connection can contain multiple concurrently open streams, with either endpoint interleaving frames from multiple streams.",
+	spec:        "RFC 9113 §5; WHATWG HTML §9.2.9 (EventSource and the per-server connection limit of HTTP/1.1); operational: nginx http2_max_concurrent_streams",
+	problems:    []string{problemH2Streams, proxyrun.ProblemBuffering},
+	run: func(e *env) {
+		t := e.t
+		var mu sync.Mutex
+		conns := map[string]bool{}
+		e.trace = &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+			mu.Lock()
+			conns[info.Conn.LocalAddr().String()] = true
+			mu.Unlock()
+		}}
+		var taps []*tap
+		for i := range h2Streams {
+			taps = append(taps, e.openTap(fmt.Sprintf("stream %d", i+1), e.base, nil))
+		}
+		e.trace = nil
+		settle(taps...)
+		pubs := publishSpaced(t, []int{1}, 0, 0)
+		var bad []string
+		var worst time.Duration
+		for _, tp := range taps {
+			tp.waitSeqs(t, []int{1}, pubs[0].at.Add(late))
+			d := deliveryOf(t, tp, pubs)
+			worst = max(worst, d.lat.max())
+			if d.held() {
+				bad = append(bad, fmt.Sprintf("%s: %s (stream %s)", tp.label, d, tp.snap().describeEnd()))
+			}
+		}
+		mu.Lock()
+		n := len(conns)
+		mu.Unlock()
+		t.Measure("streams", "%d opened at once", h2Streams)
+		t.Measure("connections", "%d", n)
+		t.Measure("latency", "max %s over the %d streams", ms(worst), h2Streams)
+		if len(bad) > 0 {
+			e.fail(fmt.Sprintf("event 1 on each of the %d streams within %s", h2Streams, ms(late)), strings.Join(bad, "; "), proxyrun.ProblemBuffering)
+		}
+		if n != 1 {
+			e.fail(fmt.Sprintf("the %d streams on one HTTP/2 connection", h2Streams), fmt.Sprintf("%d connections", n))
+		}
+	},
+})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sort"
 	"strings"
 	"sync"
@@ -83,6 +84,9 @@ func (e *env) openResumed(label, base, token string) *tap {
 func (e *env) openStream(label, base string, header http.Header, token string) *tap {
 	t := e.t
 	ctx, cancel := context.WithCancel(t.Context())
+	if e.trace != nil {
+		ctx = httptrace.WithClientTrace(ctx, e.trace)
+	}
 	var req *http.Request
 	var decode func([]byte, time.Time) ([]sseclient.Event, error)
 	if t.Check.Transport == fw.HTTPStream {
