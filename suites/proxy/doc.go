@@ -147,6 +147,14 @@
 //	PX-HS-006   MUST    a resumed or new stream replays another's data    caching
 //	PX-HS-007   SHOULD  events later with Accept-Encoding: gzip           compression
 //	PX-HS-008   MUST    more added per event than deploy.latency          write-delay, buffering
+//	PX-H2-001   MUST    (h2 cells only) 8 concurrent event streams not on h2-multiplexing,
+//	                    one HTTP/2 connection, or an event later than 1 s buffering
+//
+// PX-SSE-005/007, PX-HS-004/006 and PX-LP-002 tell a lost resume token or cursor
+// (resume-header) from a buffering or timing-out path: a resumed stream that got no byte is
+// compared with a live stream opened through the path now (it delivers: the token was lost),
+// and a poll held until the gateway's timeout with the origin's own answer to the same cursor
+// (immediate: the cursor was lost, as behind CloudFront's default of forwarding no query).
 //
 // The PX-HS checks run the PX-SSE stream checks (002–008, 010) over the target's HTTP stream
 // of JSON lines (target.httpstream), opened with its declared request and read through its
