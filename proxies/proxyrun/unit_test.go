@@ -123,7 +123,8 @@ func TestTemplatesRender(t *testing.T) {
 					t.Errorf("%s %s: rendered config lacks %q", n, v, w)
 				}
 			}
-			if v == Naive && strings.Contains(text, "31") && n != "caddy" {
+			// (The run's directory, in the config's paths, may contain "31" by chance.)
+			if v == Naive && strings.Contains(strings.ReplaceAll(text, dir, ""), "31") && n != "caddy" {
 				t.Errorf("%s naive mentions StreamIdle (31)", n)
 			}
 			for _, bad := range []string{"/etc/", "/var/", "0.0.0.0", "<no value>"} {
