@@ -4,21 +4,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Every edge renders both templates with its time-scaled values, carries complete facts and a
 // remedy for each problem its naive template causes, and names what it does not emulate.
 func TestEdgeTemplatesRender(t *testing.T) {
-	o, err := Options{Upstream: "127.0.0.1:8080", Idle: 4 * time.Second, Heartbeat: 10 * time.Second, StreamIdle: 31 * time.Second}.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	d, err := newData(o, dir, 18081)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, dir := renderData(t)
 	want := map[string]map[string][]string{
 		"cloudflare-like": {
 			Naive:       {"proxy_read_timeout 4s;", "return 524"},

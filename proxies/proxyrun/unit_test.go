@@ -79,7 +79,10 @@ func TestOptionsDefaultsAndChecks(t *testing.T) {
 // TestTemplatesRender renders every template and checks the timeouts land where the
 // README says: the naive configs use Idle for the stream timeouts, the recommended ones
 // StreamIdle, and everything stays under the private directory and on loopback.
-func TestTemplatesRender(t *testing.T) {
+// renderData is the template data the render tests use: upstream 127.0.0.1:8080, listening on
+// 18081, Idle 4 s, Heartbeat 10 s, StreamIdle 31 s; and the directory it points into.
+func renderData(t *testing.T) (*data, string) {
+	t.Helper()
 	o, err := Options{Upstream: "127.0.0.1:8080", Idle: 4 * time.Second, Heartbeat: 10 * time.Second, StreamIdle: 31 * time.Second}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +92,11 @@ func TestTemplatesRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d, dir
+}
+
+func TestTemplatesRender(t *testing.T) {
+	d, dir := renderData(t)
 	want := map[string]map[string][]string{
 		"nginx": {
 			Naive:       {"proxy_read_timeout 4s;", "proxy_pass http://127.0.0.1:8080;", "listen 127.0.0.1:18081;"},
