@@ -3,6 +3,7 @@ package framework
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,6 +129,16 @@ func newHTTPClient() *http.Client {
 		IdleConnTimeout:        30 * time.Second,
 		ResponseHeaderTimeout:  0,
 	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// NewTLSHTTPClient is the suite's HTTP client (the same settings as Run.HTTP's) trusting cfg and
+// offering HTTP/2 by ALPN: for the checks that speak TLS to an intermediary (the proxy suite's
+// h2 cells). Its idle connections are the caller's to close.
+func NewTLSHTTPClient(cfg *tls.Config) *http.Client {
+	c := newHTTPClient()
+	tr := c.Transport.(*http.Transport)
+	tr.TLSClientConfig, tr.ForceAttemptHTTP2 = cfg, true
+	return c
 }
 
 // WithQuery returns rawURL with the query parameter key=value added (net/url, so a path

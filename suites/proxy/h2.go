@@ -3,7 +3,6 @@ package proxy
 import (
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"path/filepath"
@@ -79,14 +78,8 @@ func runTLS(r *fw.Run) (*proxyrun.TLS, error) {
 // CA and offering h2 by ALPN. It speaks plain HTTP/1.1 to the origin (direct).
 func h2Client(r *fw.Run, c *proxyrun.TLS) *http.Client {
 	v, _ := r.Shared("proxy:h2client", func() (any, func(), error) {
-		tr := &http.Transport{
-			Proxy:              nil,
-			DialContext:        (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			DisableCompression: true, MaxResponseHeaderBytes: 64 << 10, MaxIdleConnsPerHost: 16,
-			IdleConnTimeout: 30 * time.Second, TLSClientConfig: c.ClientConfig(), ForceAttemptHTTP2: true,
-		}
-		cl := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		return cl, tr.CloseIdleConnections, nil
+		cl := fw.NewTLSHTTPClient(c.ClientConfig())
+		return cl, cl.CloseIdleConnections, nil
 	})
 	return v.(*http.Client)
 }
