@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtconform/rtconform/internal/freeport"
 	fw "github.com/rtconform/rtconform/suites/framework"
 )
 
@@ -83,15 +83,17 @@ func buildNestedModule(t *testing.T, module, version string, env ...string) stri
 	})
 }
 
-// freeAddr returns a loopback address no one listens on (just now).
+// freeAddr returns a loopback address reserved for the test (internal/freeport): a port
+// only free a moment ago could be taken by another test's server, which would then answer
+// this one's readiness probe. Registered first, the release runs after the server's stop.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Reserve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Cleanup(p.Release)
+	return "127.0.0.1:" + p.String()
 }
 
 // serveReal starts cmd (a real server) in a process group of its own, its output in a log in

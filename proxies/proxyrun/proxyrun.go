@@ -31,6 +31,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rtconform/rtconform/internal/freeport"
 )
 
 // Variant names.
@@ -84,7 +86,8 @@ type Instance struct {
 	done          chan struct{} // closed when the process has exited
 	waitErr       error         // set before done is closed
 
-	tls *TLS // nil: plain HTTP
+	tls  *TLS           // nil: plain HTTP
+	port *freeport.Port // released once the process has stopped
 
 	stopOnce sync.Once
 	stopErr  error
@@ -129,7 +132,12 @@ func (i *Instance) Tail(max int) string { return tailLogs(i.dir, max) }
 // process naming the instance directory, is left (15 s at most in all). It is
 // idempotent and safe to call concurrently; the logs are kept.
 func (i *Instance) Stop() error {
-	i.stopOnce.Do(func() { i.stopErr = i.stop() })
+	i.stopOnce.Do(func() {
+		i.stopErr = i.stop()
+		if i.stopErr == nil {
+			i.port.Release() // a process that would not die keeps its port reserved
+		}
+	})
 	return i.stopErr
 }
 
@@ -382,11 +390,18 @@ func makeDir(base, name, variant string) (string, error) {
 
 // startOnce does one attempt on a fresh port; retry says whether another port may help.
 func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Options, dir string) (inst *Instance, retry bool, err error) {
-	port, err := freePort()
+	// Reserved, not just free a moment ago: another run's proxy taking the port meanwhile
+	// would answer this one's ready probe (see internal/freeport).
+	port, err := freeport.Reserve()
 	if err != nil {
 		return nil, false, err
 	}
-	d, err := newData(o, dir, port)
+	defer func() {
+		if inst == nil {
+			port.Release()
+		}
+	}()
+	d, err := newData(o, dir, port.N)
 	if err != nil {
 		return nil, false, err
 	}
@@ -420,7 +435,7 @@ func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Optio
 		out.Close()
 		return nil, false, fmt.Errorf("%s %s: start %s: %v", name, variant, bin, err)
 	}
-	inst = &Instance{name: name, variant: variant, addr: d.Listen, dir: dir, cmd: cmd, done: make(chan struct{}), tls: o.TLS}
+	inst = &Instance{name: name, variant: variant, addr: d.Listen, dir: dir, cmd: cmd, done: make(chan struct{}), tls: o.TLS, port: port}
 	go func() {
 		inst.waitErr = cmd.Wait()
 		out.Close()
@@ -430,6 +445,7 @@ func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Optio
 		_ = inst.Stop()
 		tail := inst.Tail(2048)
 		inUse := strings.Contains(tail, "in use") || strings.Contains(tail, "EADDRINUSE") || strings.Contains(tail, "Cannot bind")
+		inst = nil // releases the port
 		return nil, inUse, fmt.Errorf("%s %s on %s: %v\nlogs in %s:\n%s", name, variant, d.Listen, err, dir, tail)
 	}
 	return inst, false, nil
@@ -516,16 +532,6 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
 	}
 	return len(p), nil
-}
-
-// freePort returns a port that was free on 127.0.0.1 a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // tailLogs returns the end of each *.log file under dir (not recursing), max bytes each.

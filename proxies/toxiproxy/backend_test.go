@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rtconform/rtconform/internal/freeport"
 )
 
 // behaviour is one row of the table every backend runs: it gets a fresh proxy
@@ -394,10 +396,12 @@ func TestExternalBackendPortRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sidecar.Close(context.Background()) })
-	port, err := freePort()
+	reserved, err := freeport.Reserve()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(reserved.Release)
+	port := reserved.N
 	b, err := Open(ctx, Config{Backend: External, API: sidecar.API(), Ports: strconv.Itoa(port)})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -21,6 +20,8 @@ import (
 	tctoxi "github.com/testcontainers/testcontainers-go/modules/toxiproxy"
 	tcnet "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/rtconform/rtconform/internal/freeport"
 )
 
 // ErrDockerUnavailable is returned (wrapped) by Open for the container backend
@@ -44,6 +45,7 @@ type containerBackend struct {
 	*apiBackend
 	ctr   testcontainers.Container
 	image string
+	port  *freeport.Port // the API's port on the host network (nil in a network)
 }
 
 func openContainer(ctx context.Context, cfg Config) (*containerBackend, error) {
@@ -89,11 +91,13 @@ func openContainer(ctx context.Context, cfg Config) (*containerBackend, error) {
 func startHostNetwork(ctx context.Context, img string, labels map[string]string, logf func(string, ...any)) (*containerBackend, error) {
 	var errs []error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
+		// Reserved, not just free a moment ago: another run's Toxiproxy taking the port
+		// meanwhile would answer this one's API (see internal/freeport).
+		port, err := freeport.Reserve()
 		if err != nil {
 			return nil, fmt.Errorf("toxiproxy: container: %w", err)
 		}
-		p := strconv.Itoa(port)
+		p := port.String()
 		logf("toxiproxy: starting %s on the host network, API 127.0.0.1:%s", img, p)
 		ctr, err := testcontainers.Run(ctx, img,
 			testcontainers.WithLogger(tcLogger(logf)),
@@ -106,12 +110,13 @@ func startHostNetwork(ctx context.Context, img string, labels map[string]string,
 			err = waitAPI(ctx, ctr, "http://127.0.0.1:"+p)
 		}
 		if err == nil {
-			b := &containerBackend{ctr: ctr, image: img}
+			b := &containerBackend{ctr: ctr, image: img, port: port}
 			b.apiBackend = newAPIBackend(Container, "http://127.0.0.1:"+p, &addrPlan{bindHost: "127.0.0.1", dialHost: "127.0.0.1"})
 			return b, nil
 		}
 		errs = append(errs, err)
 		terminate(ctr)
+		port.Release()
 		if ctx.Err() != nil {
 			break
 		}
@@ -207,6 +212,7 @@ func (b *containerBackend) Close(ctx context.Context) error {
 	if err := testcontainers.TerminateContainer(b.ctr, testcontainers.StopContext(tctx), testcontainers.StopTimeout(2*time.Second)); err != nil {
 		return fmt.Errorf("toxiproxy: container: remove: %w", err)
 	}
+	b.port.Release()
 	return nil
 }
 
@@ -285,15 +291,6 @@ func processAlive(pid int) bool {
 	}
 	err = p.Signal(syscall.Signal(0))
 	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 type logfLogger func(string, ...any)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rtconform/rtconform/internal/freeport"
 	"github.com/rtconform/rtconform/reference"
 )
 
@@ -253,12 +254,15 @@ func (r *Run) startCommand(ctx context.Context) error {
 func (r *Run) startOnce(ctx context.Context, base, cmdline string) error {
 	t := &r.Profile.Target
 	if strings.Contains(base, "{port}") || strings.Contains(cmdline, "{port}") {
-		port, err := freePort()
+		// Reserved (not just free a moment ago): a port another run's server takes meanwhile
+		// would answer the ready probe for this run (see internal/freeport).
+		port, err := freeport.Reserve()
 		if err != nil {
 			return fmt.Errorf("picking a free port for target.start: %w", err)
 		}
-		base = strings.ReplaceAll(base, "{port}", port)
-		cmdline = strings.ReplaceAll(cmdline, "{port}", port)
+		r.stop = append(r.stop, port.Release) // runs after the command's stop below
+		base = strings.ReplaceAll(base, "{port}", port.String())
+		cmdline = strings.ReplaceAll(cmdline, "{port}", port.String())
 	}
 	base = strings.TrimRight(base, "/")
 	cmdline = strings.ReplaceAll(cmdline, "{url}", base)
@@ -335,16 +339,6 @@ func (r *Run) preflight(ctx context.Context) error {
 		return fmt.Errorf("cannot reach the target %s: %w", r.BaseURL, err)
 	}
 	return conn.Close()
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port, nil
 }
 
 // boundedBuffer keeps the last max bytes written to it.
