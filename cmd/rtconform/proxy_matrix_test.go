@@ -70,7 +70,11 @@ func TestProxyMatrix(t *testing.T) {
 	for _, name := range proxyrun.TLSNames() {
 		t.Run("h2-"+name, func(t *testing.T) {
 			t.Parallel()
-			need.Require(t, "nginx")
+			stock := name
+			if e, ok := proxyrun.EdgeOf(name); ok {
+				stock = e.Stock
+			}
+			need.Require(t, stock)
 			dir := t.TempDir()
 			r := cli(t, 6*time.Minute, "run", "--config", filepath.Join("proxies", "matrix.yaml"), "--report-dir", dir,
 				"--label-filter", "proxy && h2:"+name)
@@ -571,7 +575,7 @@ func TestProxyEdgeLabels(t *testing.T) {
 			t.Errorf("%q: cells %v, want %v", c.filter, got, want)
 		}
 	}
-	if len(h2) != 4 {
-		t.Errorf("h2 cells %v, want nginx and cloudflare-like, naive and recommended", h2)
+	if len(h2) != 6 {
+		t.Errorf("h2 cells %v, want nginx, haproxy and cloudflare-like, naive and recommended", h2)
 	}
 }

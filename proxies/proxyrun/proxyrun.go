@@ -406,7 +406,7 @@ func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Optio
 		return nil, false, err
 	}
 	if o.TLS != nil {
-		d.TLS, d.Cert, d.Key = true, o.TLS.CertFile, o.TLS.KeyFile
+		d.TLS, d.Cert, d.Key, d.CertKey = true, o.TLS.CertFile, o.TLS.KeyFile, o.TLS.CertKeyFile
 		d.HTTP2On = nginxHTTP2On()
 	}
 	conf := filepath.Join(dir, s.config)

@@ -36,10 +36,11 @@ type data struct {
 	RunGroup     string
 	Modules      string // httpd's module directory
 	// TLS: listen with TLS and HTTP/2 (Options.TLS), with the certificate chain Cert and
-	// the key Key. HTTP2On: the nginx here takes `http2 on;` (1.25.1 and later) rather
+	// the key Key (CertKey: both in one file, for HAProxy). HTTP2On: the nginx here takes `http2 on;` (1.25.1 and later) rather
 	// than the `http2` parameter of `listen` (deprecated there).
 	TLS       bool
 	Cert, Key string
+	CertKey   string
 	HTTP2On   bool
 }
 

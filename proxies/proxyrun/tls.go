@@ -28,8 +28,9 @@ import (
 type TLS struct {
 	// CAFile, CertFile and KeyFile are PEM files in the directory given to NewTLS: the CA's
 	// certificate, the server certificate (leaf, then the CA) and the server's private key.
-	CAFile, CertFile, KeyFile string
-	pool                      *x509.CertPool
+	// CertKeyFile is the chain followed by the key in one file, as HAProxy's `crt` takes it.
+	CAFile, CertFile, KeyFile, CertKeyFile string
+	pool                                   *x509.CertPool
 }
 
 // NewTLS generates a CA (ECDSA P-256, valid for a day) and a server certificate signed by
@@ -76,17 +77,19 @@ func NewTLS(dir string) (*TLS, error) {
 		return nil, err
 	}
 	t := &TLS{CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem"),
-		pool: x509.NewCertPool()}
+		CertKeyFile: filepath.Join(dir, "cert+key.pem"), pool: x509.NewCertPool()}
 	t.pool.AddCert(caCert)
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), caPEM...)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	for _, f := range []struct {
 		path string
 		b    []byte
 		mode os.FileMode
 	}{
 		{t.CAFile, caPEM, 0o644}, {t.CertFile, chain, 0o644},
-		{t.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600},
+		{t.KeyFile, keyPEM, 0o600},
+		{t.CertKeyFile, append(append([]byte(nil), chain...), keyPEM...), 0o600},
 	} {
 		if err := os.WriteFile(f.path, f.b, f.mode); err != nil {
 			return nil, err
@@ -114,10 +117,11 @@ func (t *TLS) ClientConfig() *tls.Config {
 }
 
 // tlsNames are the proxies and edges whose templates have a TLS listener.
-var tlsNames = []string{"nginx", "cloudflare-like"}
+var tlsNames = []string{"nginx", "haproxy", "cloudflare-like"}
 
 // TLSNames returns the proxies and edges that can listen with TLS and HTTP/2
-// (Options.TLS): the nginx-based cells so far.
+// (Options.TLS): nginx (`listen … ssl http2`), HAProxy (`bind … ssl crt … alpn h2,http/1.1`)
+// and the nginx-based cloudflare-like edge so far.
 func TLSNames() []string { return append([]string(nil), tlsNames...) }
 
 // SupportsTLS reports whether Start accepts Options.TLS for the proxy or edge.
