@@ -575,7 +575,7 @@ func TestProxyEdgeLabels(t *testing.T) {
 			t.Errorf("%q: cells %v, want %v", c.filter, got, want)
 		}
 	}
-	if len(h2) != 6 {
-		t.Errorf("h2 cells %v, want nginx, haproxy and cloudflare-like, naive and recommended", h2)
+	if len(h2) != 8 {
+		t.Errorf("h2 cells %v, want nginx, haproxy, caddy and cloudflare-like, naive and recommended", h2)
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // The h2 column (issue 18 part 2): the proxies and edges that can listen with TLS and HTTP/2
-// (proxyrun.TLSNames(): nginx, haproxy, cloudflare-like) get a cell "<name>:<variant>:h2" of their
+// (proxyrun.TLSNames(): nginx, haproxy, caddy, cloudflare-like) get a cell "<name>:<variant>:h2" of their
 // own, in front of the same origin, whose clients speak HTTP/2 over TLS to the proxy (the
 // run's own CA, trusted by these clients only) while the proxy speaks HTTP/1.1 to the origin.
 // Only the SSE and long-poll checks that matter through intermediaries run there: first
