@@ -19,7 +19,7 @@
 //	rtconform run --config proxies/matrix.yaml --label-filter 'proxy && proxy:nginx'
 //
 // runs the nginx column, 'proxy && cdn' the CDN-like cells and 'proxy && edge' every edge.
-// The h2 cells ("nginx:naive:h2", h2.go) run the SSE and long-poll checks over HTTP/2 and TLS
+// The h2 cells ("nginx:naive:h2", h2.go) run the SSE, HTTP-stream and long-poll checks over HTTP/2 and TLS
 // to the proxy; they are labelled "h2" and "h2:<name>" instead of "proxy:<name>". The suite is opt-in: a run whose label filter does not name
 // "proxy" leaves it out. Which cells run is the profile's proxies.cells: the cells listed
 // (a bare proxy name means both configs); when empty, every local cell when the target runs

@@ -19,9 +19,9 @@ import (
 // (proxyrun.TLSNames(): nginx, haproxy, caddy, cloudflare-like) get a cell "<name>:<variant>:h2" of their
 // own, in front of the same origin, whose clients speak HTTP/2 over TLS to the proxy (the
 // run's own CA, trusted by these clients only) while the proxy speaks HTTP/1.1 to the origin.
-// Only the SSE and long-poll checks that matter through intermediaries run there: first
-// byte, per-event delivery, idle survival, resume passed, no caching, compression, the held
-// poll and the uncached poll. A cell whose proxy does not negotiate h2 is a harness error.
+// Only the SSE, HTTP-stream and long-poll checks that matter through intermediaries run
+// there: first byte, per-event delivery, idle survival, resume passed, no caching,
+// compression, the held poll and the uncached poll. A cell whose proxy does not negotiate h2 is a harness error.
 //
 // Labels: "proxy", "h2", "h2:<name>", "config:<variant>" and, for an edge, "edge", its kind
 // and its own label, so 'proxy && h2' selects the column and 'proxy && proxy:nginx' stays the
@@ -34,7 +34,8 @@ const H2 = "h2"
 
 // H2Checks are the checks registered in the h2 cells.
 // PX-H2-001 (many streams on one connection) runs in the h2 cells only.
-var H2Checks = []string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-004", "PX-SSE-005", "PX-SSE-007", "PX-SSE-008", "PX-LP-001", "PX-LP-002", "PX-H2-001"}
+var H2Checks = []string{"PX-SSE-001", "PX-SSE-002", "PX-SSE-004", "PX-SSE-005", "PX-SSE-007", "PX-SSE-008",
+	"PX-HS-001", "PX-HS-003", "PX-HS-004", "PX-HS-006", "PX-HS-007", "PX-LP-001", "PX-LP-002", "PX-H2-001"}
 
 // h2Cells returns the h2 cells, in order.
 func h2Cells() []string {

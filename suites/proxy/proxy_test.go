@@ -278,7 +278,7 @@ func TestH2Cells(t *testing.T) {
 			t.Errorf("%s is not registered for nginx:naive:h2", id)
 		}
 	}
-	if got := H2NaiveBreaks("nginx"); !slices.Equal(got, []string{"PX-SSE-004", "PX-LP-001"}) {
+	if got := H2NaiveBreaks("nginx"); !slices.Equal(got, []string{"PX-SSE-004", "PX-HS-003", "PX-LP-001"}) {
 		t.Errorf("H2NaiveBreaks(nginx) = %v", got)
 	}
 }
