@@ -39,6 +39,7 @@ type tap struct {
 
 	mu        sync.Mutex
 	status    int
+	h2        bool // the response came over HTTP/2
 	header    http.Header
 	headersAt time.Time
 	reqErr    error
@@ -189,7 +190,7 @@ func (tp *tap) run(c *http.Client, req *http.Request) {
 		close(tp.ready)
 		return
 	}
-	tp.status, tp.header = resp.StatusCode, resp.Header
+	tp.status, tp.header, tp.h2 = resp.StatusCode, resp.Header, resp.ProtoMajor == 2
 	tp.mu.Unlock()
 	close(tp.ready)
 	defer resp.Body.Close()
@@ -360,6 +361,7 @@ type snapshot struct {
 	head                                          []byte
 	events                                        []tapEvent
 	headersReceived, firstByteReceived, bodyEnded bool
+	h2                                            bool
 }
 
 func (tp *tap) snap() snapshot {
@@ -367,7 +369,8 @@ func (tp *tap) snap() snapshot {
 	defer tp.mu.Unlock()
 	s := snapshot{status: tp.status, header: tp.header, reqErr: tp.reqErr, endErr: tp.endErr, sent: tp.sent,
 		headersAt: tp.headersAt, firstByte: tp.firstByte, lastRead: tp.lastRead, endedAt: tp.endedAt, maxGap: tp.maxGap,
-		reads: tp.reads, bytes: tp.bytes, head: append([]byte(nil), tp.head...), events: append([]tapEvent(nil), tp.events...)}
+		reads: tp.reads, bytes: tp.bytes, head: append([]byte(nil), tp.head...), events: append([]tapEvent(nil), tp.events...),
+		h2: tp.h2}
 	s.headersReceived = !tp.headersAt.IsZero() && tp.reqErr == nil
 	s.firstByteReceived = !tp.firstByte.IsZero()
 	s.bodyEnded = !tp.endedAt.IsZero()
@@ -392,14 +395,26 @@ func (s snapshot) describeEnd() string {
 		return "still open"
 	}
 	end := fmt.Sprintf("ended %s after the request: %v", ms(s.endedAt.Sub(s.sent)), s.endErr)
-	if s.endErr == io.EOF {
+	switch {
+	case s.endErr == io.EOF && s.h2:
+		end = fmt.Sprintf("ended cleanly (HTTP/2 END_STREAM) %s after the request", ms(s.endedAt.Sub(s.sent)))
+	case s.endErr == io.EOF:
 		end = fmt.Sprintf("ended (EOF) %s after the request", ms(s.endedAt.Sub(s.sent)))
+	case s.h2 && isStreamReset(s.endErr):
+		// Go's HTTP/2 client reports a peer's RST_STREAM as "stream error: stream ID N; CODE;
+		// received from peer" (its error type is not exported).
+		end = fmt.Sprintf("was reset (HTTP/2 RST_STREAM) %s after the request: %v", ms(s.endedAt.Sub(s.sent)), s.endErr)
 	}
 	if s.bytes > 0 && s.bytes <= headMax {
 		// A short body that ended: what it said is the best clue (an error, a disconnect).
 		end += fmt.Sprintf(", its whole body %q", s.head)
 	}
 	return end
+}
+
+// isStreamReset reports whether err is the HTTP/2 client's error for a peer's RST_STREAM.
+func isStreamReset(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "stream error:") && strings.Contains(err.Error(), "received from peer")
 }
 
 // latency is a set of per-event delivery delays.
