@@ -63,6 +63,15 @@ func TestProxyMatrix(t *testing.T) {
 			naive, recommended := e.Name+":"+proxyrun.Naive, e.Name+":"+proxyrun.Recommended
 			judgeMatrix(t, r, map[string][]string{naive: proxy.NaiveBreaks[e.Name], recommended: nil}, false)
 			judgeEdgeRemedies(t, r, e.Name)
+			// What the edge does not emulate is in the report and under each of its rows.
+			for _, cell := range []string{naive, recommended} {
+				if got := r.report.NotEmulated[cell]; !slices.Equal(got, e.NotEmulated) {
+					t.Errorf("%s: not_emulated %q, want %q", cell, got, e.NotEmulated)
+				}
+			}
+			if n := strings.Count(r.stdout, "NOT_EMULATED: "+e.NotEmulated[0]); n != 2 {
+				t.Errorf("%d NOT_EMULATED lines naming %q in the console matrix, want 2 (one per cell)", n, e.NotEmulated[0])
+			}
 		})
 	}
 	// The h2 column: the TLS-capable cells with HTTP/2 over TLS to the client; the naive cell

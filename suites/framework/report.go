@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -31,6 +34,23 @@ type Conformance struct {
 	Checks      []Result `json:"checks"`
 	// Matrix holds the results of matrix checks (the proxy suite), one row per cell and check.
 	Matrix []MatrixRow `json:"matrix,omitempty"`
+	// NotEmulated lists, per cell of the matrix, the documented behaviours of what the cell
+	// stands for (a CDN, a load balancer) that it does not reproduce: the checks' verdicts
+	// say nothing about them (see RegisterNotEmulated).
+	NotEmulated map[string][]string `json:"not_emulated,omitempty"`
+}
+
+var (
+	notEmulatedMu sync.Mutex
+	notEmulated   = map[string][]string{}
+)
+
+// RegisterNotEmulated records the behaviours a matrix cell does not emulate; the reports
+// print them under the cell's row as NOT_EMULATED, whenever the cell ran.
+func RegisterNotEmulated(cell string, what []string) {
+	notEmulatedMu.Lock()
+	defer notEmulatedMu.Unlock()
+	notEmulated[cell] = append([]string(nil), what...)
 }
 
 // MatrixRow is one cell × check of a compatibility matrix: "nginx:naive" × PX-SSE-002.
@@ -233,6 +253,16 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 		}
 		return a.ID < b.ID
 	})
+	notEmulatedMu.Lock()
+	for _, m := range doc.Matrix {
+		if what, ok := notEmulated[m.Cell]; ok {
+			if doc.NotEmulated == nil {
+				doc.NotEmulated = map[string][]string{}
+			}
+			doc.NotEmulated[m.Cell] = what
+		}
+	}
+	notEmulatedMu.Unlock()
 	return doc
 }
 
@@ -375,6 +405,12 @@ func WriteMarkdown(w io.Writer, doc Conformance) {
 				mdCell(m.Measured), mdCell(m.Remedy))
 		}
 		fmt.Fprintln(w)
+		for _, cell := range slices.Sorted(maps.Keys(doc.NotEmulated)) {
+			fmt.Fprintf(w, "- `%s` NOT_EMULATED: %s\n", cell, oneLine(strings.Join(doc.NotEmulated[cell], "; ")))
+		}
+		if len(doc.NotEmulated) > 0 {
+			fmt.Fprintln(w)
+		}
 	}
 }
 
@@ -515,8 +551,8 @@ func mdCell(s string) string {
 }
 
 // printMatrix writes the matrix as one line per cell: the verdict of each check, then the
-// remedies of its failures.
-func printMatrix(w io.Writer, rows []MatrixRow) {
+// remedies of its failures and what the cell does not emulate.
+func printMatrix(w io.Writer, rows []MatrixRow, notEmulated map[string][]string) {
 	if len(rows) == 0 {
 		return
 	}
@@ -534,6 +570,9 @@ func printMatrix(w io.Writer, rows []MatrixRow) {
 		fmt.Fprintf(w, "  %-22s %s\n", rows[i].Cell, strings.Join(cells, " "))
 		for _, f := range fixes {
 			fmt.Fprintf(w, "  %-22s   fix %s\n", "", clip(f, 300))
+		}
+		if what := notEmulated[rows[i].Cell]; len(what) > 0 {
+			fmt.Fprintf(w, "  %-22s   NOT_EMULATED: %s\n", "", clip(strings.Join(what, "; "), 300))
 		}
 		i = j
 	}
@@ -564,7 +603,7 @@ func PrintSummary(w io.Writer, doc Conformance, dir string) {
 			}
 		}
 	}
-	printMatrix(w, doc.Matrix)
+	printMatrix(w, doc.Matrix, doc.NotEmulated)
 	fmt.Fprintln(w, doc.Summary.Line())
 	if doc.LabelFilter != "" {
 		fmt.Fprintf(w, "label filter: %s", doc.LabelFilter)

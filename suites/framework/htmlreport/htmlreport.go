@@ -373,6 +373,7 @@ func distribution(ms []fw.Measurement) string {
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"join":  strings.Join,
 	"lower": func(v fw.Verdict) string { return strings.ToLower(strings.ReplaceAll(string(v), "_", "-")) },
 	"count": func(a *area, v string) int { return a.Counts[fw.Verdict(v)] },
 	"ms":    func(n int64) string { return (time.Duration(n) * time.Millisecond).String() },
@@ -404,7 +405,8 @@ tr.bad td{background:#fff4f4} .req{max-width:40em} .obs{font-family:ui-monospace
 {{if .Matrix}}<h2>Compatibility matrix</h2>
 <table class="grid" id="matrix"><tr><th>cell</th>{{range .Matrix.IDs}}<th>{{.}}</th>{{end}}</tr>
 {{range .Matrix.Rows}}<tr><th>{{.Cell}}</th>{{range .Cells}}{{if .Verdict}}<td class="c-{{lower .Verdict}}" title="{{.ID}}@{{.Verdict}}: {{.Measured}}{{if .Remedy}} — fix: {{.Remedy}}{{end}}">{{.Verdict}}</td>{{else}}<td></td>{{end}}{{end}}</tr>
-{{end}}</table>{{end}}
+{{end}}</table>
+{{if .Doc.NotEmulated}}<ul class="note" id="not-emulated">{{range $cell, $what := .Doc.NotEmulated}}<li><b>{{$cell}}</b> NOT_EMULATED: {{join $what "; "}}</li>{{end}}</ul>{{end}}{{end}}
 <h2>Checks by area</h2>
 {{range .Areas}}<h3 class="area" id="area-{{.Name}}-{{.Transport}}">{{.Name}} <span class="note">({{.Transport}}; {{len .Checks}} checks{{if .Bad}}, {{.Bad}} findings{{end}})</span></h3>
 <table><tr><th>check</th><th>level</th><th>verdict</th><th>requirement</th><th>what was seen</th><th>time</th></tr>

@@ -54,6 +54,7 @@ func sample(t *testing.T) (fw.Conformance, string) {
 			{Cell: "nginx:naive", Transport: fw.SSE, ID: "PX-SSE-002", Verdict: fw.FAIL, Measured: "held 4.2 KiB", Remedy: "proxy_buffering off"},
 			{Cell: "nginx:recommended", Transport: fw.SSE, ID: "PX-SSE-002", Verdict: fw.PASS, Measured: "3 ms"},
 		},
+		NotEmulated: map[string][]string{"nginx:naive": {"request collapsing", "a 60 s cap"}},
 	}
 	doc.Summary.Failed = []string{"SSE-RESUME-001", "RC-SSE-001", "PX-SSE-002@nginx:naive"}
 	doc.Summary.Warned = []string{"SSE-WIRE-001"}
@@ -71,6 +72,7 @@ func TestRender(t *testing.T) {
 	for _, want := range []string{
 		`id="verdict"`, "exit 1: conformance failures: 3 failed",
 		`id="matrix"`, `class="c-fail" title="PX-SSE-002@FAIL: held 4.2 KiB — fix: proxy_buffering off"`,
+		`<li><b>nginx:naive</b> NOT_EMULATED: request collapsing; a 60 s cap</li>`,
 		`<svg class="timeline"`, `class="violation"`, `class="fault"`, `class="conn"`,
 		`<a href="https://www.rfc-editor.org/rfc/rfc9110">RFC 9110</a>`,
 		"resume &lt;exactly&gt;", "remedy: replay after the id", `<svg class="dist"`, "p50 4ms · p99 1.5s · max 1.5s", "cause: resume-inclusive", "latency: 3 ms",
