@@ -212,7 +212,10 @@ func (x *index) ordered() {
 func (x *index) unique() {
 	for _, cl := range x.clients {
 		for _, seq := range cl.order {
-			ds := cl.recv[seq]
+			if len(cl.dups[seq]) == 0 {
+				continue
+			}
+			ds := cl.receipts(seq)
 			for k := 1; k < len(ds); k++ {
 				first, d := ds[0], ds[k]
 				ctx, diag := "on the same connection as the first", DiagDuplicate
@@ -243,8 +246,8 @@ func (x *index) noLoss() {
 		if tp == nil {
 			continue
 		}
-		for _, seq := range cl.order {
-			d := cl.recv[seq][0]
+		for k, seq := range cl.order {
+			d := cl.first[k]
 			switch p := tp.bySeq[seq]; {
 			case p == nil && len(tp.pubs) > 0:
 				x.violate(RuleNoLoss, cl.name, d.t, "%s received seq %d (t=%s) that was never published on topic %q",
@@ -292,7 +295,7 @@ func (x *index) losses(cl *client) (acc, missing, excused []*publish) {
 		var exc map[int64]bool
 		for _, p := range ps {
 			acc = append(acc, p)
-			if len(cl.recv[p.seq]) > 0 {
+			if cl.received(p.seq) {
 				continue
 			}
 			if exc == nil {

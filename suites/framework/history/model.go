@@ -65,8 +65,10 @@ type client struct {
 	topic   string
 	conns   []*conn
 	steps   []step
-	recv    map[int64][]delivery // seq -> receipts, in order
+	recv    seqIndex             // seq -> index in order and first
 	order   []int64              // seqs in order of first receipt
+	first   []delivery           // the first receipt of each seq of order
+	dups    map[int64][]delivery // seq -> its receipts after the first, in order (nil: none yet)
 	events  int
 	foreign int
 	cur     *conn
@@ -199,10 +201,16 @@ func (x *index) add(i int, op Op) {
 		if c.firstSeq < 0 {
 			c.firstSeq = i
 		}
-		if len(cl.recv[op.Seq]) == 0 {
-			cl.order = append(cl.order, op.Seq)
+		d := delivery{t: op.T, c: c, op: i}
+		if _, ok := cl.recv.get(op.Seq); ok {
+			if cl.dups == nil {
+				cl.dups = map[int64][]delivery{}
+			}
+			cl.dups[op.Seq] = append(cl.dups[op.Seq], d)
+		} else {
+			cl.recv.set(op.Seq, len(cl.order))
+			cl.order, cl.first = append(cl.order, op.Seq), append(cl.first, d)
 		}
-		cl.recv[op.Seq] = append(cl.recv[op.Seq], delivery{t: op.T, c: c, op: i})
 		tp := x.topic(c.topic)
 		if _, ok := tp.idSeq[op.ID]; !ok && op.ID != "" {
 			tp.idSeq[op.ID] = op.Seq
@@ -268,7 +276,7 @@ func (x *index) endConn(cl *client, t time.Duration, cause string) {
 func (x *index) client(name string) *client {
 	cl := x.byName[name]
 	if cl == nil {
-		cl = &client{name: name, recv: map[int64][]delivery{}}
+		cl = &client{name: name}
 		x.byName[name] = cl
 		x.clients = append(x.clients, cl)
 	}
@@ -375,6 +383,30 @@ func (x *index) tokenSeq(c *conn) (int64, bool) {
 		return seq, ok
 	}
 	return 0, false
+}
+
+// firstReceipt returns the client's first receipt of seq.
+func (cl *client) firstReceipt(seq int64) (delivery, bool) {
+	k, ok := cl.recv.get(seq)
+	if !ok {
+		return delivery{}, false
+	}
+	return cl.first[k], true
+}
+
+// received reports whether the client received seq at all.
+func (cl *client) received(seq int64) bool {
+	_, ok := cl.recv.get(seq)
+	return ok
+}
+
+// receipts returns every receipt of seq by the client, in order.
+func (cl *client) receipts(seq int64) []delivery {
+	d, ok := cl.firstReceipt(seq)
+	if !ok {
+		return nil
+	}
+	return append([]delivery{d}, cl.dups[seq]...)
 }
 
 func appendOnce(cls []*client, cl *client) []*client {

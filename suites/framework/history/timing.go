@@ -14,7 +14,7 @@ func (x *index) measure(rep *Report) {
 			continue
 		}
 		m := ClientMeasures{Topic: cl.topic, Events: cl.events, Foreign: cl.foreign,
-			Distinct: len(cl.recv), MaxLagSeq: NoSeq}
+			Distinct: cl.recv.len(), MaxLagSeq: NoSeq}
 		for _, s := range cl.steps {
 			switch {
 			case s.kind == KindConnect && s.ok:
@@ -28,8 +28,8 @@ func (x *index) measure(rep *Report) {
 		for _, c := range cl.conns {
 			m.Resets += len(c.resets)
 		}
-		for _, ds := range cl.recv {
-			m.Duplicates += len(ds) - 1
+		for _, ds := range cl.dups {
+			m.Duplicates += len(ds)
 		}
 		acc, missing, excused := x.losses(cl)
 		m.Accountable, m.Missing, m.Excused = len(acc), len(missing), len(excused)
@@ -66,7 +66,7 @@ func (x *index) measure(rep *Report) {
 // observed reports whether any client of tp received seq.
 func (x *index) observed(tp *topic, seq int64) bool {
 	for _, cl := range tp.clients {
-		if len(cl.recv[seq]) > 0 {
+		if cl.received(seq) {
 			return true
 		}
 	}
@@ -240,8 +240,8 @@ func (x *index) lag(rep *Report) {
 				if !p.ok() || p.invoke <= s.start || p.invoke >= s.end {
 					continue
 				}
-				if ds := cl.recv[p.seq]; len(ds) > 0 {
-					l := ds[0].t - p.done
+				if d, ok := cl.firstReceipt(p.seq); ok {
+					l := d.t - p.done
 					if m.MaxLagSeq == NoSeq || l > m.MaxLag {
 						m.MaxLag, m.MaxLagSeq = l, p.seq
 					}
@@ -268,9 +268,10 @@ func (x *index) lag(rep *Report) {
 		var parts []string
 		t := time.Duration(0)
 		if len(late) > 0 {
+			wd, _ := cl.firstReceipt(worst.seq)
 			parts = append(parts, fmt.Sprintf("%d events arrived more than %s after their publish-ok; the worst, seq %d, took %s (ok t=%s, received t=%s)",
-				len(late), r.MaxLag, worst.seq, fmtT(worstLag), fmtT(worst.done), fmtT(cl.recv[worst.seq][0].t)))
-			t = cl.recv[worst.seq][0].t
+				len(late), r.MaxLag, worst.seq, fmtT(worstLag), fmtT(worst.done), fmtT(wd.t)))
+			t = wd.t
 		}
 		if len(never) > 0 {
 			parts = append(parts, fmt.Sprintf("%d never arrived: %s", len(never), seqList(never, true)))
