@@ -248,7 +248,7 @@ func (x *index) noLoss() {
 		}
 		for k, seq := range cl.order {
 			d := cl.first[k]
-			switch p := tp.bySeq[seq]; {
+			switch p := tp.publish(seq); {
 			case p == nil && len(tp.pubs) > 0:
 				x.violate(RuleNoLoss, cl.name, d.t, "%s received seq %d (t=%s) that was never published on topic %q",
 					cl.name, seq, fmtT(d.t), cl.topic)
@@ -361,8 +361,8 @@ func (x *index) resumable() {
 				x.note("%s: resume at t=%s not judged for gaps: topic %q has no consistent order", c.label(), fmtT(c.t), c.topic)
 				continue
 			}
-			nT, okT := g.node[sT]
-			nE := g.node[e.Seq]
+			nT, okT := g.node.get(sT)
+			nE := g.nodeOf(e.Seq)
 			if !okT {
 				continue
 			}

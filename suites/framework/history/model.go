@@ -95,7 +95,7 @@ type fault struct {
 type topic struct {
 	name    string
 	pubs    []*publish // in invoke order
-	bySeq   map[int64]*publish
+	bySeq   seqIndex   // seq -> index in pubs
 	clients []*client
 	idSeq   map[string]int64 // event id -> seq, first seen on any client
 	g       *graph
@@ -244,19 +244,21 @@ func (x *index) add(i int, op Op) {
 		x.bad(op, "fault %q stopped without a fault-start", op.Name)
 	case KindPublishInvoke:
 		tp := x.topic(op.Topic)
-		if tp.bySeq[op.Seq] != nil {
+		if tp.publish(op.Seq) != nil {
 			x.bad(op, "seq %d published twice on topic %q: seqs must be unique per topic", op.Seq, op.Topic)
 			return
 		}
 		p := &publish{topic: op.Topic, publisher: op.Publisher, seq: op.Seq, invoke: op.T}
-		tp.pubs, tp.bySeq[op.Seq] = append(tp.pubs, p), p
+		tp.bySeq.set(op.Seq, len(tp.pubs))
+		tp.pubs = append(tp.pubs, p)
 	case KindPublishOK, KindPublishFail, KindPublishUnknown:
 		tp := x.topic(op.Topic)
-		p := tp.bySeq[op.Seq]
+		p := tp.publish(op.Seq)
 		if p == nil {
 			x.bad(op, "%s of seq %d on topic %q without a publish-invoke", op.Kind, op.Seq, op.Topic)
 			p = &publish{topic: op.Topic, publisher: op.Publisher, seq: op.Seq, invoke: op.T}
-			tp.pubs, tp.bySeq[op.Seq] = append(tp.pubs, p), p
+			tp.bySeq.set(op.Seq, len(tp.pubs))
+			tp.pubs = append(tp.pubs, p)
 		}
 		if p.outcome != "" {
 			x.bad(op, "seq %d on topic %q has a second outcome (%s after %s)", op.Seq, op.Topic, op.Kind, p.outcome)
@@ -286,7 +288,7 @@ func (x *index) client(name string) *client {
 func (x *index) topic(name string) *topic {
 	tp := x.topics[name]
 	if tp == nil {
-		tp = &topic{name: name, bySeq: map[int64]*publish{}, idSeq: map[string]int64{}}
+		tp = &topic{name: name, idSeq: map[string]int64{}}
 		x.topics[name] = tp
 		x.tnames = append(x.tnames, name)
 	}
@@ -346,7 +348,7 @@ func (x *index) excused(cl *client, s segment) map[int64]bool {
 			r := x.h.Ops[ri].T
 			var before []bool // nodes at or before the token's event
 			if seq, ok := x.tokenSeq(c); ok {
-				if n, ok := tp.g.node[seq]; ok {
+				if n, ok := tp.g.node.get(seq); ok {
 					before = tp.g.reach(n, false)
 				}
 			}
@@ -354,7 +356,7 @@ func (x *index) excused(cl *client, s segment) map[int64]bool {
 				if p.invoke >= r {
 					continue
 				}
-				if n, ok := tp.g.node[p.seq]; ok && before != nil && before[n] {
+				if n, ok := tp.g.node.get(p.seq); ok && before != nil && before[n] {
 					continue
 				}
 				out[p.seq] = true
@@ -383,6 +385,14 @@ func (x *index) tokenSeq(c *conn) (int64, bool) {
 		return seq, ok
 	}
 	return 0, false
+}
+
+// publish returns the publish of seq on the topic, nil if none was recorded.
+func (tp *topic) publish(seq int64) *publish {
+	if k, ok := tp.bySeq.get(seq); ok {
+		return tp.pubs[k]
+	}
+	return nil
 }
 
 // firstReceipt returns the client's first receipt of seq.

@@ -31,9 +31,9 @@ type observer struct {
 }
 
 type graph struct {
-	node   map[int64]int // seq -> node
-	seq    []int64       // node -> seq; NoSeq for a barrier
-	pub    []*publish    // node -> publish, nil for a barrier or an unpublished seq
+	node   seqIndex   // seq -> node
+	seq    []int64    // node -> seq; NoSeq for a barrier
+	pub    []*publish // node -> publish, nil for a barrier or an unpublished seq
 	out    [][]int
 	in     [][]int
 	src    map[[2]int]edgeSrc
@@ -44,22 +44,30 @@ type graph struct {
 }
 
 func buildGraph(x *index, tp *topic) *graph {
-	g := &graph{node: map[int64]int{}, src: map[[2]int]edgeSrc{}}
+	g := &graph{src: map[[2]int]edgeSrc{}}
+	var seen []int32 // node -> the generation (connection) that last received its seq
+	var gen int32
 	for _, cl := range tp.clients {
 		for _, c := range cl.conns {
 			if c.topic != tp.name {
 				continue
 			}
 			o := observer{c: c}
-			seen := map[int64]bool{}
+			gen++ // seen[n] == gen: this connection already received node n's seq
 			for _, i := range c.evs {
 				op := x.h.Ops[i]
-				if op.Seq < 0 || seen[op.Seq] {
+				if op.Seq < 0 {
 					continue
 				}
-				seen[op.Seq] = true
+				n := g.add(op.Seq, tp)
+				for len(seen) <= n {
+					seen = append(seen, 0)
+				}
+				if seen[n] == gen {
+					continue
+				}
+				seen[n] = gen
 				o.seqs, o.ts = append(o.seqs, op.Seq), append(o.ts, op.T)
-				g.add(op.Seq, tp)
 			}
 			g.obs = append(g.obs, o)
 		}
@@ -71,7 +79,7 @@ func buildGraph(x *index, tp *topic) *graph {
 	}
 	for _, o := range g.obs {
 		for k := 1; k < len(o.seqs); k++ {
-			g.edge(g.node[o.seqs[k-1]], g.node[o.seqs[k]], edgeSrc{c: o.c, ta: o.ts[k-1], tb: o.ts[k]})
+			g.edge(g.nodeOf(o.seqs[k-1]), g.nodeOf(o.seqs[k]), edgeSrc{c: o.c, ta: o.ts[k-1], tb: o.ts[k]})
 		}
 	}
 	g.realTime()
@@ -80,11 +88,18 @@ func buildGraph(x *index, tp *topic) *graph {
 }
 
 func (g *graph) add(seq int64, tp *topic) int {
-	if n, ok := g.node[seq]; ok {
+	if n, ok := g.node.get(seq); ok {
 		return n
 	}
-	n := g.newNode(seq, tp.bySeq[seq])
-	g.node[seq] = n
+	n := g.newNode(seq, tp.publish(seq))
+	g.node.set(seq, n)
+	return n
+}
+
+// nodeOf is seq's node, 0 when seq has none (as a map's zero value; callers ask only for seqs
+// they added).
+func (g *graph) nodeOf(seq int64) int {
+	n, _ := g.node.get(seq)
 	return n
 }
 
@@ -273,17 +288,17 @@ func (g *graph) inconsistency() (client string, t time.Duration, msg string) {
 		minAt[len(o.seqs)] = -1
 		for k := len(o.seqs) - 1; k >= 0; k-- {
 			minAt[k] = minAt[k+1]
-			if p := g.pub[g.node[o.seqs[k]]]; p != nil && p.ok() &&
-				(minAt[k] < 0 || p.done < g.pub[g.node[o.seqs[minAt[k]]]].done) {
+			if p := g.pub[g.nodeOf(o.seqs[k])]; p != nil && p.ok() &&
+				(minAt[k] < 0 || p.done < g.pub[g.nodeOf(o.seqs[minAt[k]])].done) {
 				minAt[k] = k
 			}
 		}
 		for k, s := range o.seqs {
-			p, j := g.pub[g.node[s]], minAt[k+1]
+			p, j := g.pub[g.nodeOf(s)], minAt[k+1]
 			if p == nil || j < 0 {
 				continue
 			}
-			if q := g.pub[g.node[o.seqs[j]]]; q.done < p.invoke {
+			if q := g.pub[g.nodeOf(o.seqs[j])]; q.done < p.invoke {
 				return o.c.cl.name, o.ts[j], fmt.Sprintf(
 					"%s saw seq %d (t=%s) before seq %d (t=%s), but seq %d was published (ok at t=%s) before seq %d was invoked (t=%s)",
 					o.c.cl.name, s, fmtT(o.ts[k]), q.seq, fmtT(o.ts[j]), q.seq, fmtT(q.done), s, fmtT(p.invoke))
