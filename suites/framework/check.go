@@ -118,6 +118,8 @@ type T struct {
 	cause    *Cause
 	client   *http.Client
 	resume   ResumeState
+	attempt  int  // earlier judgings of this check in this run (Check.Timed)
+	timing   bool // the violation reported breaks time bounds only (TimingOnly)
 }
 
 // ResumeState holds the connect-reply fields (target.connect.fields) the check's streams
@@ -154,6 +156,9 @@ func (t *T) TopicN(n int) string {
 	}
 	if n > 0 {
 		s += fmt.Sprintf("-%d", n)
+	}
+	if t.attempt > 0 { // a second judging must not read the first one's events
+		s += fmt.Sprintf("-again%d", t.attempt)
 	}
 	return s
 }
@@ -202,6 +207,11 @@ func (t *T) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
 // Remedy records what to change so the check would pass; it is shown with a failure and in
 // the matrix.
 func (t *T) Remedy(format string, args ...any) { t.remedy = fmt.Sprintf(format, args...) }
+
+// TimingOnly says that the violation the check is about to report breaks nothing but time
+// bounds (a lag, a publish answered late): a Check.Timed check is then judged once more.
+// Call it before Violation.
+func (t *T) TimingOnly() { t.timing = true }
 
 // SetHistory records the path of a saved history file for the report and the failure message.
 func (t *T) SetHistory(path string) { t.history = path }
@@ -261,6 +271,7 @@ type execution struct {
 	outcome any // nil: completed; violation, notSupported, harnessFault, or a crash
 	remedy  string
 	cause   *Cause
+	timing  bool // the violation breaks time bounds only (T.TimingOnly)
 }
 
 func baseResult(c Check) Result {
@@ -269,7 +280,7 @@ func baseResult(c Check) Result {
 }
 
 // evaluate judges c against run, its context bounded by the check's timeout.
-func evaluate(ctx context.Context, run *Run, c Check) *execution {
+func evaluate(ctx context.Context, run *Run, c Check, attempt int) *execution {
 	ex := &execution{res: baseResult(c)}
 	if c.Enabled != nil && !c.Enabled(run) {
 		ex.disabled = true
@@ -291,14 +302,14 @@ func evaluate(ctx context.Context, run *Run, c Check) *execution {
 			return ex
 		}
 	}
-	t := &T{Check: c, Run: run, ctx: ctx}
+	t := &T{Check: c, Run: run, ctx: ctx, attempt: attempt}
 	t.g = gomega.NewGomega(func(message string, _ ...int) { panic(violation{msg: message}) })
 	start := time.Now()
 	ex.outcome = t.execute()
 	ex.res.DurationMS = time.Since(start).Milliseconds()
 	ex.res.Measurements = t.measured
 	ex.res.History = t.history
-	ex.remedy, ex.cause = t.remedy, t.cause
+	ex.remedy, ex.cause, ex.timing = t.remedy, t.cause, t.timing
 	ex.interrupted = interruptedBy(ctx)
 	ex.expired = ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded)
 	return ex

@@ -50,7 +50,15 @@ type Check struct {
 	// no other check is judged while it runs (see Run.Schedule). Checks that restart the
 	// target are always judged alone.
 	Serial bool
-	Run    func(t *T)
+	// Timed: the verdict rests on a tight time bound (a lag, a publish answered within 2 s)
+	// that a loaded machine — the run's other checks, other processes — can break on a
+	// correct target, while the target the check is after breaks it every time. A violation
+	// of time bounds only (T.TimingOnly) is therefore judged once more, alone, on topics of
+	// its own, and the second verdict stands; the result records the first failure
+	// (measurement first_attempt) and keeps its history beside (<history>.first). Any other
+	// outcome — a pass, a lost or reordered event, a harness error, a hang — stands at once.
+	Timed bool
+	Run   func(t *T)
 
 	// Cell names one cell of a matrix the same check runs in several times (the proxy suite:
 	// "nginx:naive"); "" for an ordinary check. ID and Cell together identify a spec.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -163,31 +165,81 @@ func (s *scheduler) claimNext() *job {
 }
 
 // judge evaluates the check of j (alone when it is serial), bounded by its timeout plus
-// Grace, and publishes the execution.
+// Grace, and publishes the execution. A Timed check that fails is judged once more, alone,
+// and the second verdict stands (see Check.Timed).
 func (s *scheduler) judge(j *job) {
-	s.gate.enter(j.c.serial())
-	defer s.gate.leave(j.c.serial())
 	defer close(j.done)
+	j.ex = s.attempt(j.c, j.c.serial(), 0)
+	if !j.c.Timed || !j.ex.violated() || !j.ex.timing || s.ctx.Err() != nil {
+		return
+	}
+	first := j.ex
+	kept := keepFirstHistory(first.res.History)
+	j.ex = s.attempt(j.c, true, 1)
+	j.ex.res.Measurements = append(j.ex.res.Measurements, Measurement{Name: "first_attempt", Value: first.firstAttempt(j.c, kept)})
+}
+
+// attempt is one judging of c: n counts the earlier ones (a retry gets topics of its own).
+func (s *scheduler) attempt(c Check, alone bool, n int) *execution {
+	s.gate.enter(alone)
+	defer s.gate.leave(alone)
 	if err := s.ctx.Err(); err != nil {
 		why := interruptedBy(s.ctx)
 		if why == "" {
 			why = fmt.Sprint(context.Cause(s.ctx))
 		}
-		j.ex = &execution{res: baseResult(j.c), interrupted: why}
-		return
+		return &execution{res: baseResult(c), interrupted: why}
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, j.c.Timeout)
+	ctx, cancel := context.WithTimeout(s.ctx, c.Timeout)
 	defer cancel()
 	out := make(chan *execution, 1)
 	start := time.Now()
-	go func() { out <- evaluate(ctx, s.run, j.c) }()
+	go func() { out <- evaluate(ctx, s.run, c, n) }()
 	select {
-	case j.ex = <-out:
-	case <-time.After(j.c.Timeout + Grace):
+	case ex := <-out:
+		return ex
+	case <-time.After(c.Timeout + Grace):
 		// The check ignores its context: give it a verdict from its timeout and let it go.
-		j.ex = &execution{res: baseResult(j.c), hung: true, interrupted: interruptedBy(ctx)}
-		j.ex.res.DurationMS = time.Since(start).Milliseconds()
+		ex := &execution{res: baseResult(c), hung: true, interrupted: interruptedBy(ctx)}
+		ex.res.DurationMS = time.Since(start).Milliseconds()
+		return ex
 	}
+}
+
+// violated reports whether the check ran to its end and found a violation (not an interrupt,
+// a hang, a harness fault or an early verdict).
+func (ex *execution) violated() bool {
+	_, ok := ex.outcome.(violation)
+	return ok && !ex.early && !ex.disabled && !ex.hung && ex.interrupted == ""
+}
+
+// firstAttempt describes a failed first judging of a Timed check for the second one's result.
+func (ex *execution) firstAttempt(c Check, history string) string {
+	v := ex.outcome.(violation)
+	how := "judged beside the run's other checks"
+	if c.serial() {
+		how = "judged alone"
+	}
+	s := fmt.Sprintf("failed when %s (observed: %s)", how, strings.TrimSpace(v.observed))
+	if v.observed == "" {
+		s = fmt.Sprintf("failed when %s (%s)", how, strings.TrimSpace(v.msg))
+	}
+	if history != "" {
+		s += "; its history: " + history
+	}
+	return s + "; this verdict is the second judging's, alone"
+}
+
+// keepFirstHistory moves a first attempt's saved history aside (<name>.first), where the
+// second attempt's does not overwrite it, and returns its new path ("" when there was none).
+func keepFirstHistory(path string) string {
+	if path == "" {
+		return ""
+	}
+	if err := os.Rename(path, path+".first"); err != nil {
+		return ""
+	}
+	return path + ".first"
 }
 
 // result is the execution of c for its spec: judged by a goroutine, or here when none has

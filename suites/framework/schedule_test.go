@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,5 +86,59 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10 s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// A Timed check that fails is judged once more, alone, on topics of its own; the second
+// verdict stands and records the first. A check that is not Timed is judged once.
+func TestTimedCheckIsJudgedAgainAlone(t *testing.T) {
+	r := &Run{ID: "0123456789abcdef"}
+	s := newScheduler(r)
+	defer s.close()
+	var calls atomic.Int32
+	var topics []string
+	var mu sync.Mutex
+	check := func(timed bool, failures int32) Check {
+		calls.Store(0)
+		return Check{ID: "TEST-TIMED-001", Level: MUST, Timeout: 5 * time.Second, Timed: timed, Run: func(ft *T) {
+			mu.Lock()
+			topics = append(topics, ft.Topic())
+			mu.Unlock()
+			if calls.Add(1) <= failures {
+				ft.TimingOnly()
+				ft.Violation("lag under 2s", "lag 2.4s")
+			}
+		}}
+	}
+	judge := func(c Check) *execution {
+		j := &job{c: c, done: make(chan struct{})}
+		s.judge(j)
+		return j.ex
+	}
+
+	ex := judge(check(true, 1))
+	if ex.outcome != nil || calls.Load() != 2 {
+		t.Fatalf("a Timed check failing once: outcome %v after %d judgings, want a pass after 2", ex.outcome, calls.Load())
+	}
+	if len(topics) != 2 || topics[0] == topics[1] {
+		t.Errorf("topics %v: the second judging needs a topic of its own", topics)
+	}
+	if m := ex.res.Measurements; len(m) != 1 || m[0].Name != "first_attempt" || !strings.Contains(m[0].Value, "lag 2.4s") {
+		t.Errorf("measurements %v: want first_attempt naming the first observation", m)
+	}
+
+	if ex := judge(check(true, 2)); !ex.violated() || calls.Load() != 2 {
+		t.Errorf("a Timed check failing every time: violated %v after %d judgings, want a violation after 2", ex.violated(), calls.Load())
+	}
+	if ex := judge(check(false, 1)); !ex.violated() || calls.Load() != 1 {
+		t.Errorf("an ordinary check: violated %v after %d judgings, want the first violation to stand", ex.violated(), calls.Load())
+	}
+	lost := check(true, 1)
+	lost.Run = func(ft *T) { calls.Add(1); ft.Violation("every event", "seq 7 lost") }
+	if ex := judge(lost); !ex.violated() || calls.Load() != 1 {
+		t.Errorf("a Timed check losing an event: violated %v after %d judgings, want the first violation to stand", ex.violated(), calls.Load())
+	}
+	if ex := judge(check(true, 0)); ex.outcome != nil || calls.Load() != 1 {
+		t.Errorf("a passing Timed check: outcome %v after %d judgings, want one pass", ex.outcome, calls.Load())
 	}
 }

@@ -511,6 +511,9 @@ func (e *Env) Judge() history.Report {
 		names = append(names, r)
 	}
 	sort.Strings(names)
+	if onlyTiming(names) {
+		t.TimingOnly()
+	}
 	if e.Diagnosis != "" {
 		t.Diagnose(e.Diagnosis, "%s", e.DiagnosisText)
 	} else if key, text := rep.Diagnosis(); key != "" {
@@ -529,6 +532,16 @@ func (e *Env) Judge() history.Report {
 	}
 	t.Violationf("%s", b.String())
 	return rep
+}
+
+// onlyTiming reports whether every broken rule is a time bound (for Check.Timed).
+func onlyTiming(rules []string) bool {
+	for _, r := range rules {
+		if r != history.RuleMaxLag && r != history.RulePublishWithin {
+			return false
+		}
+	}
+	return len(rules) > 0
 }
 
 // Diagnoses of the liveness rules (package history names those of its own rules).
