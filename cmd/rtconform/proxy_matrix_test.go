@@ -98,7 +98,23 @@ func TestProxyMatrix(t *testing.T) {
 					}
 				}
 			}
+			// HAProxy offers WebSocket over HTTP/2 (RFC 8441) and carries it; the others do not
+			// offer it, and PX-WS-008 reports the HTTP/1.1 fallback.
+			offer := "not offered"
+			if name == "haproxy" {
+				offer = "offered (SETTINGS_ENABLE_CONNECT_PROTOCOL = 1)"
+			}
 			for _, c := range r.report.Checks {
+				if c.ID == "PX-WS-008" && !slices.ContainsFunc(c.Measurements, func(m fw.Measurement) bool {
+					return m.Name == "websocket over h2" && strings.HasPrefix(m.Value, offer)
+				}) {
+					t.Errorf("%s: want the measurement \"websocket over h2: %s…\": %+v", c.Key(), offer, c.Measurements)
+				}
+				if c.ID == "PX-H2-002" && !slices.ContainsFunc(c.Measurements, func(m fw.Measurement) bool {
+					return m.Name == "streams per origin" && strings.Contains(m.Value, "SETTINGS_MAX_CONCURRENT_STREAMS")
+				}) {
+					t.Errorf("%s: want the measurement \"streams per origin\" naming SETTINGS_MAX_CONCURRENT_STREAMS: %+v", c.Key(), c.Measurements)
+				}
 				if !slices.ContainsFunc(c.Measurements, func(m fw.Measurement) bool {
 					return m.Name == "client protocol" && strings.HasPrefix(m.Value, "HTTP/2.0 over TLS")
 				}) {

@@ -75,6 +75,10 @@ type Options struct {
 	// ALPN beside HTTP/1.1, and Instance.URL an https URL. Only the proxies and edges of
 	// TLSNames() have a TLS listener; Start refuses the others.
 	TLS *TLS
+	// Template, when set, is the config template rendered (with the same data: .Listen,
+	// .Upstream, .TLS, …) in place of the variant's, which then only names the instance: a
+	// user's own config, or the tests' deliberately broken ones.
+	Template string
 }
 
 // Instance is a running proxy.
@@ -304,6 +308,9 @@ func Start(ctx context.Context, name, variant string, o Options) (*Instance, err
 	}
 	s := specs[name]
 	tmpl, ok := s.templates[variant]
+	if o.Template != "" {
+		tmpl = o.Template
+	}
 	if !ok {
 		return nil, fmt.Errorf("unknown variant %q (known: %s)", variant, strings.Join(Variants(), ", "))
 	}

@@ -102,14 +102,20 @@ type check struct {
 // detects maps a check ID to the problems it detects (see check.problems).
 var detects = map[string][]string{}
 
+// h2Only holds the IDs of the checks registered in the h2 cells only (check.h2only).
+var h2Only = map[string]bool{}
+
 // register declares c for every cell; use it as `var _ = register(check{…})`.
 func register(c check) bool {
 	if c.timeout == 0 {
 		c.timeout = 90 * time.Second
 	}
 	detects[c.id] = c.problems
+	if c.h2only {
+		h2Only[c.id] = true
+	}
 	for _, cell := range Cells() {
-		if (IsH2(cell) && !slices.Contains(H2Checks, c.id)) || (c.h2only && !IsH2(cell)) {
+		if (IsH2(cell) && !slices.Contains(H2Checks, c.id)) || (c.h2only && !IsH2(cell) && cell != Deployment) {
 			continue
 		}
 		labels := cellLabels(cell)
@@ -118,7 +124,7 @@ func register(c check) bool {
 			Requirement: c.requirement, Quote: c.quote, Spec: c.spec, Timeout: c.timeout,
 			Serial: c.serial, Cell: cell, Labels: labels, Enabled: enabled(cell),
 			Run: func(t *fw.T) {
-				e := newEnv(t, cell, c.problems)
+				e := newEnv(t, cell, c.problems, c.h2only)
 				c.run(e)
 				e.alive()
 			},
@@ -174,7 +180,9 @@ type env struct {
 	trace *httptrace.ClientTrace
 }
 
-func newEnv(t *fw.T, cell string, problems []string) *env {
+// newEnv prepares a check in cell; h2 says the check speaks HTTP/2 (check.h2only), which in
+// the deployment cell needs a public URL that negotiates h2.
+func newEnv(t *fw.T, cell string, problems []string, h2 bool) *env {
 	e := &env{t: t, cell: cell, problems: problems}
 	e.proxy, e.config = splitCell(cell)
 	if e.proxy == "" {
@@ -182,6 +190,9 @@ func newEnv(t *fw.T, cell string, problems []string) *env {
 		// the origin behind it is deploy.origin or proxies.direct.
 		e.base = t.Run.PublicURL()
 		e.direct = t.Run.OriginURL()
+		if e.h2 = h2; h2 {
+			e.negotiated()
+		}
 		return e
 	}
 	e.h2 = IsH2(cell)
@@ -354,6 +365,8 @@ var causeTexts = map[string]string{
 	proxyrun.ProblemStreamLifetime:   "%[1]s bounds the total time of %[2]s responses, heartbeats or not.",
 	problemResumeHeader:              "The resume token (Last-Event-ID, the resume query or body) does not reach the origin through %[1]s.",
 	problemH2Streams:                 "Concurrent %[2]s streams through %[1]s do not share one HTTP/2 connection.",
+	problemH2WebSocket:               "%[1]s offers WebSocket over HTTP/2 but does not carry it.",
+	problemH2Headers:                 "%[1]s sends connection-specific header fields over HTTP/2.",
 }
 
 // idleTexts say what an idle cut does on each transport.
@@ -390,8 +403,13 @@ func (e *env) causeText(problem string, tr fw.Transport) string {
 // proxy's own remedy where proxyrun has one (an edge whose defaults drop query strings and
 // viewer headers: cloudfront-like names AllViewer), else the generic one.
 func (e *env) remedy(problem string) string {
-	if problem == problemH2Streams {
+	switch problem {
+	case problemH2Streams:
 		return h2StreamsRemedy
+	case problemH2WebSocket:
+		return h2WebSocketRemedy
+	case problemH2Headers:
+		return h2HeadersRemedy
 	}
 	if problem == problemResumeHeader {
 		if r, ok := e.proxyRemedy(proxyrun.ProblemResumeHeaderEdge); ok {

@@ -149,6 +149,20 @@
 //	PX-HS-008   MUST    more added per event than deploy.latency          write-delay, buffering
 //	PX-H2-001   MUST    (h2 cells only) 8 concurrent event streams not on h2-multiplexing,
 //	                    one HTTP/2 connection, or an event later than 1 s buffering
+//	PX-H2-002   INFO    the protocol a browser gets, and how many streams  —
+//	                    it can hold to the origin (6 over HTTP/1.1,
+//	                    SETTINGS_MAX_CONCURRENT_STREAMS over h2)
+//	PX-H2-003   MUST    (h2 cells only) a connection-specific header field h2-connection-headers
+//	                    (Connection, Keep-Alive, Proxy-Connection,
+//	                    Transfer-Encoding, Upgrade) in an h2 response
+//	PX-WS-008   MUST    (h2 cells only) WebSocket over HTTP/2 offered      h2-websocket,
+//	                    (SETTINGS_ENABLE_CONNECT_PROTOCOL) but refused, or buffering
+//	                    an event later than 1 s on it; not offered: the
+//	                    HTTP/1.1 fallback is reported
+//
+// The deployment cell runs the h2-only checks too: over h2 when the public URL negotiates it
+// (https, ALPN h2; the system's roots, SSL_CERT_FILE for a private CA), NOT_SUPPORTED otherwise
+// (HTTP/1.1 at the edge is legitimate; PX-H2-002 says what it costs a browser).
 //
 // PX-SSE-005/007, PX-HS-004/006 and PX-LP-002 tell a lost resume token or cursor
 // (resume-header) from a buffering or timing-out path: a resumed stream that got no byte is

@@ -56,7 +56,7 @@ func TestCellsAndRemedies(t *testing.T) {
 		}
 		for _, cell := range cells {
 			c, ok := fw.Lookup(id + "@" + cell)
-			if (IsH2(cell) && !slices.Contains(H2Checks, id)) || (id == "PX-H2-001" && !IsH2(cell)) {
+			if (IsH2(cell) && !slices.Contains(H2Checks, id)) || (h2Only[id] && !IsH2(cell) && cell != Deployment) {
 				if ok {
 					t.Errorf("%s is registered for the h2 cell %s", id, cell)
 				}

@@ -294,23 +294,29 @@ var _ = register(check{
 	spec:        "operational: varnish-cache vcl-example-websockets.rst; nginx.org websocket.html (shared/notes/proxy-facts.md)",
 	problems:    []string{proxyrun.ProblemWebSocketUpgrade, proxyrun.ProblemBuffering},
 	run: func(e *env) {
-		t := e.t
 		c, _, _ := e.dialWS(e.base, "", "")
-		w := e.readWS(c)
-		time.Sleep(300 * time.Millisecond) // let the subscription reach the origin
-		pubs := publishSpaced(t, []int{1, 2, 3}, 200*time.Millisecond, 0)
-		w.waitSeqs(seqsOf(pubs), pubs[len(pubs)-1].at.Add(e.window()))
-		d := w.delivery(pubs)
-		t.Measure("latency via proxy", "%s", d)
-		if d.held() {
-			obs := d.String()
-			if end := w.ended(); end != "" {
-				obs += "; the connection " + end
-			}
-			e.fail(fmt.Sprintf("events 1-3 each within %s", ms(late)), obs, proxyrun.ProblemBuffering)
-		}
+		e.wsOnTime(c, "connection", "", proxyrun.ProblemBuffering)
 	},
 })
+
+// wsOnTime publishes events 1-3 and requires each on c within 1 s (what names c in the
+// observation, on in the expectation; problem is the failure's).
+func (e *env) wsOnTime(c *wsclient.Conn, what, on, problem string) {
+	t := e.t
+	w := e.readWS(c)
+	time.Sleep(300 * time.Millisecond) // let the subscription reach the origin
+	pubs := publishSpaced(t, []int{1, 2, 3}, 200*time.Millisecond, 0)
+	w.waitSeqs(seqsOf(pubs), pubs[len(pubs)-1].at.Add(e.window()))
+	d := w.delivery(pubs)
+	t.Measure("latency via proxy", "%s", d)
+	if d.held() {
+		obs := d.String()
+		if end := w.ended(); end != "" {
+			obs += "; the " + what + " " + end
+		}
+		e.fail(fmt.Sprintf("events 1-3 each within %s%s", ms(late), on), obs, problem)
+	}
+}
 
 // Frames flow client → server too: an echo round trip through the tunnel (RFC 6455 §5;
 // nginx's proxy_send_timeout, HAProxy's timeout tunnel apply to that direction).
