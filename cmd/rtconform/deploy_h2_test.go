@@ -75,6 +75,18 @@ func TestDeployH2(t *testing.T) {
 		if r.report == nil {
 			t.Fatalf("%s: no report (exit %d)\n%s\n%s", what, r.code, r.stdout, r.stderr)
 		}
+		// The deployment's protocol column: what its URL negotiates (known once PX-H2-002 ran).
+		if _, ok := wants["PX-H2-002"]; ok {
+			proto := "h2"
+			if strings.HasPrefix(what, "plain") {
+				proto = "http/1.1"
+			}
+			for _, m := range r.report.Matrix {
+				if m.Protocol != proto {
+					t.Errorf("%s: matrix row %s@%s: protocol %q, want %s", what, m.ID, m.Cell, m.Protocol, proto)
+				}
+			}
+		}
 		if r.code != code {
 			t.Errorf("%s: exit %d, want %d\n%s", what, r.code, code, r.stdout)
 		}

@@ -98,6 +98,15 @@ func TestProxyMatrix(t *testing.T) {
 					}
 				}
 			}
+			// The protocol column: "h2" in the JSON rows and beside the cell in the console.
+			for _, m := range r.report.Matrix {
+				if m.Protocol != "h2" {
+					t.Errorf("matrix row %s@%s: protocol %q, want h2", m.ID, m.Cell, m.Protocol)
+				}
+			}
+			if want := fmt.Sprintf("  %-22s %-8s PX-", naive, "h2"); !strings.Contains(r.stdout, want) {
+				t.Errorf("the console matrix has no line starting %q:\n%s", want, r.stdout)
+			}
 			// HAProxy offers WebSocket over HTTP/2 (RFC 8441) and carries it; the others do not
 			// offer it, and PX-WS-008 reports the HTTP/1.1 fallback.
 			offer := "not offered"

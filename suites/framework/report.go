@@ -53,9 +53,26 @@ func RegisterNotEmulated(cell string, what []string) {
 	notEmulated[cell] = append([]string(nil), what...)
 }
 
+var (
+	cellProtocolMu sync.Mutex
+	cellProtocol   = map[string]string{}
+)
+
+// RegisterCellProtocol records the protocol a matrix cell's clients speak ("http/1.1", "h2"):
+// the matrix's protocol column. A cell learns it at run time when it depends on the target
+// (the deployment cell: what its public URL negotiates); the last call wins.
+func RegisterCellProtocol(cell, protocol string) {
+	cellProtocolMu.Lock()
+	defer cellProtocolMu.Unlock()
+	cellProtocol[cell] = protocol
+}
+
 // MatrixRow is one cell × check of a compatibility matrix: "nginx:naive" × PX-SSE-002.
 type MatrixRow struct {
-	Cell      string    `json:"cell"`
+	Cell string `json:"cell"`
+	// Protocol is what the cell's clients speak to it ("http/1.1", "h2"; "" when not known):
+	// the matrix's protocol column.
+	Protocol  string    `json:"protocol,omitempty"`
 	Transport Transport `json:"transport"`
 	ID        string    `json:"id"`
 	Verdict   Verdict   `json:"verdict"`
@@ -263,6 +280,11 @@ func Collect(run *Run, rep ginkgo.Report) Conformance {
 		}
 	}
 	notEmulatedMu.Unlock()
+	cellProtocolMu.Lock()
+	for i := range doc.Matrix {
+		doc.Matrix[i].Protocol = cellProtocol[doc.Matrix[i].Cell]
+	}
+	cellProtocolMu.Unlock()
 	return doc
 }
 
@@ -399,9 +421,9 @@ func WriteMarkdown(w io.Writer, doc Conformance) {
 	}
 	writeMarkdownAreas(w, doc.Checks)
 	if len(doc.Matrix) > 0 {
-		fmt.Fprintf(w, "## Compatibility matrix\n\n| cell | transport | check | verdict | measured | remedy |\n|---|---|---|---|---|---|\n")
+		fmt.Fprintf(w, "## Compatibility matrix\n\n| cell | protocol | transport | check | verdict | measured | remedy |\n|---|---|---|---|---|---|---|\n")
 		for _, m := range doc.Matrix {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", mdCell(m.Cell), m.Transport, mdCell(m.ID), m.Verdict,
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", mdCell(m.Cell), mdCell(m.Protocol), m.Transport, mdCell(m.ID), m.Verdict,
 				mdCell(m.Measured), mdCell(m.Remedy))
 		}
 		fmt.Fprintln(w)
@@ -556,7 +578,7 @@ func printMatrix(w io.Writer, rows []MatrixRow, notEmulated map[string][]string)
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "compatibility matrix (cell: check=verdict …):")
+	fmt.Fprintln(w, "compatibility matrix (cell, protocol: check=verdict …):")
 	for i := 0; i < len(rows); {
 		j := i
 		var cells []string
@@ -567,12 +589,12 @@ func printMatrix(w io.Writer, rows []MatrixRow, notEmulated map[string][]string)
 				fixes = append(fixes, rows[j].ID+": "+rows[j].Remedy)
 			}
 		}
-		fmt.Fprintf(w, "  %-22s %s\n", rows[i].Cell, strings.Join(cells, " "))
+		fmt.Fprintf(w, "  %-22s %-8s %s\n", rows[i].Cell, rows[i].Protocol, strings.Join(cells, " "))
 		for _, f := range fixes {
-			fmt.Fprintf(w, "  %-22s   fix %s\n", "", clip(f, 300))
+			fmt.Fprintf(w, "  %-22s %-8s   fix %s\n", "", "", clip(f, 300))
 		}
 		if what := notEmulated[rows[i].Cell]; len(what) > 0 {
-			fmt.Fprintf(w, "  %-22s   NOT_EMULATED: %s\n", "", clip(strings.Join(what, "; "), 300))
+			fmt.Fprintf(w, "  %-22s %-8s   NOT_EMULATED: %s\n", "", "", clip(strings.Join(what, "; "), 300))
 		}
 		i = j
 	}

@@ -36,12 +36,19 @@ func Cells() []string {
 
 // Every edge cell carries what its stock proxy does not emulate of the edge's documented
 // behaviour (proxyrun.Edge.NotEmulated): the reports print it under the cell's row as
-// NOT_EMULATED, so a PASS is not read as a verdict on those behaviours.
+// NOT_EMULATED, so a PASS is not read as a verdict on those behaviours. Every local cell
+// registers its protocol, the matrix's protocol column.
 var _ = func() bool {
 	for _, cell := range Cells() {
 		name, _ := splitCell(cell)
 		if e, ok := proxyrun.EdgeOf(name); ok {
 			fw.RegisterNotEmulated(cell, e.NotEmulated)
+		}
+		switch {
+		case IsH2(cell):
+			fw.RegisterCellProtocol(cell, "h2")
+		case cell != Deployment: // the deployment's is what its URL negotiates (PX-H2-002)
+			fw.RegisterCellProtocol(cell, "http/1.1")
 		}
 	}
 	return true

@@ -355,6 +355,13 @@ var _ = register(check{
 		if err != nil {
 			t.Harness("probing the protocol of %s: %v", e.base, err)
 		}
+		if e.inst == nil { // the deployment's protocol column
+			p := "http/1.1"
+			if strings.HasPrefix(s, "HTTP/2") {
+				p = "h2"
+			}
+			fw.RegisterCellProtocol(e.cell, p)
+		}
 		t.Measure("streams per origin", "%s", s)
 	},
 })

@@ -168,8 +168,9 @@ type grid struct {
 }
 
 type gridRow struct {
-	Cell  string
-	Cells []fw.MatrixRow // aligned with IDs; zero Verdict: not run
+	Cell     string
+	Protocol string         // what the cell's clients speak ("http/1.1", "h2")
+	Cells    []fw.MatrixRow // aligned with IDs; zero Verdict: not run
 }
 
 func matrix(doc fw.Conformance) *grid {
@@ -198,6 +199,9 @@ func matrix(doc fw.Conformance) *grid {
 		row := gridRow{Cell: c}
 		for _, id := range g.IDs {
 			row.Cells = append(row.Cells, cells[c][id])
+			if p := cells[c][id].Protocol; p != "" {
+				row.Protocol = p
+			}
 		}
 		g.Rows = append(g.Rows, row)
 	}
@@ -403,8 +407,8 @@ tr.bad td{background:#fff4f4} .req{max-width:40em} .obs{font-family:ui-monospace
 {{if .Doc.Summary.Causes}}<h2>Causes</h2><ul id="causes">{{range .Doc.Summary.Causes}}<li><b>{{.Key}}</b>: {{.Text}} <span class="note">({{len .Checks}} checks)</span></li>{{end}}</ul>{{end}}
 <div class="filters" id="filters">Show: {{range .Verdicts}}<label><input type="checkbox" data-v="{{.}}" checked> {{.}}</label>{{end}}</div>
 {{if .Matrix}}<h2>Compatibility matrix</h2>
-<table class="grid" id="matrix"><tr><th>cell</th>{{range .Matrix.IDs}}<th>{{.}}</th>{{end}}</tr>
-{{range .Matrix.Rows}}<tr><th>{{.Cell}}</th>{{range .Cells}}{{if .Verdict}}<td class="c-{{lower .Verdict}}" title="{{.ID}}@{{.Verdict}}: {{.Measured}}{{if .Remedy}} — fix: {{.Remedy}}{{end}}">{{.Verdict}}</td>{{else}}<td></td>{{end}}{{end}}</tr>
+<table class="grid" id="matrix"><tr><th>cell</th><th>protocol</th>{{range .Matrix.IDs}}<th>{{.}}</th>{{end}}</tr>
+{{range .Matrix.Rows}}<tr><th>{{.Cell}}</th><td>{{.Protocol}}</td>{{range .Cells}}{{if .Verdict}}<td class="c-{{lower .Verdict}}" title="{{.ID}}@{{.Verdict}}: {{.Measured}}{{if .Remedy}} — fix: {{.Remedy}}{{end}}">{{.Verdict}}</td>{{else}}<td></td>{{end}}{{end}}</tr>
 {{end}}</table>
 {{if .Doc.NotEmulated}}<ul class="note" id="not-emulated">{{range $cell, $what := .Doc.NotEmulated}}<li><b>{{$cell}}</b> NOT_EMULATED: {{join $what "; "}}</li>{{end}}</ul>{{end}}{{end}}
 <h2>Checks by area</h2>

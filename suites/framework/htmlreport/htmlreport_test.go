@@ -51,7 +51,7 @@ func sample(t *testing.T) (fw.Conformance, string) {
 			{ID: "PX-SSE-002", Cell: "nginx:recommended", Level: fw.MUST, Transport: fw.SSE, Area: "PX-SSE", Verdict: fw.PASS},
 		},
 		Matrix: []fw.MatrixRow{
-			{Cell: "nginx:naive", Transport: fw.SSE, ID: "PX-SSE-002", Verdict: fw.FAIL, Measured: "held 4.2 KiB", Remedy: "proxy_buffering off"},
+			{Cell: "nginx:naive", Protocol: "http/1.1", Transport: fw.SSE, ID: "PX-SSE-002", Verdict: fw.FAIL, Measured: "held 4.2 KiB", Remedy: "proxy_buffering off"},
 			{Cell: "nginx:recommended", Transport: fw.SSE, ID: "PX-SSE-002", Verdict: fw.PASS, Measured: "3 ms"},
 		},
 		NotEmulated: map[string][]string{"nginx:naive": {"request collapsing", "a 60 s cap"}},
@@ -73,6 +73,7 @@ func TestRender(t *testing.T) {
 		`id="verdict"`, "exit 1: conformance failures: 3 failed",
 		`id="matrix"`, `class="c-fail" title="PX-SSE-002@FAIL: held 4.2 KiB — fix: proxy_buffering off"`,
 		`<li><b>nginx:naive</b> NOT_EMULATED: request collapsing; a 60 s cap</li>`,
+		`<tr><th>cell</th><th>protocol</th>`, `<tr><th>nginx:naive</th><td>http/1.1</td>`,
 		`<svg class="timeline"`, `class="violation"`, `class="fault"`, `class="conn"`,
 		`<a href="https://www.rfc-editor.org/rfc/rfc9110">RFC 9110</a>`,
 		"resume &lt;exactly&gt;", "remedy: replay after the id", `<svg class="dist"`, "p50 4ms · p99 1.5s · max 1.5s", "cause: resume-inclusive", "latency: 3 ms",
