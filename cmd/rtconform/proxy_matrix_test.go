@@ -104,7 +104,7 @@ func TestProxyMatrix(t *testing.T) {
 					t.Errorf("matrix row %s@%s: protocol %q, want h2", m.ID, m.Cell, m.Protocol)
 				}
 			}
-			if want := fmt.Sprintf("  %-22s %-8s PX-", naive, "h2"); !strings.Contains(r.stdout, want) {
+			if want := fmt.Sprintf("  %-30s %-8s PX-", naive, "h2"); !strings.Contains(r.stdout, want) {
 				t.Errorf("the console matrix has no line starting %q:\n%s", want, r.stdout)
 			}
 			// HAProxy offers WebSocket over HTTP/2 (RFC 8441) and carries it; the others do not
@@ -611,14 +611,15 @@ func TestProxyEdgeLabels(t *testing.T) {
 		{"proxy && h2", h2},
 		{"proxy && cdn && !h2", []string{"cloudflare-like:naive", "cloudflare-like:recommended", "fastly-like:naive", "fastly-like:recommended",
 			"cloudfront-like:naive", "cloudfront-like:recommended"}},
-		{"proxy && lb", []string{"alb-like:naive", "alb-like:recommended"}},
+		{"proxy && lb", []string{"alb-like:naive", "alb-like:recommended", "alb-like:naive:h2", "alb-like:recommended:h2"}},
+		{"proxy && lb && !h2", []string{"alb-like:naive", "alb-like:recommended"}},
 		{"proxy && router", []string{"heroku-like:naive", "heroku-like:recommended"}},
 	} {
 		if got, want := cells(c.filter), slices.Sorted(slices.Values(c.want)); !slices.Equal(got, want) {
 			t.Errorf("%q: cells %v, want %v", c.filter, got, want)
 		}
 	}
-	if len(h2) != 8 {
-		t.Errorf("h2 cells %v, want nginx, haproxy, caddy and cloudflare-like, naive and recommended", h2)
+	if len(h2) != 12 {
+		t.Errorf("h2 cells %v, want nginx, haproxy, caddy, cloudflare-like, cloudfront-like and alb-like, naive and recommended", h2)
 	}
 }

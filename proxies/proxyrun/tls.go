@@ -117,11 +117,12 @@ func (t *TLS) ClientConfig() *tls.Config {
 }
 
 // tlsNames are the proxies and edges whose templates have a TLS listener.
-var tlsNames = []string{"nginx", "haproxy", "caddy", "cloudflare-like"}
+var tlsNames = []string{"nginx", "haproxy", "caddy", "cloudflare-like", "cloudfront-like", "alb-like"}
 
 // TLSNames returns the proxies and edges that can listen with TLS and HTTP/2
 // (Options.TLS): nginx (`listen … ssl http2`), HAProxy (`bind … ssl crt … alpn h2,http/1.1`),
-// Caddy (an https:// site with `tls cert key`) and the nginx-based cloudflare-like edge so far.
+// Caddy (an https:// site with `tls cert key`), the nginx-based cloudflare-like and
+// cloudfront-like edges and the HAProxy-based alb-like one.
 func TLSNames() []string { return append([]string(nil), tlsNames...) }
 
 // SupportsTLS reports whether Start accepts Options.TLS for the proxy or edge.

@@ -589,12 +589,12 @@ func printMatrix(w io.Writer, rows []MatrixRow, notEmulated map[string][]string)
 				fixes = append(fixes, rows[j].ID+": "+rows[j].Remedy)
 			}
 		}
-		fmt.Fprintf(w, "  %-22s %-8s %s\n", rows[i].Cell, rows[i].Protocol, strings.Join(cells, " "))
+		fmt.Fprintf(w, "  %-30s %-8s %s\n", rows[i].Cell, rows[i].Protocol, strings.Join(cells, " "))
 		for _, f := range fixes {
-			fmt.Fprintf(w, "  %-22s %-8s   fix %s\n", "", "", clip(f, 300))
+			fmt.Fprintf(w, "  %-30s %-8s   fix %s\n", "", "", clip(f, 300))
 		}
 		if what := notEmulated[rows[i].Cell]; len(what) > 0 {
-			fmt.Fprintf(w, "  %-22s %-8s   NOT_EMULATED: %s\n", "", "", clip(strings.Join(what, "; "), 300))
+			fmt.Fprintf(w, "  %-30s %-8s   NOT_EMULATED: %s\n", "", "", clip(strings.Join(what, "; "), 300))
 		}
 		i = j
 	}

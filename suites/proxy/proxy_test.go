@@ -266,7 +266,8 @@ func TestResumeRemedy(t *testing.T) {
 func TestH2Cells(t *testing.T) {
 	want := []string{"nginx:naive:h2", "nginx:recommended:h2", "haproxy:naive:h2", "haproxy:recommended:h2",
 		"caddy:naive:h2", "caddy:recommended:h2",
-		"cloudflare-like:naive:h2", "cloudflare-like:recommended:h2"}
+		"cloudflare-like:naive:h2", "cloudflare-like:recommended:h2", "cloudfront-like:naive:h2", "cloudfront-like:recommended:h2",
+		"alb-like:naive:h2", "alb-like:recommended:h2"}
 	if got := h2Cells(); !slices.Equal(got, want) {
 		t.Errorf("h2 cells %v, want %v", got, want)
 	}
