@@ -82,7 +82,8 @@
 //
 // then the events from the oldest retained one. The server pings every
 // PingInterval (default 20s); a ping without pong within WriteTimeout drops
-// the connection. Client messages are read and ignored. Close codes sent by
+// the connection, the wait counted from the last frame read when the client's
+// frames keep arriving (its pong can be queued behind a large message). Client messages are read and ignored. Close codes sent by
 // the server:
 //
 //	1000                         the answer to a client close (its code echoed when valid)

@@ -184,9 +184,7 @@ func (p *wsPings) ping() {
 	p.n++
 	payload := "rtc-ping-" + strconv.Itoa(p.n)
 	go func() {
-		pctx, cancel := context.WithTimeout(p.ctx, p.s.cfg.WriteTimeout)
-		err := p.conn.Ping(pctx, payload)
-		cancel()
+		err := p.conn.Ping(p.ctx, payload, p.s.cfg.WriteTimeout)
 		if p.ctx.Err() != nil {
 			err = nil
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -79,6 +80,9 @@ type wsConn struct {
 
 	pmu   sync.Mutex
 	pings map[string]chan struct{} // payloads of the server's pings awaiting a pong
+	// lastRead is when the read loop last read a frame header (Unix nanoseconds): a client
+	// whose frames keep arriving is alive while its pong waits behind them (Ping).
+	lastRead atomic.Int64
 
 	// Read buffers of the read loop: small payloads (control frames) and, from the first
 	// larger frame on, 32 KiB chunks.
@@ -219,8 +223,11 @@ func (c *wsConn) WriteLogEvent(ev eventlog.Event) error {
 // Close starts the close handshake with code and reason; the read loop completes it.
 func (c *wsConn) Close(code int, reason string) error { return c.writeClose(code, reason) }
 
-// Ping sends a ping with payload and waits for the pong carrying it.
-func (c *wsConn) Ping(ctx context.Context, payload string) error {
+// Ping sends a ping with payload and waits for the pong carrying it, at most wait after the
+// ping or after the last frame read from the client, whichever is later: a pong queued behind
+// a large message the server is still reading (1 MiB in 64-byte fragments on a loaded
+// machine) is not a dead client, a client that sends nothing and answers nothing is.
+func (c *wsConn) Ping(ctx context.Context, payload string, wait time.Duration) error {
 	ch := make(chan struct{}, 1)
 	c.pmu.Lock()
 	c.pings[payload] = ch
@@ -233,11 +240,23 @@ func (c *wsConn) Ping(ctx context.Context, payload string) error {
 	if err := c.writeFrame(opPing, []byte(payload)); err != nil {
 		return err
 	}
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("no pong for ping %q: %w", payload, ctx.Err())
+	sent := time.Now()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ch:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("no pong for ping %q: %w", payload, ctx.Err())
+		case <-timer.C:
+			last := time.Unix(0, c.lastRead.Load())
+			if left := time.Until(last.Add(wait)); last.After(sent) && left > 0 {
+				timer.Reset(left)
+				continue
+			}
+			return fmt.Errorf("no pong for ping %q and no frame from the client within %s", payload, wait)
+		}
 	}
 }
 
@@ -384,6 +403,7 @@ func (c *wsConn) readFrames(onMessage func(op byte, msg []byte) error) error {
 	)
 	for {
 		h, err := c.readHeader()
+		c.lastRead.Store(time.Now().UnixNano())
 		if err != nil {
 			if received {
 				return &wsClosed{Code: closeNormal}

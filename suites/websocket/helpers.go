@@ -98,7 +98,10 @@ func dialOrRefused(t *fw.T, token string) (*wsclient.Conn, *wsclient.Handshake, 
 	q := &replyQueue{topic: t.Topic(), token: token}
 	replies.Store(c, q)
 	t.Cleanup(func() { replies.Delete(c) })
-	if len(first) > 0 && t.Target().Connect != nil {
+	// A declared connect reply comes whether the connect request went in the first messages
+	// or in the URL (Centrifugo's cf_connect): the target has subscribed the connection only
+	// once it is sent.
+	if t.Target().Connect != nil {
 		if err := awaitReply(t, c, q); err != nil {
 			return c, hs, err
 		}
