@@ -84,6 +84,9 @@ func TestProxyMatrix(t *testing.T) {
 				stock = e.Stock
 			}
 			need.Require(t, stock)
+			if stock == "varnish" {
+				need.Require(t, "hitch")
+			}
 			dir := t.TempDir()
 			r := cli(t, 6*time.Minute, "run", "--config", filepath.Join("proxies", "matrix.yaml"), "--report-dir", dir,
 				"--label-filter", "proxy && h2:"+name)
@@ -420,6 +423,13 @@ func judgeMatrix(t *testing.T, r result, want map[string][]string, budget bool) 
 				}
 			case m.Verdict == fw.NOTSUPPORTED && cell == proxy.Deployment && needsRestart[id]:
 				continue
+			case cell == proxy.Deployment && proxy.H2Only(id):
+				// These deployments are plain HTTP: nothing over h2 to judge (TestDeployH2 has
+				// the deployments that speak it).
+				if m.Verdict != fw.NOTSUPPORTED || !strings.Contains(res[cell][id].Message, "does not speak HTTP/2") {
+					t.Errorf("%s@%s over plain HTTP: %s %q, want NOT_SUPPORTED saying it does not speak HTTP/2", id, cell, m.Verdict, res[cell][id].Message)
+				}
+				continue
 			case slices.Contains(proxy.Budgets, id) && !budget:
 				// No latency budget declared: the budget checks say how to declare one.
 				if m.Verdict != fw.NOTSUPPORTED || !strings.Contains(res[cell][id].Message, "--latency or deploy.latency") {
@@ -613,13 +623,13 @@ func TestProxyEdgeLabels(t *testing.T) {
 			"cloudfront-like:naive", "cloudfront-like:recommended"}},
 		{"proxy && lb", []string{"alb-like:naive", "alb-like:recommended", "alb-like:naive:h2", "alb-like:recommended:h2"}},
 		{"proxy && lb && !h2", []string{"alb-like:naive", "alb-like:recommended"}},
-		{"proxy && router", []string{"heroku-like:naive", "heroku-like:recommended"}},
+		{"proxy && router", []string{"heroku-like:naive", "heroku-like:recommended", "heroku-like:naive:h2", "heroku-like:recommended:h2"}},
 	} {
 		if got, want := cells(c.filter), slices.Sorted(slices.Values(c.want)); !slices.Equal(got, want) {
 			t.Errorf("%q: cells %v, want %v", c.filter, got, want)
 		}
 	}
-	if len(h2) != 12 {
-		t.Errorf("h2 cells %v, want nginx, haproxy, caddy, cloudflare-like, cloudfront-like and alb-like, naive and recommended", h2)
+	if len(h2) != 18 {
+		t.Errorf("h2 cells %v, want every proxy but Apache and every edge, naive and recommended", h2)
 	}
 }

@@ -42,6 +42,8 @@ func Parts() []Part {
 			find:  func() error { return proxyrun.Available(name) }})
 	}
 	ps = append(ps,
+		Part{Name: "hitch", Env: "RTCONFORM_REQUIRE_PROXIES", Install: "apt-get install -y hitch",
+			Tests: "the h2 cells of varnish, fastly-like and heroku-like (hitch terminates their TLS)", find: proxyrun.TLSFrontAvailable},
 		Part{Name: "chromium", Env: "RTCONFORM_REQUIRE_CHROMIUM", Install: "apt-get install -y chromium",
 			Tests: "the HTML report in a real browser", find: func() error { _, err := ChromiumPath(); return err }},
 		Part{Name: "docker", Env: "RTCONFORM_REQUIRE_DOCKER", Install: "apt-get install -y docker.io, and start it (or set DOCKER_HOST)",

@@ -92,6 +92,10 @@ type Instance struct {
 
 	tls  *TLS           // nil: plain HTTP
 	port *freeport.Port // released once the process has stopped
+	// front is the TLS terminator in front of a proxy without TLS of its own (hitch before
+	// Varnish), listening on port and forwarding to inner; nil otherwise.
+	front *Instance
+	inner *freeport.Port
 
 	stopOnce sync.Once
 	stopErr  error
@@ -137,9 +141,15 @@ func (i *Instance) Tail(max int) string { return tailLogs(i.dir, max) }
 // idempotent and safe to call concurrently; the logs are kept.
 func (i *Instance) Stop() error {
 	i.stopOnce.Do(func() {
-		i.stopErr = i.stop()
-		if i.stopErr == nil {
-			i.port.Release() // a process that would not die keeps its port reserved
+		if i.front != nil {
+			i.stopErr = i.front.stop()
+		}
+		if err := i.stop(); i.stopErr == nil {
+			i.stopErr = err
+		}
+		if i.stopErr == nil { // a process that would not die keeps its ports reserved
+			i.port.Release()
+			i.inner.Release()
 		}
 	})
 	return i.stopErr
@@ -169,8 +179,9 @@ func (i *Instance) stop() error {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		time.Sleep(50 * time.Millisecond)
 	}
-	// A process that left the group (setsid) still names the private directory.
-	for time.Now().Before(deadline) {
+	// A process that left the group (setsid) still names the private directory (a TLS front
+	// has none of its own: its proxy's processes name it).
+	for i.dir != "" && time.Now().Before(deadline) {
 		pids := processesNaming(i.dir)
 		if len(pids) == 0 {
 			return nil
@@ -179,6 +190,9 @@ func (i *Instance) stop() error {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if i.dir == "" {
+		return nil
 	}
 	return fmt.Errorf("%s %s: processes %v naming %s still running after stop", i.name, i.variant, processesNaming(i.dir), i.dir)
 }
@@ -247,7 +261,7 @@ func Variants() []string { return []string{Naive, Recommended} }
 // InstallLine returns the apt-get line that installs every proxy (Debian's varnish
 // package pulls in gcc, which varnishd needs to compile VCL).
 func InstallLine() string {
-	return "apt-get install -y nginx haproxy varnish apache2 caddy"
+	return "apt-get install -y nginx haproxy varnish apache2 caddy hitch"
 }
 
 // Package returns the Debian package of the proxy ("apache2" for apache); "" for an unknown name.
@@ -317,6 +331,11 @@ func Start(ctx context.Context, name, variant string, o Options) (*Instance, err
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if o.TLS != nil && s.tlsFront {
+		if err := TLSFrontAvailable(); err != nil {
+			return nil, fmt.Errorf("%s over TLS runs behind the TLS terminator hitch: %v", name, err)
+		}
 	}
 	if o.TLS != nil && !SupportsTLS(name) {
 		return nil, fmt.Errorf("%s: no TLS listener in its templates (TLS and HTTP/2 at the edge: %s)", name, strings.Join(TLSNames(), ", "))
@@ -416,6 +435,19 @@ func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Optio
 		d.TLS, d.Cert, d.Key, d.CertKey = true, o.TLS.CertFile, o.TLS.KeyFile, o.TLS.CertKeyFile
 		d.HTTP2On = nginxHTTP2On()
 	}
+	var inner *freeport.Port
+	if o.TLS != nil && s.tlsFront {
+		// The proxy listens on an inner port (PROXY protocol); its TLS terminator on port.
+		if inner, err = freeport.Reserve(); err != nil {
+			return nil, false, err
+		}
+		defer func() {
+			if inst == nil {
+				inner.Release()
+			}
+		}()
+		d.Inner = net.JoinHostPort(d.Host, strconv.Itoa(inner.N))
+	}
 	conf := filepath.Join(dir, s.config)
 	if err := render(tmpl, d, conf); err != nil {
 		return nil, false, fmt.Errorf("%s %s: render: %v", name, variant, err)
@@ -442,12 +474,21 @@ func startOnce(ctx context.Context, s *spec, name, variant, tmpl string, o Optio
 		out.Close()
 		return nil, false, fmt.Errorf("%s %s: start %s: %v", name, variant, bin, err)
 	}
-	inst = &Instance{name: name, variant: variant, addr: d.Listen, dir: dir, cmd: cmd, done: make(chan struct{}), tls: o.TLS, port: port}
+	inst = &Instance{name: name, variant: variant, addr: d.Listen, dir: dir, cmd: cmd, done: make(chan struct{}), tls: o.TLS, port: port, inner: inner}
 	go func() {
 		inst.waitErr = cmd.Wait()
 		out.Close()
 		close(inst.done)
 	}()
+	if d.Inner != "" {
+		front, err := startTLSFront(d, dir)
+		if err != nil {
+			_ = inst.Stop()
+			inst = nil
+			return nil, false, fmt.Errorf("%s %s: %v", name, variant, err)
+		}
+		inst.front = front
+	}
 	if err := inst.waitReady(ctx, o); err != nil {
 		_ = inst.Stop()
 		tail := inst.Tail(2048)

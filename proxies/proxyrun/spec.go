@@ -42,6 +42,9 @@ type data struct {
 	Cert, Key string
 	CertKey   string
 	HTTP2On   bool
+	// Inner is where a proxy behind a TLS terminator listens (spec.tlsFront), with the PROXY
+	// protocol; "" otherwise.
+	Inner string
 }
 
 func newData(o Options, dir string, port int) (*data, error) {
@@ -124,6 +127,9 @@ type spec struct {
 	run       func(d *data, variant string) []string
 	env       func(d *data) []string
 	check     func() error // extra requirements
+	// tlsFront: the proxy has no TLS of its own; with Options.TLS it listens on data.Inner
+	// with the PROXY protocol behind a TLS terminator (hitch) on the public port.
+	tlsFront bool
 }
 
 // sbinDirs are searched after PATH: unprivileged users often lack /usr/sbin in PATH.
@@ -168,7 +174,7 @@ var specs = map[string]*spec{
 		env:       noEnv,
 	},
 	"varnish": {
-		name: "varnish", pkg: "varnish", bins: []string{"varnishd"}, config: varnish.ConfigFile,
+		name: "varnish", pkg: "varnish", bins: []string{"varnishd"}, config: varnish.ConfigFile, tlsFront: true,
 		templates: map[string]string{Naive: varnish.Naive, Recommended: varnish.Recommended},
 		version:   []string{"-V"},
 		validate: func(d *data) []string {
@@ -177,9 +183,16 @@ var specs = map[string]*spec{
 		run: func(d *data, variant string) []string {
 			// -j none: no privilege separation, everything runs as the current user.
 			// -T none -S none: no management CLI listener.
+			listen := d.Listen
+			if d.Inner != "" { // behind hitch: PROXY protocol v2, and HTTP/2 as hitch's ALPN negotiated
+				listen = d.Inner + ",PROXY"
+			}
 			args := []string{"-F", "-j", "none", "-T", "none", "-S", "none",
-				"-n", d.Dir + "/varnish", "-a", d.Listen, "-f", d.Dir + "/" + varnish.ConfigFile,
+				"-n", d.Dir + "/varnish", "-a", listen, "-f", d.Dir + "/" + varnish.ConfigFile,
 				"-s", "malloc,64m"}
+			if d.Inner != "" {
+				args = append(args, "-p", "feature=+http2")
+			}
 			if variant == Recommended {
 				// pipe_timeout is a parameter, not a VCL variable: see recommended.vcl.tmpl.
 				args = append(args, "-p", "pipe_timeout="+itoa(d.StreamIdle))

@@ -12,11 +12,13 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -117,12 +119,13 @@ func (t *TLS) ClientConfig() *tls.Config {
 }
 
 // tlsNames are the proxies and edges whose templates have a TLS listener.
-var tlsNames = []string{"nginx", "haproxy", "caddy", "cloudflare-like", "cloudfront-like", "alb-like"}
+var tlsNames = []string{"nginx", "haproxy", "caddy", "varnish", "cloudflare-like", "fastly-like", "cloudfront-like", "alb-like", "heroku-like"}
 
 // TLSNames returns the proxies and edges that can listen with TLS and HTTP/2
 // (Options.TLS): nginx (`listen … ssl http2`), HAProxy (`bind … ssl crt … alpn h2,http/1.1`),
-// Caddy (an https:// site with `tls cert key`), the nginx-based cloudflare-like and
-// cloudfront-like edges and the HAProxy-based alb-like one.
+// Caddy (an https:// site with `tls cert key`), Varnish behind hitch (TLS, ALPN h2, PROXY v2 to
+// Varnish with feature=+http2), and the edges built on them: cloudflare-like, fastly-like,
+// cloudfront-like, alb-like, heroku-like. Apache is left out (proxies/README.md says why).
 func TLSNames() []string { return append([]string(nil), tlsNames...) }
 
 // SupportsTLS reports whether Start accepts Options.TLS for the proxy or edge.
@@ -164,4 +167,54 @@ func nginxAtLeast(line string, major, minor, patch int) bool {
 		}
 	}
 	return true
+}
+
+// hitchSpec finds the TLS terminator put in front of a proxy without TLS (spec.tlsFront).
+var hitchSpec = &spec{name: "hitch", pkg: "hitch", bins: []string{"hitch"}}
+
+// TLSFrontAvailable reports whether the TLS terminator that gives Varnish and the
+// Varnish-based edges their TLS and HTTP/2 listener (hitch) can run here.
+func TLSFrontAvailable() error {
+	_, err := hitchSpec.binary()
+	return err
+}
+
+// startTLSFront starts hitch on d.Listen: TLS with the run's certificate, ALPN h2 and
+// http/1.1, each connection forwarded to d.Inner with a PROXY v2 header that carries the
+// negotiated protocol (Varnish then speaks HTTP/2 on it). Its output goes to hitch.log.
+func startTLSFront(d *data, dir string) (*Instance, error) {
+	bin, err := hitchSpec.binary()
+	if err != nil {
+		return nil, err
+	}
+	innerHost, innerPort, err := net.SplitHostPort(d.Inner)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--frontend=[" + d.Host + "]:" + strconv.Itoa(d.Port), "--backend=[" + innerHost + "]:" + innerPort,
+		"--write-proxy-v2=on", "--alpn-protos=h2,http/1.1", "--daemon=off", "--workers=1"}
+	if d.Root { // hitch drops its privileges after loading the certificate
+		args = append(args, "--user="+d.RunUser)
+	}
+	args = append(args, d.CertKey)
+	out, err := os.OpenFile(filepath.Join(dir, "hitch.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "== %s %s\n", bin, strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("start %s: %v", bin, err)
+	}
+	f := &Instance{name: "hitch", variant: "tls", addr: d.Listen, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		f.waitErr = cmd.Wait()
+		out.Close()
+		close(f.done)
+	}()
+	return f, nil
 }

@@ -52,7 +52,8 @@ func TestNewTLS(t *testing.T) {
 // h2 forbids, and, through the recommended config, the first SSE event at once; a client
 // with the system roots refuses the certificate. A proxy without a TLS listener is refused.
 func TestTLSHTTP2(t *testing.T) {
-	requireProxies(t, "nginx", "haproxy", "varnish")
+	requireProxies(t, "nginx", "haproxy", "varnish", "caddy", "apache")
+	requireTLSFront(t)
 	up := newUpstream(t)
 	cert, err := NewTLS(t.TempDir())
 	if err != nil {
@@ -62,8 +63,8 @@ func TestTLSHTTP2(t *testing.T) {
 		StreamIdle: testStreamIdle, Dir: t.TempDir(), ReadyPath: "/plain", TLS: cert}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := Start(ctx, "varnish", Naive, opts); err == nil || !strings.Contains(err.Error(), "no TLS listener") {
-		t.Errorf("varnish with TLS: %v, want refused (no TLS listener)", err)
+	if _, err := Start(ctx, "apache", Naive, opts); err == nil || !strings.Contains(err.Error(), "no TLS listener") {
+		t.Errorf("apache with TLS: %v, want refused (no TLS listener)", err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cert.ClientConfig(), ForceAttemptHTTP2: true}}
 	for _, name := range TLSNames() {

@@ -25,6 +25,17 @@ func requireProxies(t *testing.T, names ...string) {
 	}
 }
 
+// requireTLSFront is requireProxies for hitch, the TLS terminator in front of Varnish.
+func requireTLSFront(t *testing.T) {
+	t.Helper()
+	if err := TLSFrontAvailable(); err != nil {
+		if os.Getenv("RTCONFORM_REQUIRE_PROXIES") == "1" {
+			t.Fatalf("hitch is required here (RTCONFORM_REQUIRE_PROXIES=1): %v", err)
+		}
+		t.Skipf("not tested: Varnish over TLS: %v; RTCONFORM_REQUIRE_PROXIES=1 makes this a failure", err)
+	}
+}
+
 // TestAvailable: every proxy is installed (or the test says which is not) and reports its version.
 func TestAvailable(t *testing.T) {
 	for _, n := range Names() {

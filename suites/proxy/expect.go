@@ -110,7 +110,8 @@ func init() {
 		"PX-HS-001": "buffering:httpstream", "PX-HS-003": "bad-gateway:httpstream", "PX-HS-004": "bad-gateway:httpstream",
 		"PX-HS-005": "coalescing:httpstream", "PX-HS-006": "resume-header:httpstream", "PX-HS-007": "bad-gateway:httpstream",
 		"PX-LP-001": "idle-timeout:longpoll", "PX-LP-002": "caching:longpoll",
-		"PX-WS-001": wsRefused, "PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused}
+		"PX-WS-001": wsRefused, "PX-WS-002": wsRefused, "PX-WS-003": wsRefused, "PX-WS-004": wsRefused, "PX-WS-005": wsRefused,
+		"PX-H2-001": "buffering:sse"} // its h2 cell: the 8 streams hold their events too
 	NaiveBreaks["cloudfront-like"] = []string{"PX-SSE-004", "PX-SSE-005", "PX-SSE-007", "PX-HS-003", "PX-HS-004", "PX-HS-006",
 		"PX-LP-001", "PX-LP-002", "PX-WS-001", "PX-WS-002", "PX-WS-003", "PX-WS-004", "PX-WS-005"}
 	NaiveCauses["cloudfront-like"] = map[string]string{

@@ -57,17 +57,25 @@ func h2Cells() []string {
 	return out
 }
 
+// H2Only reports whether the check of id runs in the h2 cells only (and the deployment's,
+// where it is NOT_SUPPORTED unless the deployment negotiates h2).
+func H2Only(id string) bool { return h2Only[id] }
+
 // IsH2 reports whether cell is an h2 cell.
 func IsH2(cell string) bool { return strings.HasSuffix(cell, ":"+H2) }
 
 // H2NaiveBreaks is what the naive h2 cell of name fails: what its HTTP/1.1 cell fails among
-// H2Checks (the same causes, NaiveCauses[name]).
+// H2Checks (the same causes, NaiveCauses[name]), and PX-H2-001 where that cell buffers SSE
+// (PX-SSE-002: the 8 concurrent streams hold their events too; fastly-like).
 func H2NaiveBreaks(name string) []string {
 	var out []string
 	for _, id := range NaiveBreaks[name] {
 		if slices.Contains(H2Checks, id) {
 			out = append(out, id)
 		}
+	}
+	if slices.Contains(NaiveBreaks[name], "PX-SSE-002") {
+		out = append(out, "PX-H2-001")
 	}
 	return out
 }
