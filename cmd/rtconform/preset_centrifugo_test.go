@@ -28,6 +28,7 @@ import (
 	"github.com/rtconform/rtconform/internal/need"
 	"github.com/rtconform/rtconform/proxies/proxyrun"
 	fw "github.com/rtconform/rtconform/suites/framework"
+	"github.com/rtconform/rtconform/suites/proxy"
 )
 
 const centrifugoVersion = "v6.9.1"
@@ -282,6 +283,61 @@ func TestPresetCentrifugoUniHTTPStreamBehindProxies(t *testing.T) {
 	}
 	if cells := len(centrifugoProxies) * len(proxyrun.Variants()); judged != 6*cells-1 {
 		t.Errorf("%d PX-HS checks passed, want %d (6 per cell, HAProxy naive's PX-HS-002 a warning)", judged, 6*cells-1)
+	}
+	if r.code != 0 {
+		t.Errorf("exit %d, want 0", r.code)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s", r.stdout)
+	}
+}
+
+// The same behind the h2 cells of those proxies (Apache has none): the HTTP stream checks of
+// the h2 column (PX-HS-001, -004, -006, -007) pass over HTTP/2 in front of Centrifugo too, and
+// PX-H2-002 reports HTTP/2; the SSE and WebSocket checks of the column are NOT_SUPPORTED (the
+// preset declares neither).
+func TestPresetCentrifugoUniHTTPStreamOverH2(t *testing.T) {
+	var cells []string
+	for _, p := range centrifugoProxies {
+		if proxyrun.SupportsTLS(p) {
+			for _, v := range proxyrun.Variants() {
+				cells = append(cells, p+":"+v+":"+proxy.H2)
+			}
+		}
+	}
+	need.Require(t, centrifugoProxies...)
+	need.Require(t, "hitch")
+	base, dir := startCentrifugo(t)
+	t.Parallel()
+	profile := filepath.Join(dir, "over-h2.yaml")
+	body := "preset: centrifugo-uni-http-stream\nproxies:\n  cells: [" + strings.Join(cells, ", ") + "]\n  idle: 4s\n"
+	if err := os.WriteFile(profile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, 6*time.Minute, "run", "--config", profile, "--target", base, "--label-filter", "proxy && h2 && !id:PX-HS-003",
+		"--report-dir", filepath.Join(dir, "report"))
+	if r.report == nil {
+		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	passed := 0
+	for _, c := range r.report.Checks {
+		want := fw.NOTSUPPORTED
+		switch {
+		case c.ID == "PX-H2-002":
+			want = fw.INFOV
+			if !slices.ContainsFunc(c.Measurements, func(m fw.Measurement) bool { return strings.HasPrefix(m.Value, "HTTP/2 over TLS") }) {
+				t.Errorf("%s: %+v, want HTTP/2 over TLS", c.Key(), c.Measurements)
+			}
+		case c.Transport == fw.HTTPStream:
+			want = fw.PASS
+			passed++
+		}
+		if c.Verdict != want {
+			t.Errorf("%s: %s %s, want %s", c.Key(), c.Verdict, c.Message, want)
+		}
+	}
+	if passed != 4*len(cells) {
+		t.Errorf("%d PX-HS checks passed over h2, want %d (4 per cell)", passed, 4*len(cells))
 	}
 	if r.code != 0 {
 		t.Errorf("exit %d, want 0", r.code)

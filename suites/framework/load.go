@@ -641,12 +641,20 @@ func (p *Profile) validate(lines map[string]int) error {
 		return bad("faults.backend", "%q is not one of embedded, container, external", p.Faults.Backend)
 	}
 	for i, c := range p.Proxies.Cells {
-		name, variant, _ := strings.Cut(c, ":")
-		if !slices.Contains(ProxyNames, name) && c != "deployment" {
-			return bad(fmt.Sprintf("proxies.cells[%d]", i), "%q names no proxy (one of %s, optionally :naive or :recommended; or deployment)", c, strings.Join(ProxyNames, ", "))
+		// name, name:variant, name:variant:h2 (an h2 cell), h2 (every h2 cell) or deployment.
+		name, rest, _ := strings.Cut(c, ":")
+		variant, h2, _ := strings.Cut(rest, ":")
+		if c == "deployment" || c == "h2" {
+			continue
 		}
-		if variant != "" && variant != "naive" && variant != "recommended" {
+		if !slices.Contains(ProxyNames, name) {
+			return bad(fmt.Sprintf("proxies.cells[%d]", i), "%q names no proxy (one of %s, optionally :naive or :recommended, and :h2 after it for the h2 cell; or h2, or deployment)", c, strings.Join(ProxyNames, ", "))
+		}
+		if rest != "" && variant != "naive" && variant != "recommended" {
 			return bad(fmt.Sprintf("proxies.cells[%d]", i), "%q: the config is naive or recommended", c)
+		}
+		if h2 != "" && h2 != "h2" {
+			return bad(fmt.Sprintf("proxies.cells[%d]", i), "%q: after the config only :h2 may follow (the h2 cell)", c)
 		}
 	}
 	if d := p.Proxies.Direct; d != "" {

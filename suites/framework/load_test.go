@@ -69,6 +69,8 @@ func TestLoadErrorsNameFileLineAndKey(t *testing.T) {
 		{"target:\n  url: http://h:{port}\n  capabilities: []\n", "target.url", "{port}"},
 		{"target:\n  publish: {path: /p, body: {type: json}}\n", "target.publish.body.pointer", "JSON pointer"},
 		{"proxies: {cells: [squid]}\n", "proxies.cells[0]", "squid"},
+		{"proxies: {cells: [nginx:naive:h3]}\n", "proxies.cells[0]", "only :h2 may follow"},
+		{"proxies: {cells: [nginx:fast]}\n", "proxies.cells[0]", "naive or recommended"},
 		{"target: [1, 2]\n", "target", "mapping"},
 		{"target:\n  url: http://h:1\n  capabilities: [sse]\n  sse: {path: /s, reset: {header: 'Last Event'}}\n", "target.sse.reset.header", "not an HTTP header name"},
 		// The reference's reset event is a default: a header on top of it is ambiguous.

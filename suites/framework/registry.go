@@ -115,8 +115,11 @@ func (c Check) AllLabels() []string {
 	return append(l, c.Labels...)
 }
 
-// ProxyNames are the real proxies the proxy suite runs (proxies/<name>).
-var ProxyNames = []string{"nginx", "haproxy", "varnish", "apache", "caddy"}
+// ProxyNames are the real proxies the proxy suite runs (proxies/<name>), then its CDN-like
+// and other edges (proxies/cdn): what proxies.cells may name (suites/proxy's
+// TestCellNamesMatchProxyrun keeps the list equal to proxyrun's).
+var ProxyNames = []string{"nginx", "haproxy", "varnish", "apache", "caddy",
+	"cloudflare-like", "fastly-like", "cloudfront-like", "alb-like", "heroku-like"}
 
 // OptIn are the labels of suites that run only when a label filter asks for them: they need
 // fault injection, real proxies or fronts of their own and take minutes, not the default

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -267,6 +269,22 @@ func TestResumeRemedy(t *testing.T) {
 		if r := (&env{proxy: name}).remedy(problemResumeHeader); r != resumeHeaderRemedy {
 			t.Errorf("%q: %q, want the generic resume remedy", name, r)
 		}
+	}
+}
+
+// proxies.cells is validated against fw.ProxyNames: the proxies and edges proxyrun runs.
+func TestCellNamesMatchProxyrun(t *testing.T) {
+	if want := append(proxyrun.Names(), proxyrun.EdgeNames()...); !slices.Equal(fw.ProxyNames, want) {
+		t.Errorf("fw.ProxyNames %v, want proxyrun's %v", fw.ProxyNames, want)
+	}
+	// Every cell, and the bare names and "h2", load as proxies.cells.
+	cells := append(Cells(), append(proxyrun.Names(), H2)...)
+	path := filepath.Join(t.TempDir(), "cells.yaml")
+	if err := os.WriteFile(path, []byte("proxies: {cells: ['"+strings.Join(cells, "', '")+"']}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Load(path, fw.Overrides{}); err != nil {
+		t.Errorf("proxies.cells naming every cell: %v", err)
 	}
 }
 
