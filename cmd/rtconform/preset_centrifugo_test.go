@@ -249,20 +249,29 @@ func centrifugoBinary(t *testing.T) string {
 // established yet.
 var centrifugoProxies = []string{"nginx", "haproxy", "varnish", "apache"}
 
-func TestPresetCentrifugoUniHTTPStreamBehindProxies(t *testing.T) {
-	need.Require(t, centrifugoProxies...)
+// centrifugoBehind runs the preset centrifugo-uni-http-stream against a Centrifugo of its own
+// with proxies.cells naming cells (proxies.idle 4 s) and the label filter; it runs in
+// parallel with the other tests from there on.
+func centrifugoBehind(t *testing.T, cells []string, filter string) result {
+	t.Helper()
 	base, dir := startCentrifugo(t)
 	t.Parallel()
 	profile := filepath.Join(dir, "behind-proxies.yaml")
-	body := "preset: centrifugo-uni-http-stream\nproxies:\n  cells: [" + strings.Join(centrifugoProxies, ", ") + "]\n  idle: 4s\n"
+	body := "preset: centrifugo-uni-http-stream\nproxies:\n  cells: [" + strings.Join(cells, ", ") + "]\n  idle: 4s\n"
 	if err := os.WriteFile(profile, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := cli(t, 6*time.Minute, "run", "--config", profile, "--target", base, "--label-filter", "proxy && !id:PX-HS-003",
+	r := cli(t, 6*time.Minute, "run", "--config", profile, "--target", base, "--label-filter", filter,
 		"--report-dir", filepath.Join(dir, "report"))
 	if r.report == nil {
 		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
+	return r
+}
+
+func TestPresetCentrifugoUniHTTPStreamBehindProxies(t *testing.T) {
+	need.Require(t, centrifugoProxies...)
+	r := centrifugoBehind(t, centrifugoProxies, "proxy && !id:PX-HS-003")
 	judged := 0
 	for _, c := range r.report.Checks {
 		want := fw.NOTSUPPORTED // the preset declares no SSE, WebSocket or long-poll
@@ -307,18 +316,7 @@ func TestPresetCentrifugoUniHTTPStreamOverH2(t *testing.T) {
 	}
 	need.Require(t, centrifugoProxies...)
 	need.Require(t, "hitch")
-	base, dir := startCentrifugo(t)
-	t.Parallel()
-	profile := filepath.Join(dir, "over-h2.yaml")
-	body := "preset: centrifugo-uni-http-stream\nproxies:\n  cells: [" + strings.Join(cells, ", ") + "]\n  idle: 4s\n"
-	if err := os.WriteFile(profile, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := cli(t, 6*time.Minute, "run", "--config", profile, "--target", base, "--label-filter", "proxy && h2 && !id:PX-HS-003",
-		"--report-dir", filepath.Join(dir, "report"))
-	if r.report == nil {
-		t.Fatalf("no report (exit %d)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-	}
+	r := centrifugoBehind(t, cells, "proxy && h2 && !id:PX-HS-003")
 	passed := 0
 	for _, c := range r.report.Checks {
 		want := fw.NOTSUPPORTED
