@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtconform/rtconform/internal/need"
 	fw "github.com/rtconform/rtconform/suites/framework"
 )
 
@@ -25,17 +26,19 @@ import (
 func TestInterruptedRunBlamesNobody(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
-		name string
-		sig  syscall.Signal
-		args []string
+		name  string
+		sig   syscall.Signal
+		args  []string
+		needs []string // system parts (internal/need)
 	}{
 		// Runs that last well over the 6 s before the signal at the default concurrency (the
 		// chaos set takes about a minute), so the signal lands inside checks.
-		{"chaos", syscall.SIGINT, []string{"run", "--label-filter", "chaos"}},
+		{"chaos", syscall.SIGINT, []string{"run", "--label-filter", "chaos"}, nil},
 		{"proxy", syscall.SIGTERM, []string{"run", "--config", filepath.Join("proxies", "matrix.yaml"),
-			"--label-filter", "proxy && proxy:nginx && config:recommended"}},
+			"--label-filter", "proxy && proxy:nginx && config:recommended"}, []string{"nginx"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			need.Require(t, c.needs...)
 			t.Parallel()
 			tmp, dir := t.TempDir(), t.TempDir()
 			cmd := exec.Command(binary, append(c.args, "--report-dir", dir)...)
