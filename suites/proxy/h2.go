@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gobwas/ws"
 	"golang.org/x/net/http2"
 
 	"github.com/rtconform/rtconform/proxies/proxyrun"
@@ -260,15 +259,7 @@ func (e *env) dialWSH2() (*wsclient.Conn, *wsclient.Handshake, error) {
 	}
 	t.Measure("handshake", "extended CONNECT answered %d in %s", hs.Status, ms(time.Since(start)))
 	t.Cleanup(func() { _ = c.Close() })
-	first, err := t.Target().WebSocketFirst(t.Topic(), "", fields)
-	if err != nil {
-		t.Harness("%v", err)
-	}
-	for _, m := range first {
-		if err := c.WriteMessage(ws.OpText, []byte(m)); err != nil {
-			e.fail("the first messages (websocket.open) are accepted over the HTTP/2 stream", err.Error(), problemH2WebSocket)
-		}
-	}
+	e.sendFirst(c, "", fields, problemH2WebSocket)
 	return c, hs, nil
 }
 

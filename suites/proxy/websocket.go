@@ -68,16 +68,22 @@ func (e *env) dialWS(base, path, token string) (*wsclient.Conn, *wsclient.Handsh
 		e.fail("GET "+u+" upgrades to a WebSocket (101)", obs, proxyrun.ProblemWebSocketUpgrade)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	first, err := t.Target().WebSocketFirst(t.Topic(), token, fields)
+	e.sendFirst(c, token, fields, proxyrun.ProblemWebSocketUpgrade)
+	return c, hs, took
+}
+
+// sendFirst sends the target's first messages on c (websocket.open, then the resume message
+// for token); a refused write fails the check with problem.
+func (e *env) sendFirst(c *wsclient.Conn, token string, fields map[string]string, problem string) {
+	first, err := e.t.Target().WebSocketFirst(e.t.Topic(), token, fields)
 	if err != nil {
-		t.Harness("%v", err)
+		e.t.Harness("%v", err)
 	}
-	for _, m := range first { // websocket.open, then the resume message
+	for _, m := range first {
 		if err := c.WriteMessage(ws.OpText, []byte(m)); err != nil {
-			e.fail("the first messages (websocket.open, websocket.resume.message) are accepted", err.Error(), proxyrun.ProblemWebSocketUpgrade)
+			e.fail("the first messages (websocket.open, websocket.resume.message) are accepted", err.Error(), problem)
 		}
 	}
-	return c, hs, took
 }
 
 // wsEvent is one event message of the topic.
