@@ -130,7 +130,7 @@ var _ = fw.Register(fw.Check{
 })
 
 var _ = fw.Register(fw.Check{
-	ID: "SSE-HB-002", Level: fw.MUST, Transport: fw.SSE, Requires: []fw.Capability{fw.CapSSE, fw.CapHeartbeat},
+	ID: "SSE-HB-002", Level: fw.MUST, Transport: fw.SSE, Requires: []fw.Capability{fw.CapSSE, fw.CapHeartbeat}, Timed: true,
 	Requirement: "While idle, the stream sends a comment or an event at least every declared heartbeat interval (sse.heartbeat), measured over two intervals.",
 	Quote:       "authors can include a comment line (one starting with a ':' character) every 15 seconds or so",
 	Spec:        "WHATWG HTML §9.2.7; the target's declared sse.heartbeat",
@@ -176,6 +176,7 @@ var _ = fw.Register(fw.Check{
 				t.Diagnose("no-heartbeat", "the SSE heartbeat comes less often than declared (sse.heartbeat %s)", declared)
 			}
 			t.Remedy("write a comment line (\": heartbeat\\n\\n\") and flush at least every %s while no event is sent, or declare the interval the target keeps", declared)
+			t.TimingOnly() // a gap past the bound: judged again alone (fw.Check.Timed)
 			t.Violation(fmt.Sprintf("no idle gap longer than %s (+%s measuring slack)", declared, slack), fmt.Sprintf("an idle gap of %s", worst.Round(time.Millisecond)))
 		}
 	},
